@@ -1,0 +1,111 @@
+// Checked access to NumPy arrays handed to the compiled kernels.  The Python layer validates
+// user input with friendly messages; these checks make the _core functions safe on their own
+// (a wrong array raises TypeError / ValueError, never reaches a kernel).
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cstdint>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "glassbox/common.hpp"
+
+namespace glassbox::bind {
+
+namespace py = pybind11;
+
+// "u1", "f4", "b1", ... : NumPy kind and item size.
+inline std::string dtype_code(const py::array& a) {
+  return std::string(1, a.dtype().kind()) + std::to_string(a.dtype().itemsize());
+}
+
+template <class T>
+const char* code_of() {
+  if constexpr (std::is_same_v<T, bool>) return "b1";
+  if constexpr (std::is_same_v<T, float>) return "f4";
+  if constexpr (std::is_same_v<T, double>) return "f8";
+  if constexpr (std::is_same_v<T, std::uint8_t>) return "u1";
+  if constexpr (std::is_same_v<T, std::uint16_t>) return "u2";
+  if constexpr (std::is_same_v<T, std::uint32_t>) return "u4";
+  if constexpr (std::is_same_v<T, std::uint64_t>) return "u8";
+  if constexpr (std::is_same_v<T, std::int64_t>) return "i8";
+  return "?";
+}
+
+inline void require_layout(const py::array& a, const char* name) {
+  const char order = a.dtype().byteorder();
+  if (order == '>') throw py::value_error(std::string(name) + " must be in native byte order");
+  if (!(a.flags() & py::array::c_style))
+    throw py::value_error(std::string(name) + " must be C-contiguous");
+  if (reinterpret_cast<std::uintptr_t>(a.data()) % static_cast<std::uintptr_t>(a.dtype().itemsize()) != 0)
+    throw py::value_error(std::string(name) + " must be aligned");
+}
+
+// Pointer to the data of a C-contiguous array whose dtype is `code` (kind + item size).
+template <class T>
+const T* input_ptr(const py::array& a, const char* name, const char* code = code_of<T>()) {
+  if (dtype_code(a) != code)
+    throw py::type_error(std::string(name) + " must have dtype code " + code + ", got " + dtype_code(a));
+  require_layout(a, name);
+  return static_cast<const T*>(a.data());
+}
+
+template <class T>
+T* output_ptr(py::array& a, const char* name, const char* code = code_of<T>()) {
+  input_ptr<T>(a, name, code);
+  if (!a.writeable()) throw py::value_error(std::string(name) + " must be writeable");
+  return static_cast<T*>(a.mutable_data());
+}
+
+inline std::vector<index_t> shape_of(const py::array& a) {
+  std::vector<index_t> s(static_cast<std::size_t>(a.ndim()));
+  for (py::ssize_t i = 0; i < a.ndim(); ++i) s[static_cast<std::size_t>(i)] = a.shape(i);
+  return s;
+}
+
+inline std::string shape_str(const std::vector<index_t>& s) {
+  std::string out = "(";
+  for (std::size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + (s.size() == 1 ? ",)" : ")");
+}
+
+inline std::vector<index_t> require_ndim(const py::array& a, py::ssize_t ndim, const char* name) {
+  if (a.ndim() != ndim)
+    throw py::value_error(std::string(name) + " must have " + std::to_string(ndim) + " dimensions, got " +
+                          std::to_string(a.ndim()));
+  auto s = shape_of(a);
+  for (index_t v : s)
+    if (v == 0) throw py::value_error(std::string(name) + " must not be empty, got shape " + shape_str(s));
+  return s;
+}
+
+inline void require_shape(const py::array& a, const std::vector<index_t>& expected, const char* name) {
+  const auto s = shape_of(a);
+  if (s != expected)
+    throw py::value_error(std::string(name) + " must have shape " + shape_str(expected) + ", got " + shape_str(s));
+}
+
+// The D4 codes of a group, checked: G codes in 0..7; with non-square planes, no swapping element.
+inline std::vector<std::uint8_t> group_codes(const py::array& elements, index_t H, index_t W) {
+  const auto s = require_ndim(elements, 1, "elements");
+  const std::uint8_t* p = input_ptr<std::uint8_t>(elements, "elements");
+  std::vector<std::uint8_t> codes(p, p + s[0]);
+  if (codes.size() > static_cast<std::size_t>(kD4Order))
+    throw py::value_error("elements must list at most 8 group elements");
+  for (auto c : codes) {
+    if (c >= kD4Order) throw py::value_error("elements must be D4 codes in 0..7");
+    if (H != W && d4_element(c).swap)
+      throw py::value_error("this group does not keep non-square images: planes must be square");
+  }
+  return codes;
+}
+
+inline int checked_threads(int n_threads) {
+  if (n_threads < 1) throw py::value_error("n_threads must be a positive integer");
+  return n_threads;
+}
+
+}  // namespace glassbox::bind

@@ -1,0 +1,73 @@
+#include "array_cast.hpp"
+#include "glassbox/fused.hpp"
+
+namespace glassbox::bind {
+
+namespace {
+
+template <class T, class Out>
+void run_fused(const py::array& images, int method, const py::array& thresholds, index_t size, index_t stride,
+               int mode, const py::array& elements, bool packed, py::array& out, int n_threads) {
+  const auto s = require_ndim(images, 3, "images");
+  const index_t N = s[0], H = s[1], W = s[2];
+  const T* x = input_ptr<T>(images, "images");
+  const auto ts = require_ndim(thresholds, 1, "thresholds");
+  const double* t = input_ptr<double>(thresholds, "thresholds");
+  const index_t K = ts[0];
+  if (method < 0 || method > 2) throw py::value_error("method must be 0 (fixed), 1 (otsu) or 2 (mean)");
+  const auto m = static_cast<ThresholdMethod>(method);
+  if (m != ThresholdMethod::Fixed && K != 1) throw py::value_error("otsu and mean take one threshold slot");
+  if (m == ThresholdMethod::Otsu && H * W > kOtsuMaxPixels)
+    throw py::value_error("method='otsu' supports images of at most 2**27 pixels");
+  if (mode < 0 || mode > 2) throw py::value_error("mode must be 0 (max), 1 (mean) or 2 (sum)");
+  const auto pm = static_cast<PoolMode>(mode);
+  if (size < 1 || stride < 1) throw py::value_error("size and stride must be positive");
+  if (size > H || size > W) throw py::value_error("size must not exceed the image height or width");
+  if (size * size > 65535) throw py::value_error("size is too large");
+  if (packed && pm != PoolMode::Max) throw py::value_error("packed output needs mode max");
+  // The output dtype that holds the pooled values exactly (see fused.hpp).
+  const bool out_ok = pm == PoolMode::Max    ? std::is_same_v<Out, std::uint8_t>
+                      : pm == PoolMode::Mean ? std::is_same_v<Out, float>
+                      : size * size <= 255   ? std::is_same_v<Out, std::uint8_t>
+                                             : std::is_same_v<Out, std::uint16_t>;
+  if (!out_ok) throw py::type_error("out has the wrong dtype for this pooling mode and size");
+  const index_t OH = pooled_size(H, size, stride), OW = pooled_size(W, size, stride);
+  const auto codes = group_codes(elements, OH, OW);
+  const int G = static_cast<int>(codes.size());
+  require_shape(out, {N, G, K, OH, packed ? packed_width(OW) : OW}, "out");
+  Out* o = output_ptr<Out>(out, "out");
+  const int nt = checked_threads(n_threads);
+  py::gil_scoped_release release;
+  represent_fused<T, Out>(x, N, H, W, m, t, K, size, stride, pm, codes.data(), G, packed, o, nt);
+}
+
+template <class T>
+void run_fused_out(const py::array& images, int method, const py::array& thresholds, index_t size, index_t stride,
+                   int mode, const py::array& elements, bool packed, py::array& out, int n_threads) {
+  const std::string oc = dtype_code(out);
+  if (oc == "u1") return run_fused<T, std::uint8_t>(images, method, thresholds, size, stride, mode, elements, packed, out, n_threads);
+  if (oc == "u2") return run_fused<T, std::uint16_t>(images, method, thresholds, size, stride, mode, elements, packed, out, n_threads);
+  if (oc == "f4") return run_fused<T, float>(images, method, thresholds, size, stride, mode, elements, packed, out, n_threads);
+  throw py::type_error("out must be uint8, uint16 or float32, got " + oc);
+}
+
+}  // namespace
+
+void register_fused(py::module_& m) {
+  m.def(
+      "represent_fused",
+      [](const py::array& images, int method, const py::array& thresholds, index_t size, index_t stride, int mode,
+         const py::array& elements, bool packed, py::array& out, int n_threads) {
+        const std::string code = dtype_code(images);
+        if (code == "u1") return run_fused_out<std::uint8_t>(images, method, thresholds, size, stride, mode, elements, packed, out, n_threads);
+        if (code == "u2") return run_fused_out<std::uint16_t>(images, method, thresholds, size, stride, mode, elements, packed, out, n_threads);
+        if (code == "f4") return run_fused_out<float>(images, method, thresholds, size, stride, mode, elements, packed, out, n_threads);
+        if (code == "f8") return run_fused_out<double>(images, method, thresholds, size, stride, mode, elements, packed, out, n_threads);
+        throw py::type_error("images must be uint8, uint16, float32 or float64, got " + code);
+      },
+      py::arg("images"), py::arg("method"), py::arg("thresholds"), py::arg("size"), py::arg("stride"),
+      py::arg("mode"), py::arg("elements"), py::arg("packed"), py::arg("out"), py::arg("n_threads"),
+      "images (N, H, W) -> out (N, G, K, OH, OW): binarize, pool, orbit in one pass per image.");
+}
+
+}  // namespace glassbox::bind

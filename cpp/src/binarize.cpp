@@ -1,0 +1,64 @@
+#include "glassbox/binarize.hpp"
+
+#include <cmath>
+#include <vector>
+
+#include "glassbox/threads.hpp"
+#include "threshold_rules.hpp"
+
+namespace glassbox {
+
+template <class T>
+void binarize(const T* images, index_t N, index_t H, index_t W, ThresholdMethod method,
+              const double* thresholds, index_t K, bool packed, std::uint8_t* out, int n_threads) {
+  const int nt = usable_threads(n_threads);
+  const index_t npix = H * W;
+  const index_t Wb = packed_width(W);
+  const index_t plane_out = packed ? H * Wb : npix;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    std::vector<std::uint8_t> row(packed ? static_cast<std::size_t>(W) : 0);
+#pragma omp for schedule(static)
+    for (index_t n = 0; n < N; ++n) {
+      const T* x = images + n * npix;
+      for (index_t k = 0; k < K; ++k) {
+        const detail::Rule rule = detail::image_rule(x, npix, method, thresholds, k);
+        std::uint8_t* o = out + (n * K + k) * plane_out;
+        detail::with_comparator<T>(rule, [&](auto above) {
+          if (!packed) {
+            for (index_t i = 0; i < npix; ++i) o[i] = above(x[i]) ? 1 : 0;
+            return;
+          }
+          for (index_t r = 0; r < H; ++r) {
+            const T* xr = x + r * W;
+            for (index_t j = 0; j < W; ++j) row[j] = above(xr[j]) ? 1 : 0;
+            pack_row(row.data(), W, o + r * Wb);
+          }
+        });
+      }
+    }
+  }
+}
+
+template <class T>
+index_t count_nonfinite(const T* data, index_t n, int n_threads) {
+  const int nt = usable_threads(n_threads);
+  index_t bad = 0;
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1) reduction(+ : bad)
+  for (index_t i = 0; i < n; ++i) bad += std::isfinite(data[i]) ? 0 : 1;
+  return bad;
+}
+
+#define GLASSBOX_INSTANTIATE_BINARIZE(T)                                                          \
+  template void binarize<T>(const T*, index_t, index_t, index_t, ThresholdMethod, const double*, \
+                            index_t, bool, std::uint8_t*, int);
+GLASSBOX_INSTANTIATE_BINARIZE(std::uint8_t)
+GLASSBOX_INSTANTIATE_BINARIZE(std::uint16_t)
+GLASSBOX_INSTANTIATE_BINARIZE(float)
+GLASSBOX_INSTANTIATE_BINARIZE(double)
+#undef GLASSBOX_INSTANTIATE_BINARIZE
+
+template index_t count_nonfinite<float>(const float*, index_t, int);
+template index_t count_nonfinite<double>(const double*, index_t, int);
+
+}  // namespace glassbox

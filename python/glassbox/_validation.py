@@ -1,0 +1,162 @@
+"""Argument checks shared by the public functions: every error names the argument."""
+
+from __future__ import annotations
+
+import numbers
+import os
+from collections.abc import Sequence
+
+import numpy as np
+
+from . import _core
+
+# Dtypes by role.  Kernels take C-contiguous, native-byte-order arrays of exactly these.
+IMAGE_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.float32), np.dtype(np.float64))
+POOL_DTYPES = (
+    np.dtype(np.bool_),
+    np.dtype(np.uint8),
+    np.dtype(np.uint16),
+    np.dtype(np.int64),
+    np.dtype(np.float32),
+    np.dtype(np.float64),
+)
+
+# Thread counts beyond this are refused: results never depend on the count, and an absurd value
+# would only ask OpenMP for thousands of threads.
+_MAX_THREADS_FACTOR = 64
+
+
+def cpu_count() -> int:
+    """CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def resolve_n_threads(n_threads: int | None) -> int:
+    """scikit-learn's rules: None = effective default (honours ``OMP_NUM_THREADS``), negative
+    counts back from the number of CPUs (-1 = all), 0 is an error."""
+    cpus = cpu_count()
+    if n_threads is None:
+        return max(1, min(_core.max_threads(), cpus))
+    if isinstance(n_threads, (bool, np.bool_)) or not isinstance(n_threads, numbers.Integral):
+        raise TypeError(f"n_threads must be an int or None, got {type(n_threads).__name__}")
+    n = int(n_threads)
+    if n == 0:
+        raise ValueError("n_threads must not be 0 (use None for the default, -1 for all CPUs)")
+    if n < 0:
+        return max(1, cpus + 1 + n)
+    limit = max(256, _MAX_THREADS_FACTOR * cpus)
+    if n > limit:
+        raise ValueError(f"n_threads={n} is absurd on this machine ({cpus} CPUs); use at most {limit}")
+    return n
+
+
+def memory_limit() -> int:
+    """Bytes of physical memory: no single array glassbox allocates may be larger."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
+        return 2**62
+
+
+def _human(nbytes: int) -> str:
+    value = float(nbytes)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if value < 1024 or unit == "PiB":
+            return f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{nbytes} B"  # pragma: no cover
+
+
+def check_allocation(shape: Sequence[int], dtype: np.dtype, what: str) -> None:
+    """Refuse, before allocating, an array larger than physical memory."""
+    nbytes = int(np.prod([int(s) for s in shape], dtype=object)) * np.dtype(dtype).itemsize
+    limit = memory_limit()
+    if nbytes > limit:
+        raise ValueError(
+            f"{what} would have shape {tuple(int(s) for s in shape)} and need {nbytes} bytes "
+            f"({_human(nbytes)}), more than this machine's memory ({_human(limit)})"
+        )
+
+
+def as_array(
+    x,
+    name: str,
+    *,
+    dtypes: Sequence[np.dtype],
+    ndims: Sequence[int] | None = None,
+    min_ndim: int | None = None,
+    finite: bool = True,
+    n_threads: int = 1,
+) -> np.ndarray:
+    """Check an input array and return it C-contiguous, in native byte order.
+
+    Strided, negative-stride and non-native views are accepted and copied; everything else that
+    is wrong (dtype, ndim, empty, NaN / inf where ``finite``) raises naming ``name``.
+    """
+    if isinstance(x, np.ndarray):
+        arr = x
+    else:
+        try:
+            arr = np.asarray(x)
+        except (ValueError, TypeError) as exc:
+            raise TypeError(f"{name} must be an array, got {type(x).__name__}: {exc}") from None
+    if arr.dtype.newbyteorder("=") not in dtypes:
+        allowed = ", ".join(str(d) for d in dtypes)
+        raise TypeError(f"{name} must have dtype {allowed}; got {arr.dtype} (cast with .astype first)")
+    if ndims is not None and arr.ndim not in ndims:
+        want = " or ".join(str(n) for n in ndims)
+        raise ValueError(f"{name} must be {want}-dimensional, got shape {arr.shape}")
+    if min_ndim is not None and arr.ndim < min_ndim:
+        raise ValueError(f"{name} must have at least {min_ndim} dimensions, got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name} must not be empty, got shape {arr.shape}")
+    native = arr.dtype.newbyteorder("=")
+    if not (arr.flags.c_contiguous and arr.flags.aligned and arr.dtype == native):
+        check_allocation(arr.shape, native, f"a contiguous copy of {name}")
+        arr = np.ascontiguousarray(arr, dtype=native)
+    if finite and arr.dtype.kind == "f":
+        bad = _core.count_nonfinite(arr, n_threads)
+        if bad:
+            raise ValueError(f"{name} contains {bad} NaN or infinite value(s); glassbox needs finite input")
+    return arr
+
+
+def positive_int(value, name: str) -> int:
+    """A positive Python int, or a clear error naming the argument."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a positive int, got {type(value).__name__}")
+    v = int(value)
+    if v < 1:
+        raise ValueError(f"{name} must be a positive int, got {v}")
+    return v
+
+
+def choice(value, name: str, options: Sequence[str]) -> str:
+    """One of ``options``, or a clear error naming the argument."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, one of {', '.join(options)}; got {type(value).__name__}")
+    if value not in options:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, options))}; got {value!r}")
+    return value
+
+
+def check_out(out, shape: tuple[int, ...], dtype: np.dtype, inputs: Sequence[np.ndarray]) -> np.ndarray:
+    """Check a caller-provided output array: exact shape and dtype, C-contiguous, writeable,
+    not sharing memory with any input."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
+    if out.dtype != dtype:
+        raise TypeError(f"out must have dtype {dtype}, got {out.dtype}")
+    if out.shape != tuple(shape):
+        raise ValueError(f"out must have shape {tuple(shape)}, got {out.shape}")
+    if not out.flags.c_contiguous or not out.flags.aligned:
+        raise ValueError("out must be C-contiguous and aligned")
+    if not out.flags.writeable:
+        raise ValueError("out must be writeable")
+    for arr in inputs:
+        if np.shares_memory(out, arr):
+            raise ValueError("out must not share memory with the input")
+    return out
