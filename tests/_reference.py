@@ -1,0 +1,181 @@
+"""Plain-NumPy reference of every glassbox kernel, written independently of the package's code
+paths (it uses only glassbox.groups' ``apply``, itself tested against NumPy's own expressions)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from glassbox.groups import get_group
+
+
+def default_threshold(dtype):
+    return {np.uint8: 127, np.uint16: 32767}.get(np.dtype(dtype).type, 0.5)
+
+
+def _otsu_split(hist):
+    hist = hist.astype(np.int64)
+    n = int(hist.sum())
+    b = np.arange(256, dtype=np.int64)
+    s = int((b * hist).sum())
+    w0 = np.cumsum(hist)[:255]
+    s0 = np.cumsum(b * hist)[:255]
+    w1 = n - w0
+    valid = (w0 > 0) & (w1 > 0)
+    if not valid.any():
+        return -1
+    d = (s0 * n - w0 * s).astype(np.float64)
+    denom = np.where(valid, w0.astype(np.float64) * w1.astype(np.float64), 1.0)
+    var = np.where(valid, d * d / denom, -1.0)
+    return int(np.argmax(var))
+
+
+def otsu_bins(img):
+    """The 256-bin index of every pixel, as documented for method="otsu"."""
+    if img.dtype == np.uint8:
+        return img.astype(np.int64)
+    if img.dtype.kind == "u":
+        mn, mx = int(img.min()), int(img.max())
+        return (img.astype(np.int64) - mn) * 256 // (mx - mn + 1)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        mn = np.float64(img.min())
+        scale = np.float64(256.0) / (np.float64(img.max()) - mn)
+        v = (img.astype(np.float64) - mn) * scale
+        return np.where(v >= 255, 255, np.where(v >= 1, np.floor(v), 0)).astype(np.int64)
+
+
+def binarize(images, thresholds=None, method="fixed", packed=False):
+    x = np.asarray(images)
+    N = x.shape[0]
+    if method == "fixed":
+        if thresholds is None:
+            thresholds = default_threshold(x.dtype)
+        scalar = np.ndim(thresholds) == 0
+        t = np.atleast_1d(np.asarray(thresholds, dtype=np.float64))
+        if x.dtype.kind == "u":
+            planes = x[:, None].astype(np.int64) > np.floor(t)[None, :, None, None]
+        else:
+            planes = x[:, None].astype(np.float64) > t[None, :, None, None]
+    else:
+        scalar = True
+        planes = np.empty((N, 1) + x.shape[1:], dtype=bool)
+        for n in range(N):
+            img = x[n]
+            if method == "mean":
+                if img.dtype.kind == "u":
+                    planes[n, 0] = img.astype(np.int64) * img.size > int(img.astype(np.int64).sum())
+                else:
+                    m = np.cumsum(img.astype(np.float64).ravel())[-1] / img.size
+                    planes[n, 0] = img.astype(np.float64) > m
+            else:
+                bins = otsu_bins(img)
+                t = _otsu_split(np.bincount(bins.ravel(), minlength=256))
+                planes[n, 0] = bins > t if t >= 0 else False
+    out = planes.astype(np.uint8)
+    if packed:
+        out = np.packbits(out, axis=-1, bitorder="little")
+    return out[:, 0] if scalar else out
+
+
+def orbit(images, group="D4"):
+    g = get_group(group)
+    return np.stack([g.apply(images, i) for i in range(g.order)], axis=1)
+
+
+def _pool_out_dtype(dtype, mode):
+    dtype = np.dtype(dtype)
+    if mode == "max":
+        return dtype
+    if mode == "sum":
+        return np.dtype(np.int64) if dtype.kind in "biu" else dtype
+    return np.dtype(np.float64) if dtype in (np.float64, np.int64) else np.dtype(np.float32)
+
+
+def pool(x, size=2, stride=None, mode="max"):
+    x = np.asarray(x)
+    stride = size if stride is None else stride
+    H, W = x.shape[-2:]
+    OH, OW = (H - size) // stride + 1, (W - size) // stride + 1
+    views = [
+        x[..., di : di + stride * (OH - 1) + 1 : stride, dj : dj + stride * (OW - 1) + 1 : stride]
+        for di in range(size)
+        for dj in range(size)
+    ]
+    out_dtype = _pool_out_dtype(x.dtype, mode)
+    if mode == "max":
+        return np.maximum.reduce(views).astype(out_dtype)
+    integral = x.dtype.kind in "biu"
+    acc = np.zeros(views[0].shape, dtype=np.int64 if integral else np.float64)
+    for v in views:
+        acc = acc + v.astype(acc.dtype)
+    if mode == "sum":
+        return acc.astype(out_dtype)
+    return (acc.astype(np.float64) / float(size * size)).astype(out_dtype)
+
+
+def group_pool(x, mode="mean", axis=1):
+    x = np.moveaxis(np.asarray(x), axis, 0)
+    out_dtype = _pool_out_dtype(x.dtype, mode)
+    if mode == "max":
+        return x.max(axis=0).astype(out_dtype)
+    if x.dtype.kind in "biu":
+        acc = x.astype(np.int64).sum(axis=0)
+        total = acc.astype(np.float64)
+    else:
+        srt = np.sort(x.astype(np.float64), axis=0)
+        acc = np.zeros(srt.shape[1:])
+        for v in srt:
+            acc = acc + v
+        total = acc
+    if mode == "sum":
+        return acc.astype(out_dtype)
+    return (total / float(x.shape[0])).astype(out_dtype)
+
+
+def _encode(patch):
+    return int(sum(int(v) << k for k, v in enumerate(np.asarray(patch).ravel())))
+
+
+def pattern_table(group="D4", size=3):
+    """Brute force: every code's patch, moved by every element with Group.apply."""
+    g = get_group(group)
+    n_bits = size * size
+    canon, elem = [], []
+    for code in range(2**n_bits):
+        patch = ((code >> np.arange(n_bits)) & 1).reshape(size, size)
+        moved = [_encode(g.apply(patch, i)) for i in range(g.order)]
+        c = min(moved)
+        canon.append(c)
+        elem.append(moved.index(c))
+    classes = sorted(set(canon))
+    class_of = np.array([classes.index(c) for c in canon], dtype=np.uint16)
+    return np.array(classes), class_of, np.array(elem, dtype=np.uint8)
+
+
+def pattern_codes(binary, size=3):
+    b = (np.asarray(binary) != 0).astype(np.int64)
+    h = size // 2
+    pad = np.pad(b, [(0, 0)] * (b.ndim - 2) + [(h, h), (h, h)])
+    H, W = b.shape[-2:]
+    code = np.zeros(b.shape, dtype=np.int64)
+    for r in range(size):
+        for c in range(size):
+            code |= pad[..., r : r + H, c : c + W] << (r * size + c)
+    return code
+
+
+def local_patterns(binary, group="D4", size=3):
+    _, class_of, elem_of = pattern_table(group, size)
+    code = pattern_codes(binary, size)
+    return class_of[code], elem_of[code]
+
+
+def represent_fused(images, thresholds=None, method="fixed", group="D4", size=2, stride=None,
+                    mode="max", packed=False):
+    b = binarize(images, thresholds, method)
+    p = pool(b, size, stride, mode)
+    if mode == "max":
+        p = p.astype(np.uint8)
+    elif mode == "sum":
+        p = p.astype(np.uint8 if size * size <= 255 else np.uint16)
+    o = orbit(p, group)
+    return np.packbits(o, axis=-1, bitorder="little") if packed else o

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from glassbox.groups import get_group
+
+# Shapes (H, W): 1x1, odd, even, non-square.
+SHAPES = [(1, 1), (5, 5), (8, 8), (7, 7), (5, 8), (28, 28)]
+THREADS = [1, 2, 3]
+GROUPS = ["trivial", "C2", "C4", "D1h", "D1v", "D1t", "D2", "D4"]
+
+
+def make_images(dtype, shape, n=4, seed=0):
+    """Random images of a dtype, with repeated values (ties) and the dtype's extremes."""
+    rng = np.random.default_rng(seed)
+    dtype = np.dtype(dtype)
+    if dtype == np.bool_:
+        return rng.integers(0, 2, (n, *shape)).astype(bool)
+    if dtype.kind == "u" or dtype.kind == "i":
+        info = np.iinfo(dtype)
+        hi = min(int(info.max), 2**20)
+        x = rng.integers(0, hi + 1, (n, *shape), dtype=np.int64).astype(dtype)
+        x.reshape(n, -1)[:, 0] = info.max if dtype.kind == "u" and info.max < 2**20 else x.reshape(n, -1)[:, 0]
+        return x
+    x = rng.standard_normal((n, *shape)).astype(dtype)
+    x.reshape(n, -1)[:, ::3] = np.round(x.reshape(n, -1)[:, ::3])  # ties
+    return x
+
+
+def fits(group, shape):
+    return get_group(group).keeps_shape or shape[-2] == shape[-1]
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)

@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import glassbox as gb
+
+import _reference as ref
+from conftest import SHAPES, THREADS, make_images
+
+DTYPES = [np.uint8, np.uint16, np.float32, np.float64]
+
+
+def thresholds_for(dtype):
+    if np.dtype(dtype).kind == "u":
+        return [0, 1, 99.5, int(np.iinfo(dtype).max) - 1, int(np.iinfo(dtype).max)]
+    return [-1.0, 0.0, 0.25, 1.5]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("n_threads", THREADS)
+def test_fixed_matches_reference(dtype, shape, n_threads):
+    x = make_images(dtype, shape, n=5)
+    ts = thresholds_for(dtype)
+    for t in ts:
+        got = gb.binarize(x, t, n_threads=n_threads)
+        assert got.dtype == np.uint8 and got.shape == x.shape
+        np.testing.assert_array_equal(got, ref.binarize(x, t))
+    got = gb.binarize(x, ts, n_threads=n_threads)
+    assert got.shape == (5, len(ts), *shape)
+    np.testing.assert_array_equal(got, ref.binarize(x, ts))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("method", ["otsu", "mean"])
+@pytest.mark.parametrize("n_threads", THREADS)
+def test_per_image_methods_match_reference(dtype, shape, method, n_threads):
+    x = make_images(dtype, shape, n=6, seed=3)
+    x[0] = x[0].flat[0]  # a constant image
+    got = gb.binarize(x, method=method, n_threads=n_threads)
+    np.testing.assert_array_equal(got, ref.binarize(x, method=method))
+
+
+def test_otsu_separates_two_levels():
+    x = np.full((1, 10, 10), 40, dtype=np.uint8)
+    x[0, :, 5:] = 200
+    np.testing.assert_array_equal(gb.binarize(x, method="otsu")[0], x[0] == 200)
+    np.testing.assert_array_equal(gb.binarize(x.astype(np.float32), method="otsu")[0], x[0] == 200)
+    np.testing.assert_array_equal(gb.binarize((x.astype(np.uint16) * 300), method="otsu")[0], x[0] == 200)
+    np.testing.assert_array_equal(gb.binarize(np.full((1, 4, 4), 7.0), method="otsu"), 0)
+
+
+def test_otsu_extreme_float_range():
+    x = np.array([[[-1e308, 1e308], [0.0, 5.0]]])
+    np.testing.assert_array_equal(gb.binarize(x, method="otsu"), ref.binarize(x, method="otsu"))
+    y = np.array([[[0.0, 5e-324], [5e-324, 0.0]]])  # range is the smallest subnormal
+    np.testing.assert_array_equal(gb.binarize(y, method="otsu"), ref.binarize(y, method="otsu"))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_default_thresholds(dtype):
+    x = make_images(dtype, (6, 6))
+    np.testing.assert_array_equal(gb.binarize(x), ref.binarize(x, ref.default_threshold(dtype)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(1, 1), (3, 7), (4, 8), (5, 9), (28, 28), (2, 17)])
+@pytest.mark.parametrize("method", ["fixed", "otsu"])
+def test_packed(dtype, shape, method):
+    x = make_images(dtype, shape, n=3)
+    t = [0, 1] if method == "fixed" else None
+    got = gb.binarize(x, t, method=method, packed=True)
+    want = ref.binarize(x, t, method=method, packed=True)
+    assert got.shape[-1] == (shape[1] + 7) // 8
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(gb.unpack_bits(got, shape[1]), ref.binarize(x, t, method=method))
+
+
+def test_unpack_bits_layout():
+    # pixel j is bit j % 8 of byte j // 8, least significant first
+    row = np.zeros((1, 1, 10), dtype=np.uint8)
+    row[0, 0, [0, 3, 9]] = 1
+    packed = gb.binarize(row, 0, packed=True)
+    np.testing.assert_array_equal(packed, [[[0b00001001, 0b00000010]]])
+    np.testing.assert_array_equal(gb.unpack_bits(packed, 10), row)
+    with pytest.raises(ValueError, match="width=20 needs 3"):
+        gb.unpack_bits(packed, 20)
+    with pytest.raises(TypeError, match="packed must have dtype uint8"):
+        gb.unpack_bits(packed.astype(np.int16), 10)
+
+
+def test_views_are_copied():
+    x = make_images(np.uint8, (9, 12), n=4)
+    for view in (x[:, ::2, ::3], x[::-1, :, ::-1], np.asfortranarray(x)):
+        np.testing.assert_array_equal(gb.binarize(view, 100), ref.binarize(np.ascontiguousarray(view), 100))
+    big = x.astype(">f8") / 255
+    np.testing.assert_array_equal(gb.binarize(big, 0.4), ref.binarize(big.astype("<f8"), 0.4))
+
+
+def test_list_input():
+    assert gb.binarize(np.array([[[1.0, 2.0]]]).tolist(), 1.5).tolist() == [[[0, 1]]]
