@@ -4,7 +4,6 @@ paths (it uses only glassbox.groups' ``apply``, itself tested against NumPy's ow
 from __future__ import annotations
 
 import numpy as np
-
 from glassbox.groups import get_group
 
 
@@ -169,8 +168,16 @@ def local_patterns(binary, group="D4", size=3):
     return class_of[code], elem_of[code]
 
 
-def represent_fused(images, thresholds=None, method="fixed", group="D4", size=2, stride=None,
-                    mode="max", packed=False):
+def represent_fused(
+    images,
+    thresholds=None,
+    method="fixed",
+    group="D4",
+    size=2,
+    stride=None,
+    mode="max",
+    packed=False,
+):
     b = binarize(images, thresholds, method)
     p = pool(b, size, stride, mode)
     if mode == "max":

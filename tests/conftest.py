@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from glassbox.groups import get_group
 
 # Shapes (H, W): 1x1, odd, even, non-square.
@@ -21,7 +20,9 @@ def make_images(dtype, shape, n=4, seed=0):
         info = np.iinfo(dtype)
         hi = min(int(info.max), 2**20)
         x = rng.integers(0, hi + 1, (n, *shape), dtype=np.int64).astype(dtype)
-        x.reshape(n, -1)[:, 0] = info.max if dtype.kind == "u" and info.max < 2**20 else x.reshape(n, -1)[:, 0]
+        x.reshape(n, -1)[:, 0] = (
+            info.max if dtype.kind == "u" and info.max < 2**20 else x.reshape(n, -1)[:, 0]
+        )
         return x
     x = rng.standard_normal((n, *shape)).astype(dtype)
     x.reshape(n, -1)[:, ::3] = np.round(x.reshape(n, -1)[:, ::3])  # ties

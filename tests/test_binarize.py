@@ -1,11 +1,9 @@
 from __future__ import annotations
 
+import _reference as ref
+import glassbox as gb
 import numpy as np
 import pytest
-
-import glassbox as gb
-
-import _reference as ref
 from conftest import SHAPES, THREADS, make_images
 
 DTYPES = [np.uint8, np.uint16, np.float32, np.float64]
@@ -48,7 +46,9 @@ def test_otsu_separates_two_levels():
     x[0, :, 5:] = 200
     np.testing.assert_array_equal(gb.binarize(x, method="otsu")[0], x[0] == 200)
     np.testing.assert_array_equal(gb.binarize(x.astype(np.float32), method="otsu")[0], x[0] == 200)
-    np.testing.assert_array_equal(gb.binarize((x.astype(np.uint16) * 300), method="otsu")[0], x[0] == 200)
+    np.testing.assert_array_equal(
+        gb.binarize((x.astype(np.uint16) * 300), method="otsu")[0], x[0] == 200
+    )
     np.testing.assert_array_equal(gb.binarize(np.full((1, 4, 4), 7.0), method="otsu"), 0)
 
 
@@ -94,7 +94,9 @@ def test_unpack_bits_layout():
 def test_views_are_copied():
     x = make_images(np.uint8, (9, 12), n=4)
     for view in (x[:, ::2, ::3], x[::-1, :, ::-1], np.asfortranarray(x)):
-        np.testing.assert_array_equal(gb.binarize(view, 100), ref.binarize(np.ascontiguousarray(view), 100))
+        np.testing.assert_array_equal(
+            gb.binarize(view, 100), ref.binarize(np.ascontiguousarray(view), 100)
+        )
     big = x.astype(">f8") / 255
     np.testing.assert_array_equal(gb.binarize(big, 0.4), ref.binarize(big.astype("<f8"), 0.4))
 

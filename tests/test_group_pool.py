@@ -1,13 +1,11 @@
 from __future__ import annotations
 
+import _reference as ref
+import glassbox as gb
 import numpy as np
 import pytest
-
-import glassbox as gb
-from glassbox.groups import get_group
-
-import _reference as ref
 from conftest import GROUPS, THREADS, fits, make_images
+from glassbox.groups import get_group
 
 DTYPES = [np.bool_, np.uint8, np.uint16, np.int64, np.float32, np.float64]
 MODES = ["mean", "max", "sum"]
@@ -33,7 +31,9 @@ def test_exactly_invariant(dtype, mode, group):
     assert fits(group, shape)
     x = make_images(dtype, shape, n=4, seed=7)
     if np.dtype(dtype).kind == "f":
-        x = x * np.asarray(1e-3, dtype) + np.asarray(1e4, dtype)  # sums that round differently by order
+        x = x * np.asarray(1e-3, dtype) + np.asarray(
+            1e4, dtype
+        )  # sums that round differently by order
     g = get_group(group)
     base = gb.group_pool(gb.orbit(x, group), mode=mode)
     for i in range(g.order):

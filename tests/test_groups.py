@@ -5,10 +5,8 @@ import pickle
 
 import numpy as np
 import pytest
-
-from glassbox.groups import GROUP_NAMES, Group, get_group
-
 from conftest import GROUPS
+from glassbox.groups import GROUP_NAMES, Group, get_group
 
 # The definitions, written again here as NumPy expressions.
 NUMPY_ACTIONS = {

@@ -1,13 +1,11 @@
 from __future__ import annotations
 
+import _reference as ref
+import glassbox as gb
 import numpy as np
 import pytest
-
-import glassbox as gb
-from glassbox.groups import get_group
-
-import _reference as ref
 from conftest import GROUPS, SHAPES, THREADS, fits, make_images
+from glassbox.groups import get_group
 
 DTYPES = [np.uint8, np.bool_, np.float32, np.float64, np.uint16, np.int64, np.int32]
 
@@ -32,7 +30,9 @@ def test_matches_reference(dtype, shape, group):
 @pytest.mark.parametrize("n_threads", THREADS)
 @pytest.mark.parametrize("shape", [(5, 5), (40, 40), (3, 6)])
 def test_channels(n_threads, shape):
-    x = make_images(np.float32, shape, n=2).reshape(2, 1, *shape).repeat(3, axis=1) * np.arange(3).reshape(1, 3, 1, 1)
+    x = make_images(np.float32, shape, n=2).reshape(2, 1, *shape).repeat(3, axis=1) * np.arange(
+        3
+    ).reshape(1, 3, 1, 1)
     x = np.ascontiguousarray(x, dtype=np.float32)
     group = "D4" if shape[0] == shape[1] else "D2"
     got = gb.orbit(x, group, n_threads=n_threads)
@@ -51,7 +51,9 @@ def test_packed(group, shape):
             gb.orbit(packed, group, packed_width=shape[1])
         return
     got = gb.orbit(packed, group, packed_width=shape[1])
-    np.testing.assert_array_equal(got, np.packbits(ref.orbit(planes, group), axis=-1, bitorder="little"))
+    np.testing.assert_array_equal(
+        got, np.packbits(ref.orbit(planes, group), axis=-1, bitorder="little")
+    )
     got3 = gb.orbit(packed[:, 0], group, packed_width=shape[1])
     np.testing.assert_array_equal(gb.unpack_bits(got3, shape[1]), ref.orbit(planes[:, 0], group))
 

@@ -1,13 +1,11 @@
 from __future__ import annotations
 
+import _reference as ref
+import glassbox as gb
 import numpy as np
 import pytest
-
-import glassbox as gb
-from glassbox.groups import get_group
-
-import _reference as ref
 from conftest import GROUPS, THREADS, fits
+from glassbox.groups import get_group
 
 
 def burnside(group, size):
@@ -68,7 +66,9 @@ def test_matches_reference(group, shape, n_threads, size):
     assert got.classes.dtype == np.uint16 and got.elements.dtype == np.uint8
     np.testing.assert_array_equal(got.classes, want_c)
     np.testing.assert_array_equal(got.elements, want_e)
-    np.testing.assert_array_equal(gb.local_patterns(x.astype(bool), group, size=size).classes, want_c)
+    np.testing.assert_array_equal(
+        gb.local_patterns(x.astype(bool), group, size=size).classes, want_c
+    )
 
 
 @pytest.mark.parametrize("group", GROUPS)
@@ -81,12 +81,14 @@ def test_class_is_invariant_and_element_equivariant(group):
         gx = np.ascontiguousarray(g.apply(x, i))
         moved = gb.local_patterns(gx, group)
         dest = g.act_on_index(i, 9, 9).ravel()  # pixel p of x is pixel dest[p] of g.x
-        np.testing.assert_array_equal(moved.classes.reshape(2, -1)[:, dest], base.classes.reshape(2, -1))
+        np.testing.assert_array_equal(
+            moved.classes.reshape(2, -1)[:, dest], base.classes.reshape(2, -1)
+        )
         # the element found at g(p) carries g.x's pattern there to the canonical code
         codes = ref.pattern_codes(gx).ravel()
         elems = moved.elements.ravel()
         canon = table.canonical_codes[moved.classes.ravel()]
-        for code, e, c in zip(codes[::7], elems[::7], canon[::7]):
+        for code, e, c in zip(codes[::7], elems[::7], canon[::7], strict=True):
             patch = ((int(code) >> np.arange(9)) & 1).reshape(3, 3)
             assert ref._encode(g.apply(patch, int(e))) == c
 
@@ -106,4 +108,6 @@ def test_single_pixel_pattern():
     lp = gb.local_patterns(x, "D4")
     # the centre sees only itself: code 1 << 4 = 16; a corner sees the centre diagonally
     assert gb.pattern_table("D4").canonical_codes[lp.classes[0, 1, 1]] == 16
-    assert len({int(c) for c in lp.classes[0, [0, 0, 2, 2], [0, 2, 0, 2]]}) == 1  # all corners alike
+    assert (
+        len({int(c) for c in lp.classes[0, [0, 0, 2, 2], [0, 2, 0, 2]]}) == 1
+    )  # all corners alike

@@ -1,13 +1,11 @@
 from __future__ import annotations
 
+import _reference as ref
+import glassbox as gb
 import numpy as np
 import pytest
-
-import glassbox as gb
-from glassbox.groups import get_group
-
-import _reference as ref
 from conftest import SHAPES, THREADS, make_images
+from glassbox.groups import get_group
 
 DTYPES = [np.bool_, np.uint8, np.uint16, np.int64, np.float32, np.float64]
 MODES = ["max", "mean", "sum"]
@@ -46,7 +44,9 @@ def test_any_leading_dims():
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.bool_, np.uint16, np.int64])
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("shape,size,stride", [((8, 8), 2, 2), ((9, 9), 3, 3), ((7, 7), 3, 2), ((28, 28), 2, 2)])
+@pytest.mark.parametrize(
+    "shape,size,stride", [((8, 8), 2, 2), ((9, 9), 3, 3), ((7, 7), 3, 2), ((28, 28), 2, 2)]
+)
 def test_commutes_with_d4_on_symmetric_grids(dtype, mode, shape, size, stride):
     assert (shape[0] - size) % stride == 0
     x = make_images(dtype, shape, n=3)
@@ -64,7 +64,9 @@ def test_float_sums_commute_up_to_rounding(mode):
     g = get_group("D4")
     for i in range(g.order):
         np.testing.assert_allclose(
-            gb.pool(np.ascontiguousarray(g.apply(x, i)), 2, mode=mode), g.apply(gb.pool(x, 2, mode=mode), i), rtol=1e-6
+            gb.pool(np.ascontiguousarray(g.apply(x, i)), 2, mode=mode),
+            g.apply(gb.pool(x, 2, mode=mode), i),
+            rtol=1e-6,
         )
 
 

@@ -26,7 +26,7 @@ from ._validation import (
     positive_int,
     resolve_n_threads,
 )
-from .groups import Group, get_group
+from .groups import get_group
 
 __all__ = [
     "LocalPatterns",
@@ -57,7 +57,9 @@ def _thresholds(thresholds, method: str, dtype: np.dtype) -> tuple[np.ndarray, b
     for with a scalar (output without the plane axis)."""
     if method != "fixed":
         if thresholds is not None:
-            raise ValueError(f"thresholds must be None with method={method!r} (one per image is computed)")
+            raise ValueError(
+                f"thresholds must be None with method={method!r} (one per image is computed)"
+            )
         return np.zeros(1), True
     if thresholds is None:
         thresholds = _default_threshold(dtype)
@@ -76,7 +78,8 @@ def _thresholds(thresholds, method: str, dtype: np.dtype) -> tuple[np.ndarray, b
         info = np.iinfo(dtype)
         if np.any(t < info.min) or np.any(t > info.max):
             raise ValueError(
-                f"thresholds must lie in [{info.min}, {info.max}] for {dtype} images, got {t.tolist()}"
+                f"thresholds must lie in [{info.min}, {info.max}] for {dtype} images, "
+                f"got {t.tolist()}"
             )
         t = np.floor(t)  # x > t  <=>  x > floor(t) for integer x
     return np.ascontiguousarray(t), scalar
@@ -140,7 +143,9 @@ def binarize(images, thresholds=None, *, method="fixed", packed=False, n_threads
     code = _method_code(method)
     N, H, W = images.shape
     if method == "otsu" and H * W > _OTSU_MAX_PIXELS:
-        raise ValueError(f"method='otsu' supports images of at most 2**27 pixels; images are {H}x{W}")
+        raise ValueError(
+            f"method='otsu' supports images of at most 2**27 pixels; images are {H}x{W}"
+        )
     t, scalar = _thresholds(thresholds, method, images.dtype)
     packed = bool(packed)
     shape = (N, t.size, H, (W + 7) // 8 if packed else W)
@@ -174,7 +179,8 @@ def unpack_bits(packed, width):
     packed = as_array(packed, "packed", dtypes=(np.dtype(np.uint8),), min_ndim=1)
     if packed.shape[-1] != (width + 7) // 8:
         raise ValueError(
-            f"packed has {packed.shape[-1]} bytes per row but width={width} needs {(width + 7) // 8}"
+            f"packed has {packed.shape[-1]} bytes per row but width={width} "
+            f"needs {(width + 7) // 8}"
         )
     return np.unpackbits(packed, axis=-1, count=width, bitorder="little")
 
@@ -219,7 +225,9 @@ def orbit(images, group="D4", *, packed_width=None, n_threads=None):
     g = get_group(group)
     if packed_width is not None:
         width = positive_int(packed_width, "packed_width")
-        images = as_array(images, "images", dtypes=(np.dtype(np.uint8),), ndims=(3, 4), n_threads=nt)
+        images = as_array(
+            images, "images", dtypes=(np.dtype(np.uint8),), ndims=(3, 4), n_threads=nt
+        )
         if images.shape[-1] != (width + 7) // 8:
             raise ValueError(
                 f"images has {images.shape[-1]} bytes per row but packed_width={width} needs "
@@ -229,8 +237,12 @@ def orbit(images, group="D4", *, packed_width=None, n_threads=None):
     else:
         arr = images if isinstance(images, np.ndarray) else np.asarray(images)
         if not _orbit_dtype_ok(arr.dtype):
-            raise TypeError(f"images must be a boolean, integer or float array, got dtype {arr.dtype}")
-        images = as_array(arr, "images", dtypes=(arr.dtype.newbyteorder("="),), ndims=(3, 4), finite=False)
+            raise TypeError(
+                f"images must be a boolean, integer or float array, got dtype {arr.dtype}"
+            )
+        images = as_array(
+            arr, "images", dtypes=(arr.dtype.newbyteorder("="),), ndims=(3, 4), finite=False
+        )
         g.check_shape(images.shape)
     squeeze = images.ndim == 3
     x4 = images[:, None] if squeeze else images
@@ -250,7 +262,11 @@ def _pool_out_dtype(dtype: np.dtype, mode: str) -> np.dtype:
         return dtype
     if mode == "sum":
         return np.dtype(np.int64) if dtype.kind in "biu" else dtype
-    return np.dtype(np.float64) if dtype in (np.dtype(np.float64), np.dtype(np.int64)) else np.dtype(np.float32)
+    return (
+        np.dtype(np.float64)
+        if dtype in (np.dtype(np.float64), np.dtype(np.int64))
+        else np.dtype(np.float32)
+    )
 
 
 def pool(images, size=2, stride=None, *, mode="max", n_threads=None):
@@ -298,6 +314,7 @@ def pool(images, size=2, stride=None, *, mode="max", n_threads=None):
     *lead, H, W = images.shape
     if size > H or size > W:
         raise ValueError(f"size={size} is larger than the images ({H}x{W})")
+    stride = min(stride, max(H, W))  # any larger stride gives the same single window per axis
     OH, OW = (H - size) // stride + 1, (W - size) // stride + 1
     B = math.prod(lead)
     out_dtype = _pool_out_dtype(images.dtype, mode)
@@ -334,7 +351,8 @@ def group_pool(orbits, *, mode="mean", axis=1, n_threads=None):
     >>> import numpy as np, glassbox
     >>> x = np.arange(9, dtype=np.uint8).reshape(1, 3, 3)
     >>> inv = glassbox.group_pool(glassbox.orbit(x, "D4"), mode="max")
-    >>> bool((inv == glassbox.group_pool(glassbox.orbit(np.rot90(x, axes=(1, 2)), "D4"), mode="max")).all())
+    >>> rx = np.rot90(x, axes=(1, 2))
+    >>> bool((inv == glassbox.group_pool(glassbox.orbit(rx, "D4"), mode="max")).all())
     True
     """
     nt = resolve_n_threads(n_threads)
@@ -357,7 +375,8 @@ class PatternTable(NamedTuple):
     """Lookup tables of local binary patterns under a group (see :func:`pattern_table`)."""
 
     canonical_codes: np.ndarray
-    """(n_classes,) the smallest code of each orbit class, ascending: class i is canonical_codes[i]."""
+    """(n_classes,) the smallest code of each orbit class, ascending (class i is code
+    canonical_codes[i])."""
     class_of_code: np.ndarray
     """(2**(size*size),) uint16: the class index of every code."""
     element_of_code: np.ndarray
@@ -366,12 +385,13 @@ class PatternTable(NamedTuple):
 
 
 class LocalPatterns(NamedTuple):
-    """Result of :func:`local_patterns`."""
+    """Result of :func:`local_patterns`: per-pixel orbit classes and group elements."""
 
     classes: np.ndarray
     """uint16, the orbit class of each pixel's neighbourhood (invariant part)."""
     elements: np.ndarray
-    """uint8, a group element carrying the neighbourhood to its canonical form (equivariant part)."""
+    """uint8, a group element carrying the neighbourhood to its canonical form (equivariant
+    part)."""
 
 
 def _check_pattern_size(size) -> int:
@@ -456,8 +476,9 @@ def local_patterns(binary, group="D4", *, size=3, n_threads=None):
     --------
     >>> import numpy as np, glassbox
     >>> x = np.zeros((1, 3, 3), dtype=np.uint8); x[0, 1, 1] = 1
-    >>> glassbox.local_patterns(x, "D4").classes[0, 1, 1]
-    np.uint16(1)
+    >>> lp = glassbox.local_patterns(x, "D4")
+    >>> int(glassbox.pattern_table("D4").canonical_codes[lp.classes[0, 1, 1]])  # centre only: bit 4
+    16
     """
     nt = resolve_n_threads(n_threads)
     g = get_group(group)
@@ -470,7 +491,13 @@ def local_patterns(binary, group="D4", *, size=3, n_threads=None):
     classes = np.empty((B, H, W), dtype=np.uint16)
     elements = np.empty((B, H, W), dtype=np.uint8)
     bad = _core.local_patterns(
-        binary.reshape(B, H, W), size, table.class_of_code, table.element_of_code, classes, elements, nt
+        binary.reshape(B, H, W),
+        size,
+        table.class_of_code,
+        table.element_of_code,
+        classes,
+        elements,
+        nt,
     )
     if bad:
         raise ValueError(f"binary must contain only 0 and 1; {bad} other value(s) found")
@@ -536,12 +563,15 @@ def represent_fused(
     images = as_array(images, "images", dtypes=IMAGE_DTYPES, ndims=(3,), n_threads=nt)
     N, H, W = images.shape
     if method == "otsu" and H * W > _OTSU_MAX_PIXELS:
-        raise ValueError(f"method='otsu' supports images of at most 2**27 pixels; images are {H}x{W}")
+        raise ValueError(
+            f"method='otsu' supports images of at most 2**27 pixels; images are {H}x{W}"
+        )
     t, scalar = _thresholds(thresholds, method, images.dtype)
     size = positive_int(size, "size")
     stride = size if stride is None else positive_int(stride, "stride")
     if size > H or size > W:
         raise ValueError(f"size={size} is larger than the images ({H}x{W})")
+    stride = min(stride, max(H, W))  # any larger stride gives the same single window per axis
     packed = bool(packed)
     if packed and mode != "max":
         raise ValueError(f"packed=True needs mode='max' (binary output), got mode={mode!r}")
@@ -561,6 +591,15 @@ def represent_fused(
     else:
         result = check_out(out, shape, dtype, (images,))
     _core.represent_fused(
-        images, code, t, size, stride, _POOL_MODES.index(mode), g.codes, packed, result.reshape(full), nt
+        images,
+        code,
+        t,
+        size,
+        stride,
+        _POOL_MODES.index(mode),
+        g.codes,
+        packed,
+        result.reshape(full),
+        nt,
     )
     return result

@@ -49,7 +49,9 @@ def resolve_n_threads(n_threads: int | None) -> int:
         return max(1, cpus + 1 + n)
     limit = max(256, _MAX_THREADS_FACTOR * cpus)
     if n > limit:
-        raise ValueError(f"n_threads={n} is absurd on this machine ({cpus} CPUs); use at most {limit}")
+        raise ValueError(
+            f"n_threads={n} is absurd on this machine ({cpus} CPUs); use at most {limit}"
+        )
     return n
 
 
@@ -105,7 +107,9 @@ def as_array(
             raise TypeError(f"{name} must be an array, got {type(x).__name__}: {exc}") from None
     if arr.dtype.newbyteorder("=") not in dtypes:
         allowed = ", ".join(str(d) for d in dtypes)
-        raise TypeError(f"{name} must have dtype {allowed}; got {arr.dtype} (cast with .astype first)")
+        raise TypeError(
+            f"{name} must have dtype {allowed}; got {arr.dtype} (cast with .astype first)"
+        )
     if ndims is not None and arr.ndim not in ndims:
         want = " or ".join(str(n) for n in ndims)
         raise ValueError(f"{name} must be {want}-dimensional, got shape {arr.shape}")
@@ -120,7 +124,9 @@ def as_array(
     if finite and arr.dtype.kind == "f":
         bad = _core.count_nonfinite(arr, n_threads)
         if bad:
-            raise ValueError(f"{name} contains {bad} NaN or infinite value(s); glassbox needs finite input")
+            raise ValueError(
+                f"{name} contains {bad} NaN or infinite value(s); glassbox needs finite input"
+            )
     return arr
 
 
@@ -137,13 +143,17 @@ def positive_int(value, name: str) -> int:
 def choice(value, name: str, options: Sequence[str]) -> str:
     """One of ``options``, or a clear error naming the argument."""
     if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str, one of {', '.join(options)}; got {type(value).__name__}")
+        raise TypeError(
+            f"{name} must be a str, one of {', '.join(options)}; got {type(value).__name__}"
+        )
     if value not in options:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, options))}; got {value!r}")
     return value
 
 
-def check_out(out, shape: tuple[int, ...], dtype: np.dtype, inputs: Sequence[np.ndarray]) -> np.ndarray:
+def check_out(
+    out, shape: tuple[int, ...], dtype: np.dtype, inputs: Sequence[np.ndarray]
+) -> np.ndarray:
     """Check a caller-provided output array: exact shape and dtype, C-contiguous, writeable,
     not sharing memory with any input."""
     if not isinstance(out, np.ndarray):

@@ -141,7 +141,9 @@ class Group:
         if isinstance(element, (bool, np.bool_)) or not isinstance(element, (int, np.integer)):
             raise TypeError(f"element must be an int or a name, got {type(element).__name__}")
         if not -self.order <= element < self.order:
-            raise ValueError(f"element index {element} is out of range for {self.name} (order {self.order})")
+            raise ValueError(
+                f"element index {element} is out of range for {self.name} (order {self.order})"
+            )
         return int(element) % self.order
 
     def check_shape(self, shape: tuple[int, ...], name: str = "images") -> None:
@@ -158,8 +160,9 @@ class Group:
             raise ValueError(f"{name} must have at least 2 dimensions, got shape {shape}")
         if not self.keeps_shape and shape[-2] != shape[-1]:
             raise ValueError(
-                f"group {self.name} contains rotations by 90 degrees or transposes, which do not keep "
-                f"a non-square shape: {name} has shape {shape[-2]}x{shape[-1]}; use a square image or "
+                f"group {self.name} contains rotations by 90 degrees or transposes, which do not "
+                f"keep a non-square shape: {name} has shape {shape[-2]}x{shape[-1]}; use a square "
+                f"image or "
                 f"one of the groups trivial, C2, D1h, D1v, D2"
             )
 

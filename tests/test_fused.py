@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+import _reference as ref
+import glassbox as gb
+import numpy as np
+import pytest
+from conftest import GROUPS, THREADS, make_images
+from glassbox.groups import get_group
+
+DTYPES = [np.uint8, np.uint16, np.float32, np.float64]
+
+
+def thresholds_for(dtype):
+    return (
+        [30, 127, 200]
+        if np.dtype(dtype) == np.uint8
+        else ([100, 40000] if np.dtype(dtype) == np.uint16 else [-0.5, 0.3])
+    )
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("method", ["fixed", "otsu", "mean"])
+@pytest.mark.parametrize("mode", ["max", "sum", "mean"])
+@pytest.mark.parametrize(
+    "shape,size,stride", [((28, 28), 2, None), ((9, 9), 3, 2), ((1, 1), 1, None), ((7, 7), 2, None)]
+)
+def test_equals_orbit_of_pool_of_binarize(dtype, method, mode, shape, size, stride):
+    x = make_images(dtype, shape, n=4)
+    t = ref.default_threshold(dtype) if method == "fixed" else None
+    got = gb.represent_fused(x, t, method=method, size=size, stride=stride, mode=mode)
+    want = ref.represent_fused(x, t, method, "D4", size, stride, mode)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    np.testing.assert_array_equal(got, want)
+    # and the public kernels composed give the same values
+    composed = gb.orbit(gb.pool(gb.binarize(x, t, method=method), size, stride, mode=mode), "D4")
+    np.testing.assert_array_equal(got, composed.astype(got.dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("group", GROUPS)
+@pytest.mark.parametrize("n_threads", THREADS)
+def test_several_thresholds_and_groups(dtype, group, n_threads):
+    x = make_images(dtype, (12, 12), n=3)
+    ts = thresholds_for(dtype)
+    got = gb.represent_fused(x, ts, group=group, n_threads=n_threads)
+    assert got.shape == (3, get_group(group).order, len(ts), 6, 6)
+    np.testing.assert_array_equal(got, ref.represent_fused(x, ts, group=group))
+
+
+@pytest.mark.parametrize("group", ["D4", "C4", "D2", "trivial"])
+@pytest.mark.parametrize("shape", [(28, 28), (10, 10), (18, 18)])
+def test_packed(group, shape):
+    x = make_images(np.uint8, shape, n=3)
+    got = gb.represent_fused(x, [60, 127], group=group, packed=True)
+    np.testing.assert_array_equal(got, ref.represent_fused(x, [60, 127], group=group, packed=True))
+    unpacked = gb.unpack_bits(got, shape[1] // 2)
+    np.testing.assert_array_equal(unpacked, gb.represent_fused(x, [60, 127], group=group))
+
+
+def test_non_square_with_shape_keeping_group():
+    x = make_images(np.uint8, (8, 12), n=2)
+    np.testing.assert_array_equal(
+        gb.represent_fused(x, group="D2"), ref.represent_fused(x, group="D2")
+    )
+    with pytest.raises(ValueError, match="pooled grid of images"):
+        gb.represent_fused(x, group="D4")
+
+
+@pytest.mark.parametrize(
+    "shape,size,stride", [((28, 28), 2, 2), ((9, 9), 3, 3), ((7, 7), 3, 2), ((8, 8), 2, 1)]
+)
+@pytest.mark.parametrize("mode", ["max", "sum", "mean"])
+def test_pooling_commutes_with_d4_on_symmetric_grids(shape, size, stride, mode):
+    """The fused pass pools first, then orbits; on a symmetric grid that equals pooling the
+    orbit of the binary images (pool(g.b) == g.pool(b) for every g), which is why pooling can
+    run once per image instead of once per group element."""
+    x = make_images(np.uint8, shape, n=3)
+    fused = gb.represent_fused(x, 127, size=size, stride=stride, mode=mode)
+    orbit_then_pool = gb.pool(gb.orbit(gb.binarize(x, 127), "D4"), size, stride, mode=mode)
+    np.testing.assert_array_equal(fused, orbit_then_pool.astype(fused.dtype))
+
+
+def test_preallocated_out():
+    x = make_images(np.uint8, (28, 28), n=5)
+    out = np.empty((5, 8, 14, 14), dtype=np.uint8)
+    res = gb.represent_fused(x, 127, out=out)
+    assert res is out
+    np.testing.assert_array_equal(out, ref.represent_fused(x, 127))
+    packed = np.empty((5, 8, 2, 14, 2), dtype=np.uint8)
+    assert gb.represent_fused(x, [50, 127], packed=True, out=packed) is packed
+    np.testing.assert_array_equal(packed, ref.represent_fused(x, [50, 127], packed=True))
+
+
+def test_out_checked():
+    x = make_images(np.uint8, (8, 8), n=2)
+    with pytest.raises(ValueError, match=r"out must have shape \(2, 8, 4, 4\)"):
+        gb.represent_fused(x, out=np.empty((2, 8, 4, 5), np.uint8))
+    with pytest.raises(TypeError, match="out must have dtype uint8"):
+        gb.represent_fused(x, out=np.empty((2, 8, 4, 4), np.float32))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        gb.represent_fused(x, out=np.empty((2, 8, 4, 8), np.uint8)[..., ::2])
+    ro = np.empty((2, 8, 4, 4), np.uint8)
+    ro.setflags(write=False)
+    with pytest.raises(ValueError, match="writeable"):
+        gb.represent_fused(x, out=ro)
+    with pytest.raises(TypeError, match="numpy.ndarray"):
+        gb.represent_fused(x, out=[[0]])
+    buf = np.zeros(2 * 8 * 8 * 8, np.uint8)
+    with pytest.raises(ValueError, match="share memory"):
+        gb.represent_fused(buf[:128].reshape(2, 8, 8), out=buf[:256].reshape(2, 8, 4, 4))
+    with pytest.raises(ValueError, match="packed=True needs mode='max'"):
+        gb.represent_fused(x, packed=True, mode="sum")
+
+
+def test_sum_dtype_widens_for_large_windows():
+    x = make_images(np.uint8, (16, 16), n=2)
+    got = gb.represent_fused(x, 100, size=16, mode="sum", group="trivial")
+    assert got.dtype == np.uint16
+    np.testing.assert_array_equal(got[:, 0, 0, 0], (x > 100).reshape(2, -1).sum(1))

@@ -1,0 +1,209 @@
+"""Bad input gets a clear TypeError or ValueError naming the argument, never a crash."""
+
+from __future__ import annotations
+
+import glassbox as gb
+import numpy as np
+import pytest
+from glassbox import _core
+
+U8 = np.zeros((2, 6, 6), dtype=np.uint8)
+F32 = np.zeros((2, 6, 6), dtype=np.float32)
+
+# Every public kernel, called on images-like input, keyed by the argument it names.
+KERNELS = {
+    "binarize": (lambda x, **kw: gb.binarize(x, **kw), "images"),
+    "orbit": (lambda x, **kw: gb.orbit(x, **kw), "images"),
+    "pool": (lambda x, **kw: gb.pool(x, **kw), "images"),
+    "group_pool": (lambda x, **kw: gb.group_pool(x, **kw), "orbits"),
+    "local_patterns": (lambda x, **kw: gb.local_patterns(x, **kw), "binary"),
+    "represent_fused": (lambda x, **kw: gb.represent_fused(x, **kw), "images"),
+}
+
+
+@pytest.mark.parametrize("name", list(KERNELS))
+def test_empty_input(name):
+    fn, arg = KERNELS[name]
+    for shape in [(0, 6, 6), (2, 0, 6), (2, 6, 0)]:
+        with pytest.raises(ValueError, match=f"{arg} must not be empty"):
+            fn(np.zeros(shape, dtype=np.uint8))
+
+
+@pytest.mark.parametrize("name", list(KERNELS))
+@pytest.mark.parametrize("dtype", [np.complex64, object, "U3", "datetime64[s]"])
+def test_meaningless_dtypes(name, dtype):
+    fn, arg = KERNELS[name]
+    with pytest.raises(TypeError, match=arg):
+        fn(np.zeros((2, 6, 6), dtype=dtype))
+
+
+@pytest.mark.parametrize("name", ["binarize", "represent_fused"])
+def test_bool_images_refused_where_meaningless(name):
+    fn, arg = KERNELS[name]
+    with pytest.raises(TypeError, match=f"{arg} must have dtype"):
+        fn(np.zeros((2, 6, 6), dtype=bool))
+
+
+@pytest.mark.parametrize("name", ["binarize", "pool", "group_pool", "represent_fused"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nan_and_inf(name, bad):
+    fn, arg = KERNELS[name]
+    x = F32.copy()
+    x[1, 2, 3] = bad
+    with pytest.raises(ValueError, match=f"{arg} contains 1 NaN or infinite"):
+        fn(x)
+
+
+def test_wrong_ndim():
+    for fn, x, arg in [
+        (gb.binarize, np.zeros((6, 6), np.uint8), "images must be 3-dimensional"),
+        (gb.binarize, np.zeros((1, 2, 6, 6), np.uint8), "images must be 3-dimensional"),
+        (gb.orbit, np.zeros((6, 6), np.uint8), "images must be 3 or 4-dimensional"),
+        (gb.orbit, np.zeros((1, 1, 1, 6, 6), np.uint8), "images must be 3 or 4-dimensional"),
+        (gb.pool, np.zeros(6, np.uint8), "images must have at least 2 dimensions"),
+        (gb.local_patterns, np.zeros(6, np.uint8), "binary must have at least 2 dimensions"),
+        (gb.represent_fused, np.zeros((6, 6), np.uint8), "images must be 3-dimensional"),
+        (gb.group_pool, np.uint8(3), "orbits must have at least 1 dimensions"),
+    ]:
+        with pytest.raises(ValueError, match=arg):
+            fn(x)
+
+
+def test_huge_shapes_refused_before_allocation():
+    huge = np.broadcast_to(np.uint8(0), (2**31, 2**15, 2**15))  # a view of one byte
+    for fn in (gb.binarize, gb.orbit, gb.pool, gb.represent_fused):
+        with pytest.raises(ValueError, match="more than this machine's memory"):
+            fn(huge)
+    with pytest.raises(
+        ValueError, match=r"the output of binarize would have shape \(1000, 3000, 100, 100\)"
+    ):
+        gb.binarize(np.zeros((1000, 100, 100), np.uint8), np.full(3000, 100))
+    tall = np.lib.stride_tricks.as_strided(np.zeros(1, np.uint8), (2**34, 16, 16), (0, 0, 0))
+    with pytest.raises(ValueError, match="more than this machine's memory"):
+        gb.orbit(tall)
+
+
+def test_absurd_parameters():
+    with pytest.raises(ValueError, match="size=7 is larger than the images"):
+        gb.pool(U8, 7)
+    with pytest.raises(ValueError, match="size=2\\*\\*70|size=1180591620717411303424 is larger"):
+        gb.pool(U8, 2**70)
+    np.testing.assert_array_equal(gb.pool(U8, 2, 2**70), gb.pool(U8, 2, 6))  # one window per axis
+    with pytest.raises(ValueError, match="size must be a positive int"):
+        gb.pool(U8, 0)
+    with pytest.raises(TypeError, match="stride must be a positive int"):
+        gb.pool(U8, 2, 1.5)
+    with pytest.raises(TypeError, match="size must be a positive int"):
+        gb.pool(U8, True)
+    with pytest.raises(ValueError, match="size=9 is larger"):
+        gb.represent_fused(U8, size=9)
+    with pytest.raises(ValueError, match="mode must be one of"):
+        gb.pool(U8, mode="median")
+    with pytest.raises(ValueError, match="method must be one of"):
+        gb.binarize(U8, method="triangle")
+
+
+@pytest.mark.parametrize("thresholds", [-1, 256, [10, 300], 1e9])
+def test_thresholds_out_of_range(thresholds):
+    with pytest.raises(ValueError, match=r"thresholds must lie in \[0, 255\]"):
+        gb.binarize(U8, thresholds)
+    with pytest.raises(ValueError, match=r"thresholds must lie in \[0, 255\]"):
+        gb.represent_fused(U8, thresholds)
+
+
+def test_bad_thresholds():
+    with pytest.raises(ValueError, match="thresholds must be finite"):
+        gb.binarize(F32, np.nan)
+    with pytest.raises(ValueError, match="thresholds must be finite"):
+        gb.binarize(F32, [0.1, np.inf])
+    with pytest.raises(TypeError, match="thresholds must be real numbers"):
+        gb.binarize(F32, "0.5")
+    with pytest.raises(TypeError, match="thresholds must be real numbers"):
+        gb.binarize(F32, 1j)
+    with pytest.raises(ValueError, match="thresholds must not be empty"):
+        gb.binarize(F32, [])
+    with pytest.raises(ValueError, match="thresholds must be a scalar or a 1-D"):
+        gb.binarize(F32, [[0.1]])
+    with pytest.raises(ValueError, match="thresholds must be None with method='otsu'"):
+        gb.binarize(U8, 100, method="otsu")
+    with pytest.raises(ValueError, match="thresholds must lie in \\[0, 65535\\]"):
+        gb.binarize(U8.astype(np.uint16), 70000)
+
+
+@pytest.mark.parametrize("name", ["orbit", "local_patterns", "represent_fused"])
+def test_unknown_group(name):
+    fn, _ = KERNELS[name]
+    with pytest.raises(ValueError, match="unknown group 'D6'"):
+        fn(U8, group="D6")
+    with pytest.raises(TypeError, match="group must be a group name"):
+        fn(U8, group=8)
+
+
+@pytest.mark.parametrize("name", list(KERNELS))
+def test_bad_n_threads(name):
+    fn, _ = KERNELS[name]
+    with pytest.raises(ValueError, match="n_threads must not be 0"):
+        fn(U8, n_threads=0)
+    with pytest.raises(TypeError, match="n_threads must be an int"):
+        fn(U8, n_threads=1.5)
+    with pytest.raises(TypeError, match="n_threads must be an int"):
+        fn(U8, n_threads=True)
+    with pytest.raises(ValueError, match="n_threads=.* is absurd"):
+        fn(U8, n_threads=2**40)
+
+
+def test_ragged_input():
+    with pytest.raises(TypeError, match="images must be an array"):
+        gb.binarize([[[1, 2]], [[1]]])
+
+
+def test_core_checks_its_own_arguments():
+    """The compiled functions refuse wrong arrays even when called directly."""
+    out = np.empty((2, 1, 6, 6), np.uint8)
+    t = np.array([1.0])
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _core.binarize(np.zeros((2, 6, 12), np.uint8)[:, :, ::2], 0, t, False, out, 1)
+    with pytest.raises(TypeError, match="images must be uint8"):
+        _core.binarize(np.zeros((2, 6, 6), np.int8), 0, t, False, out, 1)
+    with pytest.raises(ValueError, match="out must have shape"):
+        _core.binarize(U8, 0, t, False, np.empty((2, 1, 6, 5), np.uint8), 1)
+    with pytest.raises(ValueError, match="n_threads must be a positive"):
+        _core.binarize(U8, 0, t, False, out, 0)
+    with pytest.raises(ValueError, match="elements must be D4 codes"):
+        _core.orbit(U8[:, None], np.array([9], np.uint8), np.empty((2, 1, 1, 6, 6), np.uint8), 1)
+    with pytest.raises(ValueError, match="planes must be square"):
+        _core.orbit(
+            np.zeros((1, 1, 2, 3), np.uint8),
+            np.array([1], np.uint8),
+            np.empty((1, 1, 1, 2, 3), np.uint8),
+            1,
+        )
+    with pytest.raises(ValueError, match="size must not exceed"):
+        _core.pool(U8, 7, 1, 0, np.empty((2, 1, 1), np.uint8), 1)
+    with pytest.raises(ValueError, match="class_lut must have shape"):
+        _core.local_patterns(
+            U8,
+            3,
+            np.zeros(5, np.uint16),
+            np.zeros(512, np.uint8),
+            np.empty((2, 6, 6), np.uint16),
+            np.empty((2, 6, 6), np.uint8),
+            1,
+        )
+    with pytest.raises(TypeError, match="wrong dtype for this pooling mode"):
+        _core.represent_fused(
+            U8,
+            0,
+            t,
+            2,
+            2,
+            1,
+            np.array([0], np.uint8),
+            False,
+            np.empty((2, 1, 1, 3, 3), np.uint8),
+            1,
+        )
+    ro = np.empty((2, 1, 6, 6), np.uint8)
+    ro.setflags(write=False)
+    with pytest.raises(ValueError, match="out must be writeable"):
+        _core.binarize(U8, 0, t, False, ro, 1)
