@@ -4,6 +4,7 @@ paths (it uses only glassbox.groups' ``apply``, itself tested against NumPy's ow
 from __future__ import annotations
 
 import numpy as np
+
 from glassbox.groups import get_group
 
 
@@ -94,18 +95,26 @@ def pool(x, size=2, stride=None, mode="max"):
     stride = size if stride is None else stride
     H, W = x.shape[-2:]
     OH, OW = (H - size) // stride + 1, (W - size) // stride + 1
-    views = [
-        x[..., di : di + stride * (OH - 1) + 1 : stride, dj : dj + stride * (OW - 1) + 1 : stride]
-        for di in range(size)
-        for dj in range(size)
-    ]
+
+    def view(di, dj):
+        return x[
+            ..., di : di + stride * (OH - 1) + 1 : stride, dj : dj + stride * (OW - 1) + 1 : stride
+        ]
+
     out_dtype = _pool_out_dtype(x.dtype, mode)
     if mode == "max":
-        return np.maximum.reduce(views).astype(out_dtype)
+        return np.maximum.reduce([view(di, dj) for di in range(size) for dj in range(size)]).astype(
+            out_dtype
+        )
+    # documented order: each window column from zero, top to bottom; then the columns, left to right
     integral = x.dtype.kind in "biu"
-    acc = np.zeros(views[0].shape, dtype=np.int64 if integral else np.float64)
-    for v in views:
-        acc = acc + v.astype(acc.dtype)
+    acc_dtype = np.int64 if integral else np.float64
+    acc = np.zeros(view(0, 0).shape, dtype=acc_dtype)
+    for dj in range(size):
+        col = np.zeros(acc.shape, dtype=acc_dtype)
+        for di in range(size):
+            col = col + view(di, dj).astype(acc_dtype)
+        acc = acc + col
     if mode == "sum":
         return acc.astype(out_dtype)
     return (acc.astype(np.float64) / float(size * size)).astype(out_dtype)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from glassbox.groups import get_group
 
 # Shapes (H, W): 1x1, odd, even, non-square.

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
-import _reference as ref
-import glassbox as gb
 import numpy as np
 import pytest
+
+import glassbox as gb
+
+import _reference as ref
 from conftest import SHAPES, THREADS, make_images
 
 DTYPES = [np.uint8, np.uint16, np.float32, np.float64]

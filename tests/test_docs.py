@@ -17,7 +17,9 @@ def test_docstring_examples(module):
     assert result.failed == 0
 
 
-@pytest.mark.parametrize("name", [n for n in glassbox.__all__ if n not in ("__version__", "GROUP_NAMES")])
+@pytest.mark.parametrize(
+    "name", [n for n in glassbox.__all__ if n not in ("__version__", "GROUP_NAMES")]
+)
 def test_public_names_have_numpydoc_docstrings(name):
     obj = getattr(glassbox, name)
     doc = obj.__doc__ or ""

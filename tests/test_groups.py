@@ -5,8 +5,10 @@ import pickle
 
 import numpy as np
 import pytest
-from conftest import GROUPS
+
 from glassbox.groups import GROUP_NAMES, Group, get_group
+
+from conftest import GROUPS
 
 # The definitions, written again here as NumPy expressions.
 NUMPY_ACTIONS = {

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
-import _reference as ref
-import glassbox as gb
 import numpy as np
 import pytest
-from conftest import GROUPS, SHAPES, THREADS, fits, make_images
+
+import glassbox as gb
 from glassbox.groups import get_group
+
+import _reference as ref
+from conftest import GROUPS, SHAPES, THREADS, fits, make_images
 
 DTYPES = [np.uint8, np.bool_, np.float32, np.float64, np.uint16, np.int64, np.int32]
 

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
-import _reference as ref
-import glassbox as gb
 import numpy as np
 import pytest
-from conftest import GROUPS, THREADS, fits
+
+import glassbox as gb
 from glassbox.groups import get_group
+
+import _reference as ref
+from conftest import GROUPS, THREADS, fits
 
 
 def burnside(group, size):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import glassbox as gb
 import numpy as np
-from conftest import GROUPS
-from glassbox.groups import get_group
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+
+import glassbox as gb
+from glassbox.groups import get_group
+
+from conftest import GROUPS
 
 DTYPES = [np.uint8, np.bool_, np.uint16, np.float32, np.float64]
 

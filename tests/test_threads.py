@@ -8,12 +8,14 @@ import subprocess
 import sys
 import threading
 
-import glassbox as gb
 import numpy as np
 import pytest
-from conftest import make_images
+
+import glassbox as gb
 from glassbox import _core
 from glassbox._validation import cpu_count, resolve_n_threads
+
+from conftest import make_images
 
 
 def test_openmp_is_enabled():

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import glassbox as gb
 import numpy as np
 import pytest
+
+import glassbox as gb
 from glassbox import _core
 
 U8 = np.zeros((2, 6, 6), dtype=np.uint8)

@@ -7,6 +7,41 @@
 
 namespace glassbox {
 
+namespace {
+
+// One binary plane of one image, pooled: count the 1-pixels of each window (separably: first
+// each column over the window's rows, a vectorisable pass over whole rows, then the window's
+// columns), then Max: count != 0, Sum: count, Mean: count / area.  Everything arrives by value
+// so that stores through `dst` (which may alias anything when Out is a byte) force no reloads.
+template <PoolMode Mode, class T, class Out, class Above>
+void pool_binary_plane(const T* x, index_t W, index_t OH, index_t OW, index_t size, index_t stride,
+                       double area, Above above, std::uint8_t* __restrict col, Out* __restrict dst) {
+  auto finish = [area](unsigned count) -> Out {
+    if constexpr (Mode == PoolMode::Max) return static_cast<Out>(count != 0);
+    if constexpr (Mode == PoolMode::Sum) return static_cast<Out>(count);
+    return static_cast<Out>(static_cast<double>(count) / area);
+  };
+  for (index_t oi = 0; oi < OH; ++oi, dst += OW) {
+    const T* __restrict row = x + oi * stride * W;
+    for (index_t j = 0; j < W; ++j) col[j] = above(row[j]) ? 1 : 0;
+    for (index_t di = 1; di < size; ++di) {
+      row += W;
+      for (index_t j = 0; j < W; ++j) col[j] = static_cast<std::uint8_t>(col[j] + (above(row[j]) ? 1 : 0));
+    }
+    if (size == 2 && stride == 2) {
+      for (index_t oj = 0; oj < OW; ++oj) dst[oj] = finish(static_cast<unsigned>(col[2 * oj]) + col[2 * oj + 1]);
+    } else {
+      for (index_t oj = 0; oj < OW; ++oj) {
+        unsigned count = 0;
+        for (index_t dj = 0; dj < size; ++dj) count += col[oj * stride + dj];
+        dst[oj] = finish(count);
+      }
+    }
+  }
+}
+
+}  // namespace
+
 template <class T, class Out>
 void represent_fused(const T* images, index_t N, index_t H, index_t W, ThresholdMethod method,
                      const double* thresholds, index_t K, index_t size, index_t stride, PoolMode mode,
@@ -18,42 +53,35 @@ void represent_fused(const T* images, index_t N, index_t H, index_t W, Threshold
   // so all output planes have the same size.
   const index_t plane_out = packed ? OH * packed_width(OW) : OH * OW;
   const double area = static_cast<double>(size) * static_cast<double>(size);
+  const bool swaps = any_swap(elements, G);
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
-    std::vector<Out> pooled(static_cast<std::size_t>(OH * OW)), moved(packed ? pooled.size() : 0);
+    const auto pooled_len = static_cast<std::size_t>(OH * OW);
+    std::vector<Out> pooled(pooled_len), transposed(swaps ? pooled_len : 0), moved(packed ? pooled_len : 0);
+    std::vector<std::uint8_t> column(static_cast<std::size_t>(W));  // counts <= size <= 255
 #pragma omp for schedule(static)
     for (index_t n = 0; n < N; ++n) {
       const T* x = images + n * npix;
       for (index_t k = 0; k < K; ++k) {
         const detail::Rule rule = detail::image_rule(x, npix, method, thresholds, k);
         detail::with_comparator<T>(rule, [&](auto above) {
-          for (index_t oi = 0; oi < OH; ++oi) {
-            const T* top = x + oi * stride * W;
-            for (index_t oj = 0; oj < OW; ++oj) {
-              const T* win = top + oj * stride;
-              unsigned count = 0;
-              for (index_t di = 0; di < size; ++di)
-                for (index_t dj = 0; dj < size; ++dj) count += above(win[di * W + dj]) ? 1u : 0u;
-              Out v;
-              if (mode == PoolMode::Max)
-                v = static_cast<Out>(count != 0);
-              else if (mode == PoolMode::Sum)
-                v = static_cast<Out>(count);
-              else
-                v = static_cast<Out>(static_cast<double>(count) / area);
-              pooled[oi * OW + oj] = v;
-            }
-          }
+          if (mode == PoolMode::Max)
+            pool_binary_plane<PoolMode::Max>(x, W, OH, OW, size, stride, area, above, column.data(), pooled.data());
+          else if (mode == PoolMode::Sum)
+            pool_binary_plane<PoolMode::Sum>(x, W, OH, OW, size, stride, area, above, column.data(), pooled.data());
+          else
+            pool_binary_plane<PoolMode::Mean>(x, W, OH, OW, size, stride, area, above, column.data(), pooled.data());
         });
+        if (swaps) transpose_plane(pooled.data(), OH, OW, transposed.data());
         for (int g = 0; g < G; ++g) {
           const D4Element e = d4_element(elements[g]);
           Out* dst = out + ((n * G + g) * K + k) * plane_out;
           if (!packed) {
-            transform_plane(pooled.data(), OH, OW, e, dst);
+            transform_plane(pooled.data(), transposed.data(), OH, OW, e, dst);
             continue;
           }
           if constexpr (sizeof(Out) == 1) {
-            transform_plane(pooled.data(), OH, OW, e, moved.data());
+            transform_plane(pooled.data(), transposed.data(), OH, OW, e, moved.data());
             const index_t TH = e.swap ? OW : OH, TW = e.swap ? OH : OW;
             for (index_t r = 0; r < TH; ++r)
               pack_row(reinterpret_cast<const std::uint8_t*>(moved.data()) + r * TW, TW,

@@ -11,13 +11,20 @@ void orbit(const T* images, index_t N, index_t C, index_t H, index_t W, const st
            int G, T* out, int n_threads) {
   const int nt = usable_threads(n_threads);
   const index_t plane = H * W;
-  const index_t tasks = N * G * C;  // one output plane each: balanced even when N is small
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-  for (index_t task = 0; task < tasks; ++task) {
-    const index_t c = task % C;
-    const index_t g = (task / C) % G;
-    const index_t n = task / (C * G);
-    transform_plane(images + (n * C + c) * plane, H, W, d4_element(elements[g]), out + task * plane);
+  const index_t planes = N * C;
+  const bool swaps = any_swap(elements, G);
+  // One task per input plane: its transpose is computed once and serves every swapping element.
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    std::vector<T> transposed(swaps ? static_cast<std::size_t>(plane) : 0);
+#pragma omp for schedule(static)
+    for (index_t p = 0; p < planes; ++p) {
+      const index_t n = p / C, c = p % C;
+      const T* src = images + p * plane;
+      if (swaps) transpose_plane(src, H, W, transposed.data());
+      for (int g = 0; g < G; ++g)
+        transform_plane(src, transposed.data(), H, W, d4_element(elements[g]), out + ((n * G + g) * C + c) * plane);
+    }
   }
 }
 
@@ -25,22 +32,25 @@ void orbit_packed(const std::uint8_t* images, index_t N, index_t C, index_t H, i
                   const std::uint8_t* elements, int G, std::uint8_t* out, int n_threads) {
   const int nt = usable_threads(n_threads);
   const index_t Wb = packed_width(W);
-  const index_t tasks = N * G * C;
+  const index_t planes = N * C;
+  const bool swaps = any_swap(elements, G);
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
-    std::vector<std::uint8_t> bits(static_cast<std::size_t>(H * W)), moved(bits.size());
+    const auto size = static_cast<std::size_t>(H * W);
+    std::vector<std::uint8_t> bits(size), transposed(swaps ? size : 0), moved(size);
 #pragma omp for schedule(static)
-    for (index_t task = 0; task < tasks; ++task) {
-      const index_t c = task % C;
-      const index_t g = (task / C) % G;
-      const index_t n = task / (C * G);
-      const std::uint8_t* src = images + (n * C + c) * H * Wb;
+    for (index_t p = 0; p < planes; ++p) {
+      const index_t n = p / C, c = p % C;
+      const std::uint8_t* src = images + p * H * Wb;
       for (index_t r = 0; r < H; ++r) unpack_row(src + r * Wb, W, bits.data() + r * W);
-      const D4Element e = d4_element(elements[g]);
-      transform_plane(bits.data(), H, W, e, moved.data());
-      const index_t OH = e.swap ? W : H, OW = e.swap ? H : W, OWb = packed_width(OW);
-      std::uint8_t* dst = out + task * OH * OWb;
-      for (index_t r = 0; r < OH; ++r) pack_row(moved.data() + r * OW, OW, dst + r * OWb);
+      if (swaps) transpose_plane(bits.data(), H, W, transposed.data());
+      for (int g = 0; g < G; ++g) {
+        const D4Element e = d4_element(elements[g]);
+        transform_plane(bits.data(), transposed.data(), H, W, e, moved.data());
+        const index_t OH = e.swap ? W : H, OW = e.swap ? H : W, OWb = packed_width(OW);
+        std::uint8_t* dst = out + ((n * G + g) * C + c) * OH * OWb;
+        for (index_t r = 0; r < OH; ++r) pack_row(moved.data() + r * OW, OW, dst + r * OWb);
+      }
     }
   }
 }

@@ -13,6 +13,46 @@ template <class T>
 using acc_t = std::conditional_t<std::is_integral_v<T>, std::int64_t, double>;
 }
 
+namespace {
+
+// Pools one output row, separably: first each column over the window's rows (a vectorisable
+// pass over whole image rows), then the window's columns.  Sums start from zero and add in
+// that order: column sums top to bottom, then those sums left to right.
+template <PoolMode Mode, class T, class Out>
+void pool_row(const T* top, index_t W, index_t OW, index_t size, index_t stride, double area,
+              acc_t<T>* __restrict col, T* __restrict colmax, Out* __restrict dst) {
+  if constexpr (Mode == PoolMode::Max) {
+    for (index_t j = 0; j < W; ++j) colmax[j] = top[j];
+    for (index_t di = 1; di < size; ++di) {
+      const T* __restrict row = top + di * W;
+      for (index_t j = 0; j < W; ++j) colmax[j] = std::max(colmax[j], row[j]);
+    }
+    for (index_t oj = 0; oj < OW; ++oj) {
+      const T* c = colmax + oj * stride;
+      T m = c[0];
+      for (index_t dj = 1; dj < size; ++dj) m = std::max(m, c[dj]);
+      dst[oj] = static_cast<Out>(m);
+    }
+  } else {
+    for (index_t j = 0; j < W; ++j) col[j] = 0;
+    for (index_t di = 0; di < size; ++di) {
+      const T* __restrict row = top + di * W;
+      for (index_t j = 0; j < W; ++j) col[j] += static_cast<acc_t<T>>(row[j]);
+    }
+    for (index_t oj = 0; oj < OW; ++oj) {
+      const acc_t<T>* c = col + oj * stride;
+      acc_t<T> s = 0;
+      for (index_t dj = 0; dj < size; ++dj) s += c[dj];
+      if constexpr (Mode == PoolMode::Sum)
+        dst[oj] = static_cast<Out>(s);
+      else
+        dst[oj] = static_cast<Out>(static_cast<double>(s) / area);
+    }
+  }
+}
+
+}  // namespace
+
 template <class T, class Out>
 void pool(const T* images, index_t B, index_t H, index_t W, index_t size, index_t stride, PoolMode mode,
           Out* out, int n_threads) {
@@ -20,27 +60,21 @@ void pool(const T* images, index_t B, index_t H, index_t W, index_t size, index_
   const index_t OH = pooled_size(H, size, stride), OW = pooled_size(W, size, stride);
   const double area = static_cast<double>(size) * static_cast<double>(size);
   const index_t rows = B * OH;  // one output row per task
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-  for (index_t task = 0; task < rows; ++task) {
-    const index_t b = task / OH, oi = task % OH;
-    const T* top = images + b * H * W + oi * stride * W;
-    Out* o = out + task * OW;
-    for (index_t oj = 0; oj < OW; ++oj) {
-      const T* win = top + oj * stride;
-      if (mode == PoolMode::Max) {
-        T m = win[0];
-        for (index_t di = 0; di < size; ++di)
-          for (index_t dj = 0; dj < size; ++dj) m = std::max(m, win[di * W + dj]);
-        o[oj] = static_cast<Out>(m);
-      } else {
-        acc_t<T> s = 0;
-        for (index_t di = 0; di < size; ++di)
-          for (index_t dj = 0; dj < size; ++dj) s += static_cast<acc_t<T>>(win[di * W + dj]);
-        if (mode == PoolMode::Sum)
-          o[oj] = static_cast<Out>(s);
-        else
-          o[oj] = static_cast<Out>(static_cast<double>(s) / area);
-      }
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    std::vector<acc_t<T>> col(mode == PoolMode::Max ? 0 : static_cast<std::size_t>(W));
+    std::vector<T> colmax(mode == PoolMode::Max ? static_cast<std::size_t>(W) : 0);
+#pragma omp for schedule(static)
+    for (index_t task = 0; task < rows; ++task) {
+      const index_t b = task / OH, oi = task % OH;
+      const T* top = images + b * H * W + oi * stride * W;
+      Out* o = out + task * OW;
+      if (mode == PoolMode::Max)
+        pool_row<PoolMode::Max>(top, W, OW, size, stride, area, col.data(), colmax.data(), o);
+      else if (mode == PoolMode::Sum)
+        pool_row<PoolMode::Sum>(top, W, OW, size, stride, area, col.data(), colmax.data(), o);
+      else
+        pool_row<PoolMode::Mean>(top, W, OW, size, stride, area, col.data(), colmax.data(), o);
     }
   }
 }

@@ -289,7 +289,8 @@ def pool(images, size=2, stride=None, *, mode="max", n_threads=None):
         Step between windows; default ``size``.
     mode : {"max", "mean", "sum"}
         ``"max"`` keeps the dtype.  ``"sum"``: int64 for boolean and integer input (exact), the
-        input dtype for floats (accumulated in float64 in row-major window order).  ``"mean"``: the
+        input dtype for floats (accumulated in float64 from zero: each window column top to
+        bottom, then the column sums left to right).  ``"mean"``: the
         sum divided by ``size**2``, float32 (float64 for float64 and int64 input).
     n_threads : int, optional
         See :func:`binarize`.
@@ -571,6 +572,8 @@ def represent_fused(
     stride = size if stride is None else positive_int(stride, "stride")
     if size > H or size > W:
         raise ValueError(f"size={size} is larger than the images ({H}x{W})")
+    if size > 255:
+        raise ValueError(f"size={size} is too large for represent_fused (at most 255)")
     stride = min(stride, max(H, W))  # any larger stride gives the same single window per axis
     packed = bool(packed)
     if packed and mode != "max":

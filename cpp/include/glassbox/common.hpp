@@ -37,36 +37,124 @@ inline D4Element d4_element(int code) {
   return table[code];
 }
 
-// dst = g . src for one H x W plane; dst has shape (W, H) when g.swap.  src and dst must not
-// overlap.
+namespace detail {
+
+inline std::uint64_t byteswap64(std::uint64_t v) {
+#if defined(__GNUC__) || defined(__clang__)
+  return __builtin_bswap64(v);
+#else
+  v = ((v & 0x00FF00FF00FF00FFull) << 8) | ((v >> 8) & 0x00FF00FF00FF00FFull);
+  v = ((v & 0x0000FFFF0000FFFFull) << 16) | ((v >> 16) & 0x0000FFFF0000FFFFull);
+  return (v << 32) | (v >> 32);
+#endif
+}
+
+// d[0, n) = s[0, n) in 8-byte moves (the last one may overlap): no call into memcpy for the
+// short rows of small images.
+inline void copy_bytes(std::uint8_t* d, const std::uint8_t* s, index_t n) {
+  if (n < 8) {
+    for (index_t j = 0; j < n; ++j) d[j] = s[j];
+    return;
+  }
+  index_t k = 0;
+  for (; k + 8 <= n; k += 8) std::memcpy(d + k, s + k, 8);
+  if (k < n) std::memcpy(d + n - 8, s + n - 8, 8);
+}
+
+// d[j] = s[n - 1 - j] for j in [0, n): byte-swapped 8-byte words (memory order, so the result
+// does not depend on endianness).
+inline void reverse_bytes(std::uint8_t* d, const std::uint8_t* s, index_t n) {
+  if (n < 8) {
+    for (index_t j = 0; j < n; ++j) d[j] = s[n - 1 - j];
+    return;
+  }
+  std::uint64_t v;
+  index_t k = 0;
+  for (; k + 8 <= n; k += 8) {
+    std::memcpy(&v, s + n - 8 - k, 8);
+    v = byteswap64(v);
+    std::memcpy(d + k, &v, 8);
+  }
+  if (k < n) {
+    std::memcpy(&v, s, 8);
+    v = byteswap64(v);
+    std::memcpy(d + n - 8, &v, 8);
+  }
+}
+
+}  // namespace detail
+
+// dst = g . src for a group element that does not swap the axes (dst is H x W).  src and dst
+// must not overlap.
 template <class T>
-void transform_plane(const T* src, index_t H, index_t W, D4Element g, T* dst) {
-  const index_t base = (g.flip_r ? (H - 1) * W : 0) + (g.flip_c ? W - 1 : 0);
-  const T* origin = src + base;
-  if (!g.swap) {
-    const index_t row_step = g.flip_r ? -W : W;
+void flip_plane(const T* src, index_t H, index_t W, bool flip_r, bool flip_c, T* dst) {
+  if constexpr (sizeof(T) == 1) {
+    const auto* s = reinterpret_cast<const std::uint8_t*>(src);
+    auto* d = reinterpret_cast<std::uint8_t*>(dst);
+    if (flip_r == flip_c) {  // identity or r180: the whole plane, as is or reversed
+      if (flip_r)
+        detail::reverse_bytes(d, s, H * W);
+      else
+        std::memcpy(d, s, static_cast<std::size_t>(H * W));
+      return;
+    }
     for (index_t i = 0; i < H; ++i) {
-      const T* s = origin + i * row_step;
-      T* d = dst + i * W;
-      if (g.flip_c) {
-        for (index_t j = 0; j < W; ++j) d[j] = s[-j];
-      } else {
-        std::memcpy(d, s, static_cast<std::size_t>(W) * sizeof(T));
-      }
+      if (flip_c)
+        detail::reverse_bytes(d + i * W, s + i * W, W);
+      else
+        detail::copy_bytes(d + i * W, s + (H - 1 - i) * W, W);
     }
     return;
   }
-  // dst is W x H: its row i is source column b(i), read in the row order a(j).
-  const index_t i_step = g.flip_c ? -1 : 1;
-  const index_t j_step = g.flip_r ? -W : W;
-  constexpr index_t kTile = 16;  // rows of dst written together: reads stay in cache lines
-  for (index_t i0 = 0; i0 < W; i0 += kTile) {
-    const index_t i1 = std::min(W, i0 + kTile);
-    for (index_t j = 0; j < H; ++j) {
-      const T* s = origin + j * j_step;
-      for (index_t i = i0; i < i1; ++i) dst[i * H + j] = s[i * i_step];
+  if (!flip_r && !flip_c) {
+    std::memcpy(dst, src, static_cast<std::size_t>(H * W) * sizeof(T));
+    return;
+  }
+  const index_t row_step = flip_r ? -W : W;
+  const T* origin = src + (flip_r ? (H - 1) * W : 0);
+  for (index_t i = 0; i < H; ++i) {
+    const T* __restrict s = origin + i * row_step;
+    T* __restrict d = dst + i * W;
+    if (flip_c) {
+      const T* __restrict last = s + (W - 1);
+      for (index_t j = 0; j < W; ++j) d[j] = last[-j];
+    } else {
+      std::memcpy(d, s, static_cast<std::size_t>(W) * sizeof(T));
     }
   }
+}
+
+// dst (W x H) = transpose of src (H x W), in cache-sized tiles.
+template <class T>
+void transpose_plane(const T* src, index_t H, index_t W, T* dst) {
+  constexpr index_t kTile = 32;
+  for (index_t i0 = 0; i0 < H; i0 += kTile) {
+    const index_t i1 = std::min(H, i0 + kTile);
+    for (index_t j0 = 0; j0 < W; j0 += kTile) {
+      const index_t j1 = std::min(W, j0 + kTile);
+      for (index_t j = j0; j < j1; ++j)
+        for (index_t i = i0; i < i1; ++i) dst[j * H + i] = src[i * W + j];
+    }
+  }
+}
+
+// dst = g . src for one H x W plane; dst has shape (W, H) when g.swap.  `transposed` is
+// transpose_plane(src) (W x H) when g.swap, else unused: a swapping element is a flip of the
+// transpose, since dst[i, j] = src[a(j), b(i)] = transposed[b(i), a(j)].  src, transposed and
+// dst must not overlap.
+template <class T>
+void transform_plane(const T* src, const T* transposed, index_t H, index_t W, D4Element g, T* dst) {
+  if (g.swap)
+    flip_plane(transposed, W, H, g.flip_c, g.flip_r, dst);
+  else
+    flip_plane(src, H, W, g.flip_r, g.flip_c, dst);
+}
+
+// True when any of the G elements (D4 codes) swaps the axes.
+inline bool any_swap(const std::uint8_t* elements, int G) {
+  for (int g = 0; g < G; ++g)
+    if (d4_element(elements[g]).swap) return true;
+  return false;
 }
 
 // Bit packing along rows, NumPy's packbits(axis=-1, bitorder="little") layout: pixel j of a row

@@ -13,9 +13,9 @@ enum class PoolMode : int { Max = 0, Mean = 1, Sum = 2 };
 inline index_t pooled_size(index_t n, index_t size, index_t stride) { return (n - size) / stride + 1; }
 
 // images: (B, H, W); out: (B, OH, OW) with OH = pooled_size(H, size, stride), likewise OW.
-// Max: Out == T.  Sum: Out is int64 (integer T) or T (float T), accumulated in int64 / double
-// in row-major window order.  Mean: the Sum accumulator as double, divided by size * size and
-// rounded once to Out (float or double).
+// Max: Out == T.  Sum: Out is int64 (integer T) or T (float T), accumulated from zero in int64 /
+// double: each window column top to bottom, then those column sums left to right.  Mean: the
+// Sum accumulator as double, divided by size * size and rounded once to Out (float or double).
 template <class T, class Out>
 void pool(const T* images, index_t B, index_t H, index_t W, index_t size, index_t stride, PoolMode mode,
           Out* out, int n_threads);
