@@ -165,8 +165,17 @@ inline void pack_row(const std::uint8_t* bits, index_t W, std::uint8_t* out) {
   const index_t full = W / 8;
   for (index_t b = 0; b < full; ++b) {
     const std::uint8_t* p = bits + 8 * b;
-    out[b] = static_cast<std::uint8_t>(p[0] | (p[1] << 1) | (p[2] << 2) | (p[3] << 3) |
-                                       (p[4] << 4) | (p[5] << 5) | (p[6] << 6) | (p[7] << 7));
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    // Eight 0/1 bytes b_k (k = address order = significance order here) moved to bits 56 + k by
+    // one multiplication: b_k sits at bit 8k and 0x0102040810204080 holds 2^(56 - 7k); every other
+    // product lands at a distinct position outside the top byte, so no carry reaches it.
+    std::uint64_t v;
+    std::memcpy(&v, p, 8);
+    out[b] = static_cast<std::uint8_t>((v * 0x0102040810204080ull) >> 56);
+#else
+    out[b] = static_cast<std::uint8_t>(p[0] | (p[1] << 1) | (p[2] << 2) | (p[3] << 3) | (p[4] << 4) |
+                                       (p[5] << 5) | (p[6] << 6) | (p[7] << 7));
+#endif
   }
   if (full * 8 < W) {
     std::uint8_t v = 0;

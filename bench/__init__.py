@@ -1,0 +1,1 @@
+"""glassbox's CPU benchmark suite (run with ``python -m bench``)."""
