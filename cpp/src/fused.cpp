@@ -1,5 +1,7 @@
 #include "glassbox/fused.hpp"
 
+#include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "glassbox/threads.hpp"
@@ -8,6 +10,73 @@
 namespace glassbox {
 
 namespace {
+
+#if defined(__GNUC__) || defined(__clang__)
+typedef std::uint8_t u8x16 __attribute__((vector_size(16)));
+
+// The hot case, uint8 pixels against a fixed uint8 threshold: per-column counts over the
+// window's rows in whole 16-byte vectors (SSE2 / NEON through the compiler's vector
+// extensions), the last vector overlapping the previous one instead of a scalar tail (each
+// column's count is computed from scratch, so computing it twice is harmless).  Returns false
+// when the case does not apply.
+template <class T, class Above>
+inline bool column_counts_u8(const T* top, index_t W, index_t size, Above above, std::uint8_t* col) {
+  if constexpr (std::is_same_v<T, std::uint8_t> && std::is_same_v<Above, detail::Gt<std::uint8_t>>) {
+    if (W < 16) return false;
+    const u8x16 t = u8x16{} + above.t;  // broadcast
+    auto chunk = [&](index_t j) {
+      u8x16 c = {}, v;
+      for (index_t di = 0; di < size; ++di) {
+        std::memcpy(&v, top + di * W + j, 16);
+        c -= reinterpret_cast<u8x16>(v > t);  // true lanes are all ones (-1)
+      }
+      std::memcpy(col + j, &c, 16);
+    };
+    index_t j = 0;
+    for (; j + 16 <= W; j += 16) chunk(j);
+    if (j < W) chunk(W - 16);
+    return true;
+  } else {
+    (void)top, (void)W, (void)size, (void)above, (void)col;
+    return false;
+  }
+}
+#else
+template <class T, class Above>
+inline bool column_counts_u8(const T*, index_t, index_t, Above, std::uint8_t*) {
+  return false;
+}
+#endif
+
+// dst[oj] = col[2 oj] + col[2 oj + 1] (or, with Nonzero, whether that sum is non-zero) for
+// oj < OW, OW >= 4, four outputs per 64-bit word: the pairs are the two bytes of 16-bit lanes;
+// their sums (<= 2 * 255) are compacted from lanes to bytes.  The last word overlaps the
+// previous one rather than leaving a scalar tail.  Counts here are at most 2 * 2 = 4, so every
+// byte holds its sum exactly.
+template <bool Nonzero>
+inline void pair_sums_u8(const std::uint8_t* col, index_t OW, std::uint8_t* dst) {
+  auto four = [&](index_t oj) {
+    std::uint64_t v;
+    std::memcpy(&v, col + 2 * oj, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    for (int k = 0; k < 4; ++k) {
+      const unsigned c = static_cast<unsigned>(col[2 * oj + 2 * k]) + col[2 * oj + 2 * k + 1];
+      dst[oj + k] = static_cast<std::uint8_t>(Nonzero ? c != 0 : c);
+    }
+    (void)v;
+#else
+    constexpr std::uint64_t kLow = 0x00FF00FF00FF00FFull;
+    std::uint64_t sums = (v & kLow) + ((v >> 8) & kLow);               // four 16-bit lanes
+    sums = (sums | (sums >> 8)) & 0x0000FFFF0000FFFFull;                // lanes -> byte pairs
+    auto packed = static_cast<std::uint32_t>(sums | (sums >> 16));      // four bytes
+    if (Nonzero) packed = ((packed + 0x7F7F7F7Fu) & 0x80808080u) >> 7;  // bytes are <= 4: no carry
+    std::memcpy(dst + oj, &packed, 4);
+#endif
+  };
+  index_t oj = 0;
+  for (; oj + 4 <= OW; oj += 4) four(oj);
+  if (oj < OW) four(OW - 4);
+}
 
 // One binary plane of one image, pooled: count the 1-pixels of each window (separably: first
 // each column over the window's rows, a vectorisable pass over whole rows, then the window's
@@ -23,12 +92,22 @@ void pool_binary_plane(const T* x, index_t W, index_t OH, index_t OW, index_t si
   };
   for (index_t oi = 0; oi < OH; ++oi, dst += OW) {
     const T* __restrict row = x + oi * stride * W;
-    for (index_t j = 0; j < W; ++j) col[j] = above(row[j]) ? 1 : 0;
-    for (index_t di = 1; di < size; ++di) {
-      row += W;
-      for (index_t j = 0; j < W; ++j) col[j] = static_cast<std::uint8_t>(col[j] + (above(row[j]) ? 1 : 0));
+    if (column_counts_u8(row, W, size, above, col)) {
+      // done with whole vectors
+    } else {
+      for (index_t j = 0; j < W; ++j) col[j] = above(row[j]) ? 1 : 0;
+      for (index_t di = 1; di < size; ++di) {
+        row += W;
+        for (index_t j = 0; j < W; ++j) col[j] = static_cast<std::uint8_t>(col[j] + (above(row[j]) ? 1 : 0));
+      }
     }
     if (size == 2 && stride == 2) {
+      if constexpr (sizeof(Out) == 1 && Mode != PoolMode::Mean) {
+        if (OW >= 4) {
+          pair_sums_u8<Mode == PoolMode::Max>(col, OW, reinterpret_cast<std::uint8_t*>(dst));
+          continue;
+        }
+      }
       for (index_t oj = 0; oj < OW; ++oj) dst[oj] = finish(static_cast<unsigned>(col[2 * oj]) + col[2 * oj + 1]);
     } else {
       for (index_t oj = 0; oj < OW; ++oj) {
