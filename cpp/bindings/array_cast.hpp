@@ -11,6 +11,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "glassbox/binarize.hpp"
 #include "glassbox/common.hpp"
 
 namespace glassbox::bind {
@@ -101,6 +102,24 @@ inline std::vector<std::uint8_t> group_codes(const py::array& elements, index_t 
       throw py::value_error("this group does not keep non-square images: planes must be square");
   }
   return codes;
+}
+
+// The thresholds array and method of binarize / represent_fused, checked against (H, W).
+struct ThresholdArgs {
+  ThresholdMethod method;
+  const double* values;
+  index_t count;
+};
+
+inline ThresholdArgs checked_thresholds(int method, const py::array& thresholds, index_t H, index_t W) {
+  const auto ts = require_ndim(thresholds, 1, "thresholds");
+  const double* t = input_ptr<double>(thresholds, "thresholds");
+  if (method < 0 || method > 2) throw py::value_error("method must be 0 (fixed), 1 (otsu) or 2 (mean)");
+  const auto m = static_cast<ThresholdMethod>(method);
+  if (m != ThresholdMethod::Fixed && ts[0] != 1) throw py::value_error("otsu and mean take one threshold slot");
+  if (m == ThresholdMethod::Otsu && H * W > kOtsuMaxPixels)
+    throw py::value_error("method='otsu' supports images of at most 2**27 pixels");
+  return {m, t, ts[0]};
 }
 
 inline int checked_threads(int n_threads) {

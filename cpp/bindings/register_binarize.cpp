@@ -11,14 +11,10 @@ void run_binarize(const py::array& images, int method, const py::array& threshol
   const auto s = require_ndim(images, 3, "images");
   const index_t N = s[0], H = s[1], W = s[2];
   const T* x = input_ptr<T>(images, "images");
-  const auto ts = require_ndim(thresholds, 1, "thresholds");
-  const double* t = input_ptr<double>(thresholds, "thresholds");
-  const index_t K = ts[0];
-  if (method < 0 || method > 2) throw py::value_error("method must be 0 (fixed), 1 (otsu) or 2 (mean)");
-  const auto m = static_cast<ThresholdMethod>(method);
-  if (m != ThresholdMethod::Fixed && K != 1) throw py::value_error("otsu and mean take one threshold slot");
-  if (m == ThresholdMethod::Otsu && H * W > kOtsuMaxPixels)
-    throw py::value_error("method='otsu' supports images of at most 2**27 pixels");
+  const ThresholdArgs ta = checked_thresholds(method, thresholds, H, W);
+  const ThresholdMethod m = ta.method;
+  const double* t = ta.values;
+  const index_t K = ta.count;
   require_shape(out, {N, K, H, packed ? packed_width(W) : W}, "out");
   std::uint8_t* o = output_ptr<std::uint8_t>(out, "out");
   const int nt = checked_threads(n_threads);

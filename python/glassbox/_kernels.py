@@ -89,6 +89,19 @@ def _method_code(method: str) -> int:
     return _METHODS.index(choice(method, "method", _METHODS))
 
 
+def _images_and_thresholds(images, thresholds, method, n_threads: int):
+    """The checked images, method code, thresholds and scalar flag of binarize-like calls."""
+    images = as_array(images, "images", dtypes=IMAGE_DTYPES, ndims=(3,), n_threads=n_threads)
+    code = _method_code(method)
+    _, H, W = images.shape
+    if method == "otsu" and H * W > _OTSU_MAX_PIXELS:
+        raise ValueError(
+            f"method='otsu' supports images of at most 2**27 pixels; images are {H}x{W}"
+        )
+    t, scalar = _thresholds(thresholds, method, images.dtype)
+    return images, code, t, scalar
+
+
 def binarize(images, thresholds=None, *, method="fixed", packed=False, n_threads=None):
     """Binary planes ``pixel > threshold``.
 
@@ -139,14 +152,8 @@ def binarize(images, thresholds=None, *, method="fixed", packed=False, n_threads
     (1, 2, 1, 3)
     """
     nt = resolve_n_threads(n_threads)
-    images = as_array(images, "images", dtypes=IMAGE_DTYPES, ndims=(3,), n_threads=nt)
-    code = _method_code(method)
+    images, code, t, scalar = _images_and_thresholds(images, thresholds, method, nt)
     N, H, W = images.shape
-    if method == "otsu" and H * W > _OTSU_MAX_PIXELS:
-        raise ValueError(
-            f"method='otsu' supports images of at most 2**27 pixels; images are {H}x{W}"
-        )
-    t, scalar = _thresholds(thresholds, method, images.dtype)
     packed = bool(packed)
     shape = (N, t.size, H, (W + 7) // 8 if packed else W)
     check_allocation(shape, np.uint8, "the output of binarize")
@@ -560,14 +567,8 @@ def represent_fused(
     nt = resolve_n_threads(n_threads)
     g = get_group(group)
     mode = choice(mode, "mode", _POOL_MODES)
-    code = _method_code(method)
-    images = as_array(images, "images", dtypes=IMAGE_DTYPES, ndims=(3,), n_threads=nt)
+    images, code, t, scalar = _images_and_thresholds(images, thresholds, method, nt)
     N, H, W = images.shape
-    if method == "otsu" and H * W > _OTSU_MAX_PIXELS:
-        raise ValueError(
-            f"method='otsu' supports images of at most 2**27 pixels; images are {H}x{W}"
-        )
-    t, scalar = _thresholds(thresholds, method, images.dtype)
     size = positive_int(size, "size")
     stride = size if stride is None else positive_int(stride, "stride")
     if size > H or size > W:
