@@ -208,3 +208,25 @@ def test_core_checks_its_own_arguments():
     ro.setflags(write=False)
     with pytest.raises(ValueError, match="out must be writeable"):
         _core.binarize(U8, 0, t, False, ro, 1)
+
+
+def test_int64_sums_that_overflow_are_refused():
+    """Found by the fuzzer under UBSan: int64 window sums overflowed (undefined behaviour)."""
+    big = np.full((1, 2, 2), 2**62, dtype=np.int64)
+    with pytest.raises(ValueError, match=r"images: 3 window sum\(s\) overflow int64"):
+        gb.pool(big, 2, mode="sum")
+    with pytest.raises(ValueError, match="overflow int64"):
+        gb.pool(big, 2, mode="mean")
+    np.testing.assert_array_equal(gb.pool(big, 2, mode="max"), [[[2**62]]])
+    with pytest.raises(ValueError, match=r"orbits: 4 sum\(s\) overflow"):
+        gb.group_pool(np.full((2, 4), 2**62, dtype=np.int64), mode="sum", axis=0)
+    np.testing.assert_array_equal(gb.pool(big // 4, 2, mode="sum"), [[[2**62]]])  # no overflow
+
+
+def test_core_refuses_thresholds_it_cannot_convert():
+    out = np.empty((2, 1, 6, 6), np.uint8)
+    for bad in (np.nan, 1e300, 0.5):
+        with pytest.raises(ValueError, match="thresholds"):
+            _core.binarize(U8, 0, np.array([bad]), False, out, 1)
+    with pytest.raises(ValueError, match="thresholds must be finite"):
+        _core.binarize(F32, 0, np.array([np.inf]), False, out, 1)

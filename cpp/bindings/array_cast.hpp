@@ -6,6 +6,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <type_traits>
@@ -111,9 +112,16 @@ struct ThresholdArgs {
   index_t count;
 };
 
-inline ThresholdArgs checked_thresholds(int method, const py::array& thresholds, index_t H, index_t W) {
+inline ThresholdArgs checked_thresholds(int method, const py::array& thresholds, index_t H, index_t W,
+                                        bool integral_images) {
   const auto ts = require_ndim(thresholds, 1, "thresholds");
   const double* t = input_ptr<double>(thresholds, "thresholds");
+  for (index_t k = 0; k < ts[0]; ++k) {
+    if (!std::isfinite(t[k])) throw py::value_error("thresholds must be finite");
+    // integer images compare against int64(t): t must be a whole number that converts exactly
+    if (integral_images && (t[k] != std::floor(t[k]) || std::fabs(t[k]) > 9007199254740992.0))
+      throw py::value_error("thresholds of integer images must be whole numbers of magnitude <= 2**53");
+  }
   if (method < 0 || method > 2) throw py::value_error("method must be 0 (fixed), 1 (otsu) or 2 (mean)");
   const auto m = static_cast<ThresholdMethod>(method);
   if (m != ThresholdMethod::Fixed && ts[0] != 1) throw py::value_error("otsu and mean take one threshold slot");

@@ -1,3 +1,5 @@
+#include <type_traits>
+
 #include "array_cast.hpp"
 #include "glassbox/fused.hpp"
 
@@ -11,7 +13,7 @@ void run_fused(const py::array& images, int method, const py::array& thresholds,
   const auto s = require_ndim(images, 3, "images");
   const index_t N = s[0], H = s[1], W = s[2];
   const T* x = input_ptr<T>(images, "images");
-  const ThresholdArgs ta = checked_thresholds(method, thresholds, H, W);
+  const ThresholdArgs ta = checked_thresholds(method, thresholds, H, W, std::is_integral_v<T>);
   const ThresholdMethod m = ta.method;
   const double* t = ta.values;
   const index_t K = ta.count;

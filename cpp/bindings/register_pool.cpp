@@ -11,7 +11,7 @@ PoolMode checked_mode(int mode) {
 }
 
 template <class T, class Out>
-void run_pool(const py::array& images, index_t size, index_t stride, PoolMode mode, py::array& out,
+index_t run_pool(const py::array& images, index_t size, index_t stride, PoolMode mode, py::array& out,
               int n_threads, const char* in_code, const char* out_code) {
   const auto s = require_ndim(images, 3, "images");
   const index_t B = s[0], H = s[1], W = s[2];
@@ -22,11 +22,11 @@ void run_pool(const py::array& images, index_t size, index_t stride, PoolMode mo
   Out* o = output_ptr<Out>(out, "out", out_code);
   const int nt = checked_threads(n_threads);
   py::gil_scoped_release release;
-  pool<T, Out>(x, B, H, W, size, stride, mode, o, nt);
+  return pool<T, Out>(x, B, H, W, size, stride, mode, o, nt);
 }
 
 template <class T, class Out>
-void run_group_pool(const py::array& values, PoolMode mode, py::array& out, int n_threads, const char* in_code,
+index_t run_group_pool(const py::array& values, PoolMode mode, py::array& out, int n_threads, const char* in_code,
                     const char* out_code) {
   const auto s = require_ndim(values, 3, "values");
   const T* x = input_ptr<T>(values, "values", in_code);
@@ -34,12 +34,12 @@ void run_group_pool(const py::array& values, PoolMode mode, py::array& out, int 
   Out* o = output_ptr<Out>(out, "out", out_code);
   const int nt = checked_threads(n_threads);
   py::gil_scoped_release release;
-  group_pool<T, Out>(x, s[0], s[1], s[2], mode, o, nt);
+  return group_pool<T, Out>(x, s[0], s[1], s[2], mode, o, nt);
 }
 
 // Calls run<T, Out> for the (input, output) dtype pair; the pairs follow pool.hpp.
 template <template <class, class> class Runner, class... Args>
-void dispatch(const std::string& in, PoolMode mode, Args&&... args) {
+index_t dispatch(const std::string& in, PoolMode mode, Args&&... args) {
   const bool mx = mode == PoolMode::Max, sum = mode == PoolMode::Sum;
   const char* inc = in.c_str();
   if (in == "u1" || in == "b1") {
@@ -63,17 +63,17 @@ void dispatch(const std::string& in, PoolMode mode, Args&&... args) {
 
 template <class T, class Out>
 struct PoolRunner {
-  static void run(const py::array& images, index_t size, index_t stride, PoolMode mode, py::array& out,
+  static index_t run(const py::array& images, index_t size, index_t stride, PoolMode mode, py::array& out,
                   int n_threads, const char* in_code, const char* out_code) {
-    run_pool<T, Out>(images, size, stride, mode, out, n_threads, in_code, out_code);
+    return run_pool<T, Out>(images, size, stride, mode, out, n_threads, in_code, out_code);
   }
 };
 
 template <class T, class Out>
 struct GroupPoolRunner {
-  static void run(const py::array& values, PoolMode mode, py::array& out, int n_threads, const char* in_code,
+  static index_t run(const py::array& values, PoolMode mode, py::array& out, int n_threads, const char* in_code,
                   const char* out_code) {
-    run_group_pool<T, Out>(values, mode, out, n_threads, in_code, out_code);
+    return run_group_pool<T, Out>(values, mode, out, n_threads, in_code, out_code);
   }
 };
 
@@ -84,18 +84,20 @@ void register_pool(py::module_& m) {
       "pool",
       [](const py::array& images, index_t size, index_t stride, int mode, py::array& out, int n_threads) {
         const PoolMode pm = checked_mode(mode);
-        dispatch<PoolRunner>(dtype_code(images), pm, images, size, stride, pm, out, n_threads);
+        return dispatch<PoolRunner>(dtype_code(images), pm, images, size, stride, pm, out, n_threads);
       },
       py::arg("images"), py::arg("size"), py::arg("stride"), py::arg("mode"), py::arg("out"),
-      py::arg("n_threads"), "images (B, H, W) -> out (B, OH, OW), valid windows only.");
+      py::arg("n_threads"), "images (B, H, W) -> out (B, OH, OW), valid windows only; returns the number of overflowed "
+      "int64 sums.");
   m.def(
       "group_pool",
       [](const py::array& values, int mode, py::array& out, int n_threads) {
         const PoolMode pm = checked_mode(mode);
-        dispatch<GroupPoolRunner>(dtype_code(values), pm, values, pm, out, n_threads);
+        return dispatch<GroupPoolRunner>(dtype_code(values), pm, values, pm, out, n_threads);
       },
       py::arg("values"), py::arg("mode"), py::arg("out"), py::arg("n_threads"),
-      "values (outer, L, inner) -> out (outer, inner), reduced over L.");
+      "values (outer, L, inner) -> out (outer, inner), reduced over L; returns the number of "
+      "overflowed int64 sums.");
 }
 
 }  // namespace glassbox::bind

@@ -11,6 +11,26 @@ namespace glassbox {
 namespace {
 template <class T>
 using acc_t = std::conditional_t<std::is_integral_v<T>, std::int64_t, double>;
+
+// acc += v; true when an int64 sum of int64 values overflowed (the result then wraps, with no
+// undefined behaviour).  Sums of 8- and 16-bit values in int64 cannot overflow for any array that
+// fits in memory, so only int64 input is checked.
+template <class T>
+inline bool accumulate(acc_t<T>& acc, acc_t<T> v) {
+  if constexpr (std::is_same_v<T, std::int64_t>) {
+#if defined(__GNUC__) || defined(__clang__)
+    return __builtin_add_overflow(acc, v, &acc);
+#else
+    const auto wrapped = static_cast<std::int64_t>(static_cast<std::uint64_t>(acc) + static_cast<std::uint64_t>(v));
+    const bool overflow = (v > 0 && wrapped < acc) || (v < 0 && wrapped > acc);
+    acc = wrapped;
+    return overflow;
+#endif
+  } else {
+    acc += v;
+    return false;
+  }
+}
 }
 
 namespace {
@@ -19,7 +39,7 @@ namespace {
 // pass over whole image rows), then the window's columns.  Sums start from zero and add in
 // that order: column sums top to bottom, then those sums left to right.
 template <PoolMode Mode, class T, class Out>
-void pool_row(const T* top, index_t W, index_t OW, index_t size, index_t stride, double area,
+index_t pool_row(const T* top, index_t W, index_t OW, index_t size, index_t stride, double area,
               acc_t<T>* __restrict col, T* __restrict colmax, Out* __restrict dst) {
   if constexpr (Mode == PoolMode::Max) {
     for (index_t j = 0; j < W; ++j) colmax[j] = top[j];
@@ -33,34 +53,42 @@ void pool_row(const T* top, index_t W, index_t OW, index_t size, index_t stride,
       for (index_t dj = 1; dj < size; ++dj) m = std::max(m, c[dj]);
       dst[oj] = static_cast<Out>(m);
     }
+    return 0;
   } else {
+    index_t overflows = 0;
     for (index_t j = 0; j < W; ++j) col[j] = 0;
     for (index_t di = 0; di < size; ++di) {
       const T* __restrict row = top + di * W;
-      for (index_t j = 0; j < W; ++j) col[j] += static_cast<acc_t<T>>(row[j]);
+      if constexpr (std::is_same_v<T, std::int64_t>) {
+        for (index_t j = 0; j < W; ++j) overflows += accumulate<T>(col[j], row[j]);
+      } else {
+        for (index_t j = 0; j < W; ++j) col[j] += static_cast<acc_t<T>>(row[j]);
+      }
     }
     for (index_t oj = 0; oj < OW; ++oj) {
       const acc_t<T>* c = col + oj * stride;
       acc_t<T> s = 0;
-      for (index_t dj = 0; dj < size; ++dj) s += c[dj];
+      for (index_t dj = 0; dj < size; ++dj) overflows += accumulate<T>(s, c[dj]);
       if constexpr (Mode == PoolMode::Sum)
         dst[oj] = static_cast<Out>(s);
       else
         dst[oj] = static_cast<Out>(static_cast<double>(s) / area);
     }
+    return overflows;
   }
 }
 
 }  // namespace
 
 template <class T, class Out>
-void pool(const T* images, index_t B, index_t H, index_t W, index_t size, index_t stride, PoolMode mode,
-          Out* out, int n_threads) {
+index_t pool(const T* images, index_t B, index_t H, index_t W, index_t size, index_t stride, PoolMode mode,
+             Out* out, int n_threads) {
   const int nt = usable_threads(n_threads);
   const index_t OH = pooled_size(H, size, stride), OW = pooled_size(W, size, stride);
   const double area = static_cast<double>(size) * static_cast<double>(size);
   const index_t rows = B * OH;  // one output row per task
-#pragma omp parallel num_threads(nt) if (nt > 1)
+  index_t overflows = 0;
+#pragma omp parallel num_threads(nt) if (nt > 1) reduction(+ : overflows)
   {
     std::vector<acc_t<T>> col(mode == PoolMode::Max ? 0 : static_cast<std::size_t>(W));
     std::vector<T> colmax(mode == PoolMode::Max ? static_cast<std::size_t>(W) : 0);
@@ -70,24 +98,26 @@ void pool(const T* images, index_t B, index_t H, index_t W, index_t size, index_
       const T* top = images + b * H * W + oi * stride * W;
       Out* o = out + task * OW;
       if (mode == PoolMode::Max)
-        pool_row<PoolMode::Max>(top, W, OW, size, stride, area, col.data(), colmax.data(), o);
+        overflows += pool_row<PoolMode::Max>(top, W, OW, size, stride, area, col.data(), colmax.data(), o);
       else if (mode == PoolMode::Sum)
-        pool_row<PoolMode::Sum>(top, W, OW, size, stride, area, col.data(), colmax.data(), o);
+        overflows += pool_row<PoolMode::Sum>(top, W, OW, size, stride, area, col.data(), colmax.data(), o);
       else
-        pool_row<PoolMode::Mean>(top, W, OW, size, stride, area, col.data(), colmax.data(), o);
+        overflows += pool_row<PoolMode::Mean>(top, W, OW, size, stride, area, col.data(), colmax.data(), o);
     }
   }
+  return overflows;
 }
 
 template <class T, class Out>
-void group_pool(const T* values, index_t outer, index_t L, index_t inner, PoolMode mode, Out* out,
-                int n_threads) {
+index_t group_pool(const T* values, index_t outer, index_t L, index_t inner, PoolMode mode, Out* out,
+                   int n_threads) {
   const int nt = usable_threads(n_threads);
   constexpr index_t kBlock = 256;  // inner elements per task
   const index_t blocks = (inner + kBlock - 1) / kBlock;
   const index_t tasks = outer * blocks;
   const double count = static_cast<double>(L);
-#pragma omp parallel num_threads(nt) if (nt > 1)
+  index_t overflows = 0;
+#pragma omp parallel num_threads(nt) if (nt > 1) reduction(+ : overflows)
   {
     std::vector<acc_t<T>> acc(kBlock);
     std::vector<double> sorted(static_cast<std::size_t>(L));
@@ -104,7 +134,7 @@ void group_pool(const T* values, index_t outer, index_t L, index_t inner, PoolMo
       } else if constexpr (std::is_integral_v<T>) {
         std::fill(acc.begin(), acc.end(), 0);
         for (index_t l = 0; l < L; ++l)
-          for (index_t i = i0; i < i1; ++i) acc[i - i0] += v[l * inner + i];
+          for (index_t i = i0; i < i1; ++i) overflows += accumulate<T>(acc[i - i0], v[l * inner + i]);
         for (index_t i = i0; i < i1; ++i)
           dst[i] = mode == PoolMode::Sum ? static_cast<Out>(acc[i - i0])
                                          : static_cast<Out>(static_cast<double>(acc[i - i0]) / count);
@@ -119,14 +149,15 @@ void group_pool(const T* values, index_t outer, index_t L, index_t inner, PoolMo
       }
     }
   }
+  return overflows;
 }
 
 // Max keeps the dtype; Sum gives int64 for integers and the float dtype for floats; Mean gives
 // float for bool/uint8/uint16/float32 and double for float64.
 #define GLASSBOX_INSTANTIATE_POOLS(T, Out)                                                           \
-  template void pool<T, Out>(const T*, index_t, index_t, index_t, index_t, index_t, PoolMode, Out*, \
-                             int);                                                                   \
-  template void group_pool<T, Out>(const T*, index_t, index_t, index_t, PoolMode, Out*, int);
+  template index_t pool<T, Out>(const T*, index_t, index_t, index_t, index_t, index_t, PoolMode, Out*, \
+                                int);                                                                   \
+  template index_t group_pool<T, Out>(const T*, index_t, index_t, index_t, PoolMode, Out*, int);
 GLASSBOX_INSTANTIATE_POOLS(std::uint8_t, std::uint8_t)
 GLASSBOX_INSTANTIATE_POOLS(std::uint8_t, std::int64_t)
 GLASSBOX_INSTANTIATE_POOLS(std::uint8_t, float)

@@ -295,7 +295,8 @@ def pool(images, size=2, stride=None, *, mode="max", n_threads=None):
     stride : int, optional
         Step between windows; default ``size``.
     mode : {"max", "mean", "sum"}
-        ``"max"`` keeps the dtype.  ``"sum"``: int64 for boolean and integer input (exact), the
+        ``"max"`` keeps the dtype.  ``"sum"``: int64 for boolean and integer input (exact; int64
+        sums that would overflow raise ``ValueError``), the
         input dtype for floats (accumulated in float64 from zero: each window column top to
         bottom, then the column sums left to right).  ``"mean"``: the
         sum divided by ``size**2``, float32 (float64 for float64 and int64 input).
@@ -327,7 +328,9 @@ def pool(images, size=2, stride=None, *, mode="max", n_threads=None):
     B = math.prod(lead)
     out_dtype = _pool_out_dtype(images.dtype, mode)
     out = np.empty((B, OH, OW), dtype=out_dtype)
-    _core.pool(images.reshape(B, H, W), size, stride, _POOL_MODES.index(mode), out, nt)
+    overflows = _core.pool(images.reshape(B, H, W), size, stride, _POOL_MODES.index(mode), out, nt)
+    if overflows:
+        raise ValueError(f"images: {overflows} window sum(s) overflow int64; use float64 input")
     return out.reshape(*lead, OH, OW)
 
 
@@ -354,6 +357,11 @@ def group_pool(orbits, *, mode="mean", axis=1, n_threads=None):
     ndarray
         ``orbits`` without ``axis``.
 
+    Raises
+    ------
+    ValueError
+        Also when an int64 sum would overflow.
+
     Examples
     --------
     >>> import numpy as np, glassbox
@@ -375,7 +383,9 @@ def group_pool(orbits, *, mode="mean", axis=1, n_threads=None):
     outer, L, inner = math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1 :])
     out_dtype = _pool_out_dtype(orbits.dtype, mode)
     out = np.empty((outer, inner), dtype=out_dtype)
-    _core.group_pool(orbits.reshape(outer, L, inner), _POOL_MODES.index(mode), out, nt)
+    overflows = _core.group_pool(orbits.reshape(outer, L, inner), _POOL_MODES.index(mode), out, nt)
+    if overflows:
+        raise ValueError(f"orbits: {overflows} sum(s) overflow int64; use float64 input")
     return out.reshape(shape[:axis] + shape[axis + 1 :])
 
 

@@ -1,0 +1,283 @@
+"""Fuzz harness for every public glassbox kernel.
+
+Each case draws a kernel and arbitrary arguments: dtypes (including complex, object, strings,
+float16, big-endian), shapes (including 0 and huge broadcast views), strides (slices, negative
+steps, transposes), values (NaN, inf, extremes), thresholds, group names, pool sizes, outputs and
+n_threads.  The outcome must be either the NumPy reference's result, or a TypeError / ValueError
+with a message: never another exception, never a crash.
+
+    python tests/fuzz.py --seconds 60        # what CI runs (under the sanitizer build)
+    python tests/fuzz.py --seconds 3600      # a long run
+
+It prints the number of inputs executed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import glassbox as gb  # noqa: E402
+
+import _reference as ref  # noqa: E402
+
+DTYPES = [
+    np.uint8, np.uint16, np.float32, np.float64, np.bool_, np.int8, np.int16, np.int32,
+    np.int64, np.uint32, np.uint64, np.float16, np.complex64, object, ">f4", ">u2", ">f8",
+    "<U2", "datetime64[s]",
+]  # fmt: skip
+GROUPS = list(gb.GROUP_NAMES) + ["D6", "", 3, None]
+VALID_IMAGE = [np.uint8, np.uint16, np.float32, np.float64, ">f4", ">u2"]
+VALID_POOL = [np.bool_, np.uint8, np.uint16, np.int64, np.float32, np.float64, ">f8"]
+VALID_ANY = VALID_POOL + [np.int8, np.int32, np.float16, np.uint64]
+VALID_BINARY = [np.uint8, np.bool_]
+N_THREADS = [None, 1, 2, 3, 8, -1, -100, 0, 1.5, True, 10**12]
+MODES = ["max", "mean", "sum", "median", None]
+METHODS = ["fixed", "otsu", "mean", "triangle", 7]
+
+
+def pick(data, options, n_valid, valid, label):
+    """One of options; with `valid`, one of the first n_valid."""
+    return data.draw(st.sampled_from(options[:n_valid] if valid else options), label=label)
+
+
+COUNT = {"cases": 0, "accepted": 0, "rejected": 0}
+
+
+def _values(rng, dtype, shape, binary):
+    dtype = np.dtype(dtype)
+    if dtype.kind == "O":
+        out = np.empty(shape, dtype=object)
+        out.fill(rng.choice([1, None, "x"]))
+        return out
+    if dtype.kind in "UM":
+        return np.zeros(shape, dtype=dtype)
+    if binary or dtype.kind == "b":
+        return rng.integers(0, 2, shape).astype(dtype)
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        wide = np.int64 if dtype.itemsize < 8 else dtype
+        return rng.integers(info.min, info.max, shape, dtype=wide, endpoint=True).astype(dtype)
+    x = rng.standard_normal(shape) * rng.choice([1.0, 1e3, 1e30])
+    if dtype.kind == "f" and x.size and rng.random() < 0.15:
+        x.flat[rng.integers(0, x.size)] = rng.choice([np.nan, np.inf, -np.inf])
+    if dtype.kind == "c":
+        x = x + 1j
+    with np.errstate(over="ignore", invalid="ignore"):
+        return x.astype(dtype)
+
+
+def draw_array(data, *, valid, ndims=(3,), dtypes=VALID_IMAGE, binary=None):
+    """An array: with `valid`, of a supported dtype and ndim with positive sides (views and
+    non-finite values can still occur); otherwise anything."""
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+    dtype = data.draw(st.sampled_from(dtypes if valid else DTYPES), label="dtype")
+    if not valid and data.draw(st.integers(0, 20), label="huge") == 0:  # far larger than memory
+        return np.broadcast_to(np.zeros((), dtype=np.uint8), (2**31, 2**15, 2**15))
+    ndim = data.draw(st.sampled_from(ndims) if valid else st.integers(0, 5), label="ndim")
+    side = st.integers(1, 9) if valid else st.integers(0, 9)
+    shape = tuple(data.draw(side, label="dim") for _ in range(ndim))
+    if valid and ndim >= 2 and data.draw(st.booleans(), label="square"):
+        shape = shape[:-1] + (shape[-2],)
+    if binary is None:
+        binary = data.draw(st.booleans(), label="binary")
+    x = _values(rng, dtype, shape, binary)
+    view = data.draw(
+        st.sampled_from(["plain", "reversed", "step", "transposed", "fortran"]), label="view"
+    )
+    if x.ndim and view == "reversed":
+        x = x[..., ::-1]
+    elif x.ndim and view == "step":
+        x = np.repeat(x, 2, axis=-1)[..., ::2]
+    elif x.ndim >= 2 and view == "transposed":
+        x = np.swapaxes(np.ascontiguousarray(np.swapaxes(x, -1, -2)), -1, -2)
+    elif view == "fortran":
+        x = np.asfortranarray(x)
+    return x
+
+
+def draw_thresholds(data, valid, method):
+    if valid:
+        if method != "fixed" or data.draw(st.booleans()):
+            return None
+        return data.draw(
+            st.one_of(st.integers(0, 255), st.lists(st.integers(0, 255), min_size=1, max_size=3))
+        )
+    kind = data.draw(st.integers(0, 5), label="thresholds kind")
+    scalar = st.one_of(
+        st.integers(-300, 70000), st.floats(allow_nan=True, allow_infinity=True), st.just(2**70)
+    )
+    if kind == 0:
+        return None
+    if kind in (1, 2):
+        return data.draw(scalar, label="threshold")
+    if kind == 3:
+        return data.draw(st.lists(scalar, min_size=0, max_size=4), label="thresholds")
+    if kind == 4:
+        return data.draw(
+            st.sampled_from(["0.5", [[1, 2]], [None], True, 1j]), label="odd thresholds"
+        )
+    return data.draw(st.lists(st.integers(0, 255), min_size=1, max_size=3), label="thresholds")
+
+
+def small_int(data, label, valid, lo=1, hi=4):
+    if valid:
+        return data.draw(st.integers(lo, hi), label=label)
+    return data.draw(
+        st.one_of(st.integers(-2, 6), st.just(2**70), st.just(1.5), st.none()), label=label
+    )
+
+
+def _native(x):
+    return np.ascontiguousarray(x, dtype=x.dtype.newbyteorder("="))
+
+
+def check_case(data):
+    """Draw one kernel call; assert its outcome.  Returns "accepted" or "rejected"."""
+    kernel = data.draw(
+        st.sampled_from(
+            [
+                "binarize",
+                "orbit",
+                "pool",
+                "group_pool",
+                "local_patterns",
+                "represent_fused",
+                "unpack_bits",
+                "orbit_packed",
+            ]
+        ),  # fmt: skip
+        label="kernel",
+    )
+    valid = data.draw(st.booleans(), label="valid")
+    nt = pick(data, N_THREADS, 5, valid, "n_threads")
+    group = pick(data, GROUPS, len(gb.GROUP_NAMES), valid, "group")
+    mode = pick(data, MODES, 3, valid, "mode")
+    method = pick(data, METHODS, 3, valid, "method")
+    try:
+        if kernel == "binarize":
+            x = draw_array(data, valid=valid)
+            t, packed = draw_thresholds(data, valid, method), data.draw(st.booleans())
+            got = gb.binarize(x, t, method=method, packed=packed, n_threads=nt)
+            want = ref.binarize(_native(x), t, method, packed)
+        elif kernel == "orbit":
+            x = draw_array(data, valid=valid, ndims=(3, 4), dtypes=VALID_ANY)
+            got = gb.orbit(x, group, n_threads=nt)
+            want = ref.orbit(_native(x), group)
+        elif kernel == "orbit_packed":
+            x = draw_array(data, valid=valid, ndims=(3, 4), dtypes=[np.uint8])
+            width = (
+                x.shape[-1] * 8 - data.draw(st.integers(0, 7))
+                if valid
+                else small_int(data, "width", valid)
+            )
+            got = gb.orbit(x, group, packed_width=width, n_threads=nt)
+            bits = np.unpackbits(_native(x), axis=-1, count=width, bitorder="little")
+            want = np.packbits(ref.orbit(bits, group), axis=-1, bitorder="little")
+        elif kernel == "pool":
+            x = draw_array(data, valid=valid, ndims=(2, 3, 4), dtypes=VALID_POOL)
+            size, stride = small_int(data, "size", valid), small_int(data, "stride", valid)
+            got = gb.pool(x, size, stride, mode=mode, n_threads=nt)
+            want = ref.pool(_native(x), size, stride, mode)
+        elif kernel == "group_pool":
+            x = draw_array(data, valid=valid, ndims=(1, 2, 3, 4), dtypes=VALID_POOL)
+            axis = data.draw(
+                st.integers(-x.ndim, x.ndim - 1)
+                if valid and x.ndim
+                else st.one_of(st.integers(-6, 6), st.just(1.0))
+            )
+            got = gb.group_pool(x, mode=mode, axis=axis, n_threads=nt)
+            want = ref.group_pool(_native(x), mode, axis)
+        elif kernel == "local_patterns":
+            x = draw_array(
+                data, valid=valid, ndims=(2, 3, 4), dtypes=VALID_BINARY, binary=valid or None
+            )
+            size = data.draw(st.sampled_from([1, 3])) if valid else small_int(data, "size", valid)
+            got = gb.local_patterns(x, group, size=size, n_threads=nt)
+            want = ref.local_patterns(_native(x), group, size)
+        elif kernel == "unpack_bits":
+            x = draw_array(data, valid=valid, ndims=(1, 2, 3), dtypes=[np.uint8])
+            width = (
+                x.shape[-1] * 8 - data.draw(st.integers(0, 7))
+                if valid
+                else small_int(data, "width", valid)
+            )
+            got = gb.unpack_bits(x, width)
+            want = np.unpackbits(_native(x), axis=-1, count=width, bitorder="little")
+        else:
+            x = draw_array(data, valid=valid)
+            t = draw_thresholds(data, valid, method)
+            size, stride = small_int(data, "size", valid), small_int(data, "stride", valid)
+            packed = data.draw(st.booleans()) and (mode == "max" or not valid)
+            got = gb.represent_fused(
+                x,
+                t,
+                method=method,
+                group=group,
+                size=size,
+                stride=stride,
+                mode=mode,
+                packed=packed,
+                n_threads=nt,
+            )
+            want = ref.represent_fused(_native(x), t, method, group, size, stride, mode, packed)
+    except (TypeError, ValueError) as exc:
+        assert str(exc), f"{type(exc).__name__} without a message"
+        COUNT["rejected"] += 1
+        return "rejected"
+    if isinstance(got, tuple):  # local_patterns
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_array_equal(a, b)
+    else:
+        assert got.dtype == want.dtype, (got.dtype, want.dtype)
+        np.testing.assert_array_equal(got, want)
+    COUNT["accepted"] += 1
+    return "accepted"
+
+
+FUZZ_SETTINGS = dict(
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+
+
+def run(seconds: float) -> dict:
+    """Run fuzz cases until `seconds` have passed; return the counts."""
+
+    @settings(max_examples=250, **FUZZ_SETTINGS)
+    @given(st.data())
+    def batch(data):
+        COUNT["cases"] += 1
+        check_case(data)
+
+    start = time.monotonic()
+    while time.monotonic() - start < seconds:
+        batch()
+    return dict(COUNT)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=60.0, help="time budget")
+    args = parser.parse_args(argv)
+    t0 = time.monotonic()
+    counts = run(args.seconds)
+    print(
+        f"fuzz: {counts['cases']} inputs in {time.monotonic() - t0:.0f} s "
+        f"({counts['accepted']} results checked against the reference, "
+        f"{counts['rejected']} rejected with TypeError/ValueError); no failure"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
