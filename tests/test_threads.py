@@ -75,9 +75,29 @@ def test_results_do_not_depend_on_n_threads():
             assert a.dtype == b.dtype
 
 
+def _varied_calls(k):
+    """Kernel calls with arguments that differ by k: each thread runs its own mix."""
+    x = make_images(np.uint8, (20 + 2 * k, 20 + 2 * k), n=37 + k, seed=k)
+    xf = make_images(np.float64, (9 + k, 12), n=23, seed=100 + k)
+    b = gb.binarize(x, 60 + 10 * k, n_threads=1 + k % 3)
+    return [
+        b,
+        gb.binarize(xf, method=("otsu", "mean")[k % 2], packed=bool(k % 2), n_threads=2),
+        gb.orbit(x, ("D4", "C4", "D2", "trivial")[k % 4], n_threads=1 + k % 2),
+        gb.pool(xf, 1 + k % 3, 1 + k % 2, mode=("max", "mean", "sum")[k % 3], n_threads=3),
+        gb.group_pool(gb.orbit(x, "D4"), mode=("mean", "max", "sum")[k % 3], n_threads=2),
+        *gb.local_patterns(b, ("D4", "C4")[k % 2], size=(1, 3)[k % 2], n_threads=2),
+        gb.represent_fused(
+            x, [30, 100 + k], size=2, mode=("max", "sum")[k % 2], n_threads=1 + k % 3
+        ),
+    ]
+
+
 def test_concurrent_calls_from_python_threads():
-    serial = _all_kernels(1)
-    n_workers = 4
+    """8 Python threads at once, each with different arguments, every result equal to the same
+    call made serially (run under ASan in CI by .ci/sanitize)."""
+    n_workers = 8
+    serial = [_varied_calls(k) for k in range(n_workers)]
     barrier = threading.Barrier(n_workers)
     results: list = [None] * n_workers
     errors: list = []
@@ -85,7 +105,7 @@ def test_concurrent_calls_from_python_threads():
     def work(k):
         try:
             barrier.wait()  # start together
-            results[k] = [_all_kernels(2) for _ in range(3)]
+            results[k] = [_varied_calls(k) for _ in range(3)]
         except BaseException as exc:  # reported below
             errors.append(exc)
 
@@ -95,7 +115,52 @@ def test_concurrent_calls_from_python_threads():
     for t in threads:
         t.join()
     assert not errors, errors
-    for per_thread in results:
+    for k, per_thread in enumerate(results):
         for run in per_thread:
-            for a, b in zip(serial, run, strict=True):
+            for a, b in zip(serial[k], run, strict=True):
                 np.testing.assert_array_equal(a, b)
+
+
+def test_concurrent_same_call_from_python_threads():
+    serial = _all_kernels(1)
+    barrier = threading.Barrier(4)
+    results: list = [None] * 4
+
+    def work(k):
+        barrier.wait()
+        results[k] = _all_kernels(2)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for run in results:
+        for a, b in zip(serial, run, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("split", [1, 7, 50])
+def test_chunked_equals_whole(split):
+    """Every kernel works image by image: any split of the batch gives the same result."""
+    x = make_images(np.uint8, (16, 16), n=101, seed=5)
+    xf = make_images(np.float32, (16, 16), n=101, seed=6)
+    calls = [
+        lambda a: gb.binarize(a, [40, 200], packed=True),
+        lambda a: gb.binarize(a.astype(np.float32) / 255, method="otsu"),
+        lambda a: gb.orbit(a, "D4"),
+        lambda a: gb.pool(a, 3, 2, mode="sum"),
+        lambda a: gb.group_pool(gb.orbit(a, "C4"), mode="mean"),
+        lambda a: gb.local_patterns(gb.binarize(a, 127), "D4").classes,
+        lambda a: gb.represent_fused(a, [50, 150], mode="sum"),
+        lambda a: gb.represent_fused(a, method="mean", packed=True),
+    ]
+    for call in calls:
+        whole = call(x)
+        parts = np.concatenate([call(x[:split]), call(x[split:])])
+        np.testing.assert_array_equal(whole, parts)
+    whole = gb.pool(xf, 2, mode="mean")
+    np.testing.assert_array_equal(
+        whole,
+        np.concatenate([gb.pool(xf[:split], 2, mode="mean"), gb.pool(xf[split:], 2, mode="mean")]),
+    )

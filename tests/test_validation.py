@@ -230,3 +230,24 @@ def test_core_refuses_thresholds_it_cannot_convert():
             _core.binarize(U8, 0, np.array([bad]), False, out, 1)
     with pytest.raises(ValueError, match="thresholds must be finite"):
         _core.binarize(F32, 0, np.array([np.inf]), False, out, 1)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda x: gb.pool(x[0], 2),
+        lambda x: gb.binarize(x),
+        lambda x: gb.orbit(x, "D4"),
+        lambda x: gb.local_patterns(x[0], "D4"),
+        lambda x: gb.group_pool(x[0]),
+        lambda x: gb.represent_fused(x),
+    ],
+)
+def test_shapes_beyond_memory_refused_with_their_size(call):
+    """A (2**31, 2**31) view (one byte of data) must be refused before any allocation, with the
+    size in the message, not by an out-of-memory kill."""
+    x = np.broadcast_to(np.uint8(0), (1, 2**31, 2**31))
+    with pytest.raises(
+        ValueError, match=r"\(1?,? ?2147483648, 2147483648\) and need 4611686018427387904 bytes"
+    ):
+        call(x)
