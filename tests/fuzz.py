@@ -180,8 +180,11 @@ def check_case(data):
                 else small_int(data, "width", valid)
             )
             got = gb.orbit(x, group, packed_width=width, n_threads=nt)
-            bits = np.unpackbits(_native(x), axis=-1, count=width, bitorder="little")
-            want = np.packbits(ref.orbit(bits, group), axis=-1, bitorder="little")
+            if width is None:  # not packed: a plain orbit of the bytes
+                want = ref.orbit(_native(x), group)
+            else:
+                bits = np.unpackbits(_native(x), axis=-1, count=width, bitorder="little")
+                want = np.packbits(ref.orbit(bits, group), axis=-1, bitorder="little")
         elif kernel == "pool":
             x = draw_array(data, valid=valid, ndims=(2, 3, 4), dtypes=VALID_POOL)
             size, stride = small_int(data, "size", valid), small_int(data, "stride", valid)
