@@ -23,7 +23,7 @@ except ImportError as exc:  # pragma: no cover - only without a build
         f"sys.path has no compiled module). Original error: {exc}"
     ) from exc
 
-from . import groups
+from . import datasets, groups, metrics
 from ._kernels import (
     LocalPatterns,
     PatternTable,
@@ -47,10 +47,12 @@ __all__ = [
     "PatternTable",
     "__version__",
     "binarize",
+    "datasets",
     "get_group",
     "group_pool",
     "groups",
     "local_patterns",
+    "metrics",
     "orbit",
     "pattern_table",
     "pool",

@@ -1,0 +1,281 @@
+"""Class separability of feature matrices, and equivariance / invariance errors of feature maps.
+
+Separability (larger is better unless said otherwise):
+
+- :func:`class_distances`: mean intra-class and inter-class Euclidean distance and their ratio
+  (the glass-box paper's measure; *smaller* ratio is better),
+- :func:`fisher_criterion`: ``trace(pinv(S_w) S_b)`` on the first principal components,
+- :func:`silhouette`: the silhouette coefficient with the true labels as clusters,
+- :func:`separability`: all three.
+
+Symmetry: :func:`equivariance_error` and :func:`invariance_error` of any feature map under a
+group, per element or averaged.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .groups import get_group
+
+__all__ = [
+    "class_distances",
+    "equivariance_error",
+    "fisher_criterion",
+    "invariance_error",
+    "separability",
+    "silhouette",
+]
+
+
+def _features_and_labels(X, y):
+    X = np.asarray(X)
+    if X.dtype.kind not in "biuf":
+        raise TypeError(f"X must be a numeric array, got dtype {X.dtype}")
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"X must not be empty, got shape {X.shape}")
+    X = X.astype(np.float64, copy=False)
+    if not np.all(np.isfinite(X)):
+        raise ValueError("X contains NaN or infinite values")
+    y = np.asarray(y)
+    if y.shape != (X.shape[0],):
+        raise ValueError(f"y must have shape ({X.shape[0]},), got {y.shape}")
+    classes, y = np.unique(y, return_inverse=True)
+    if classes.size < 2:
+        raise ValueError("y must contain at least two classes")
+    return X, y.ravel()
+
+
+def _sample(X, y, max_samples, random_state):
+    if (
+        not isinstance(max_samples, numbers.Integral)
+        or isinstance(max_samples, bool)
+        or max_samples < 2
+    ):
+        raise ValueError(f"max_samples must be an int >= 2, got {max_samples!r}")
+    if X.shape[0] <= max_samples:
+        return X, y
+    rng = np.random.default_rng(random_state)
+    idx = np.sort(rng.choice(X.shape[0], size=max_samples, replace=False))
+    return X[idx], y[idx]
+
+
+def class_distances(X, y, *, max_samples=2000, random_state=0):
+    """Mean intra-class and inter-class Euclidean distances.
+
+    Parameters
+    ----------
+    X : array_like, shape (n_samples, n_features)
+    y : array_like, shape (n_samples,)
+        Class labels (at least two classes).
+    max_samples : int
+        Pairs are taken among at most this many samples, drawn at random without replacement
+        (all pairs of a 70,000-sample set would be 2.4e9 distances).
+    random_state : int
+        Seed of that draw.
+
+    Returns
+    -------
+    dict
+        ``intra``: mean distance over pairs of distinct samples of the same class; ``inter``:
+        over pairs of different classes; ``ratio``: ``intra / inter`` (smaller separates better).
+
+    Examples
+    --------
+    >>> from glassbox.metrics import class_distances
+    >>> d = class_distances([[0.0], [1.0], [10.0], [11.0]], [0, 0, 1, 1])
+    >>> d["intra"], d["inter"], round(d["ratio"], 3)
+    (1.0, 10.0, 0.1)
+    """
+    X, y = _features_and_labels(X, y)
+    X, y = _sample(X, y, max_samples, random_state)
+    sq = np.einsum("ij,ij->i", X, X)
+    d2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * (X @ X.T), 0.0)
+    dist = np.sqrt(d2)
+    same = y[:, None] == y[None, :]
+    np.fill_diagonal(same, False)
+    diff = y[:, None] != y[None, :]
+    if not same.any():
+        raise ValueError("no two samples share a class; intra-class distance is undefined")
+    intra, inter = float(dist[same].mean()), float(dist[diff].mean())
+    return {"intra": intra, "inter": inter, "ratio": intra / inter if inter > 0 else float("inf")}
+
+
+def fisher_criterion(X, y, *, n_components=20, random_state=0):
+    """Fisher's criterion ``trace(pinv(S_w) S_b)`` on the first principal components.
+
+    Parameters
+    ----------
+    X : array_like, shape (n_samples, n_features)
+    y : array_like, shape (n_samples,)
+    n_components : int
+        Principal components kept (fewer when X has fewer samples or features).
+    random_state : int
+        For the randomized PCA solver on large inputs.
+
+    Returns
+    -------
+    float
+        Larger separates better; scale-invariant.
+
+    Examples
+    --------
+    >>> from glassbox.metrics import fisher_criterion
+    >>> fisher_criterion([[0.0, 0], [1, 0], [10, 0], [11, 0]], [0, 0, 1, 1], n_components=1)
+    100.0
+    """
+    from sklearn.decomposition import PCA
+
+    X, y = _features_and_labels(X, y)
+    if not isinstance(n_components, numbers.Integral) or n_components < 1:
+        raise ValueError(f"n_components must be a positive int, got {n_components!r}")
+    k = int(min(n_components, X.shape[0] - 1, X.shape[1]))
+    Z = (
+        PCA(n_components=k, random_state=random_state).fit_transform(X)
+        if k < X.shape[1]
+        else X - X.mean(0)
+    )
+    mean = Z.mean(axis=0)
+    Sw = np.zeros((Z.shape[1], Z.shape[1]))
+    Sb = np.zeros_like(Sw)
+    for c in np.unique(y):
+        Zc = Z[y == c]
+        mc = Zc.mean(axis=0)
+        Sw += (Zc - mc).T @ (Zc - mc)
+        Sb += Zc.shape[0] * np.outer(mc - mean, mc - mean)
+    return float(np.trace(np.linalg.pinv(Sw) @ Sb))
+
+
+def silhouette(X, y, *, max_samples=2000, random_state=0):
+    """Silhouette coefficient of the classes, in [-1, 1] (larger separates better).
+
+    Parameters
+    ----------
+    X : array_like, shape (n_samples, n_features)
+    y : array_like, shape (n_samples,)
+    max_samples, random_state :
+        As in :func:`class_distances`.
+
+    Returns
+    -------
+    float
+    """
+    from sklearn.metrics import silhouette_score
+
+    X, y = _features_and_labels(X, y)
+    X, y = _sample(X, y, max_samples, random_state)
+    if np.unique(y).size < 2:
+        raise ValueError("the sample holds fewer than two classes; raise max_samples")
+    return float(silhouette_score(X, y))
+
+
+def separability(X, y, *, n_components=20, max_samples=2000, random_state=0):
+    """Distance ratio, Fisher criterion and silhouette of one feature matrix.
+
+    Parameters
+    ----------
+    X, y, n_components, max_samples, random_state :
+        See :func:`class_distances`, :func:`fisher_criterion` and :func:`silhouette`.
+
+    Returns
+    -------
+    dict
+        ``ratio``, ``intra``, ``inter``, ``fisher``, ``silhouette``.
+    """
+    out = class_distances(X, y, max_samples=max_samples, random_state=random_state)
+    out["fisher"] = fisher_criterion(X, y, n_components=n_components, random_state=random_state)
+    out["silhouette"] = silhouette(X, y, max_samples=max_samples, random_state=random_state)
+    return out
+
+
+def _relative_errors(feature_map, X, group, element, act):
+    g = get_group(group)
+    X = np.asarray(X)
+    g.check_shape(X.shape, "X")
+    elements = [i for i in range(g.order) if i != 0] if element is None else [g.index(element)]
+    base = np.asarray(feature_map(X), dtype=np.float64)
+    if base.shape[0] != X.shape[0]:
+        raise ValueError(f"feature_map must return one row per image, got shape {base.shape}")
+    flat = base.reshape(base.shape[0], -1)
+    norms = np.linalg.norm(flat, axis=1)
+    errors = {}
+    for i in elements:
+        moved = np.asarray(feature_map(np.ascontiguousarray(g.apply(X, i))), dtype=np.float64)
+        expected = np.asarray(act(base, i), dtype=np.float64)
+        if moved.shape != expected.shape:
+            raise ValueError(
+                f"feature_map(g x) has shape {moved.shape}, "
+                f"g acting on features gives {expected.shape}"
+            )
+        num = np.linalg.norm((moved - expected).reshape(moved.shape[0], -1), axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel = np.where(
+                norms > 0, num / np.where(norms > 0, norms, 1.0), np.where(num > 0, np.inf, 0.0)
+            )
+        errors[g.elements[i]] = float(rel.mean())
+    return errors
+
+
+def equivariance_error(feature_map, X, group="D4", element=None, *, act=None, per_element=False):
+    """Mean relative equivariance error ``||phi(g x) - g phi(x)|| / ||phi(x)||``.
+
+    Parameters
+    ----------
+    feature_map : callable
+        ``phi``: maps an image batch (N, ..., H, W) to features with one row per image.
+    X : array_like, shape (N, ..., H, W)
+    group : str or Group
+    element : int or str, optional
+        One element; default: every element except the identity, averaged.
+    act : callable, optional
+        ``act(features, i)`` applies element ``i`` to ``phi(x)``.  Default: the group acting on
+        the last two axes of the features (spatial feature maps).  For a vector representation
+        with a feature permutation ``P_i``, pass ``lambda F, i: F[:, P_i]``.
+    per_element : bool
+        Return a dict element name -> error instead of the mean.
+
+    Returns
+    -------
+    float or dict
+        0 for an exactly equivariant map.  Images with ``phi(x) == 0`` count 0 when
+        ``phi(g x) == g phi(x)`` and infinity otherwise.
+
+    Examples
+    --------
+    >>> import numpy as np, glassbox as gb
+    >>> x = np.random.default_rng(0).integers(0, 256, (4, 8, 8), dtype=np.uint8)
+    >>> equivariance_error(lambda a: gb.pool(a, 2), x, "D4")
+    0.0
+    """
+    g = get_group(group)
+    act = act or (lambda F, i: g.apply(F, i))
+    errors = _relative_errors(feature_map, X, g, element, act)
+    return errors if per_element else float(np.mean(list(errors.values())))
+
+
+def invariance_error(feature_map, X, group="D4", element=None, *, per_element=False):
+    """Mean relative invariance error ``||phi(g x) - phi(x)|| / ||phi(x)||``.
+
+    Parameters
+    ----------
+    feature_map, X, group, element, per_element :
+        As in :func:`equivariance_error`.
+
+    Returns
+    -------
+    float or dict
+        0 for an exactly invariant map.
+
+    Examples
+    --------
+    >>> import numpy as np, glassbox as gb
+    >>> x = np.random.default_rng(0).integers(0, 256, (4, 8, 8), dtype=np.uint8)
+    >>> invariance_error(lambda a: gb.group_pool(gb.orbit(a, "D4")), x, "D4")
+    0.0
+    """
+    errors = _relative_errors(feature_map, X, group, element, lambda F, i: F)
+    return errors if per_element else float(np.mean(list(errors.values())))

@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+import glassbox as gb
+from glassbox import metrics
+
+
+def blobs(spread, n=60, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = np.array([[0.0, 0, 0], [5, 0, 0], [0, 5, 0]])
+    y = np.repeat(np.arange(3), n)
+    return centres[y] + spread * rng.standard_normal((3 * n, 3)), y
+
+
+def test_class_distances_brute_force():
+    X, y = blobs(1.0, n=10)
+    intra, inter = [], []
+    for i, j in itertools.permutations(range(len(y)), 2):
+        (intra if y[i] == y[j] else inter).append(np.linalg.norm(X[i] - X[j]))
+    d = metrics.class_distances(X, y)
+    assert d["intra"] == pytest.approx(np.mean(intra)) and d["inter"] == pytest.approx(
+        np.mean(inter)
+    )
+    assert d["ratio"] == pytest.approx(np.mean(intra) / np.mean(inter))
+
+
+def test_separability_orders_tight_above_loose():
+    tight, loose = metrics.separability(*blobs(0.3)), metrics.separability(*blobs(3.0))
+    assert tight["ratio"] < loose["ratio"]
+    assert tight["fisher"] > loose["fisher"]
+    assert tight["silhouette"] > loose["silhouette"]
+
+
+def test_fisher_is_scale_invariant_and_matches_formula():
+    X, y = blobs(1.0)
+    f = metrics.fisher_criterion(X, y, n_components=3)
+    assert metrics.fisher_criterion(1000 * X, y, n_components=3) == pytest.approx(f)
+    mu = X.mean(0)
+    Sw = sum((X[y == c] - X[y == c].mean(0)).T @ (X[y == c] - X[y == c].mean(0)) for c in range(3))
+    Sb = sum(
+        (y == c).sum() * np.outer(X[y == c].mean(0) - mu, X[y == c].mean(0) - mu) for c in range(3)
+    )
+    assert f == pytest.approx(np.trace(np.linalg.inv(Sw) @ Sb))
+
+
+def test_silhouette_matches_sklearn():
+    from sklearn.metrics import silhouette_score
+
+    X, y = blobs(1.0)
+    assert metrics.silhouette(X, y) == pytest.approx(silhouette_score(X, y))
+
+
+def test_sampling_is_reproducible():
+    X, y = blobs(1.0, n=1000)
+    a = metrics.class_distances(X, y, max_samples=300, random_state=3)
+    assert a == metrics.class_distances(X, y, max_samples=300, random_state=3)
+
+
+def test_bad_input():
+    X, y = blobs(1.0)
+    with pytest.raises(ValueError, match="X must be 2-D"):
+        metrics.class_distances(X[:, 0], y)
+    with pytest.raises(ValueError, match="NaN"):
+        metrics.fisher_criterion(np.where(X > 4, np.nan, X), y)
+    with pytest.raises(ValueError, match="at least two classes"):
+        metrics.silhouette(X, np.zeros_like(y))
+    with pytest.raises(ValueError, match="y must have shape"):
+        metrics.separability(X, y[:-1])
+    with pytest.raises(TypeError, match="numeric"):
+        metrics.class_distances(X.astype(complex), y)
+    with pytest.raises(ValueError, match="max_samples"):
+        metrics.class_distances(X, y, max_samples=1)
+
+
+def test_equivariance_and_invariance_errors():
+    x = np.random.default_rng(1).integers(0, 256, (5, 12, 12), dtype=np.uint8)
+    assert metrics.equivariance_error(lambda a: gb.pool(a, 2), x, "D4") == 0.0
+    assert (
+        metrics.invariance_error(lambda a: gb.group_pool(gb.orbit(a, "D4"), mode="max"), x) == 0.0
+    )
+    # raw images are equivariant but not invariant
+    assert metrics.equivariance_error(lambda a: a.astype(float), x) == 0.0
+    assert metrics.invariance_error(lambda a: a.astype(float), x) > 0.1
+    # a crop of the top rows is not equivariant under the up-down flip, but is under fh
+    crop = lambda a: a[:, :6, :].astype(float)  # noqa: E731
+    per = metrics.equivariance_error(
+        crop, x, "D2", per_element=True, act=lambda F, i: gb.get_group("D2").apply(F, i)
+    )
+    assert per["fh"] == 0.0 and per["fv"] > 0.1 and set(per) == {"r180", "fh", "fv"}
+    # flattened features with an explicit permutation
+    g = gb.get_group("C4")
+    perms = [g.act_on_index(i, 12, 12).ravel() for i in range(4)]
+
+    def act(F, i):
+        out = np.empty_like(F)
+        out[:, perms[i]] = F
+        return out
+
+    assert (
+        metrics.equivariance_error(lambda a: a.reshape(len(a), -1).astype(float), x, g, act=act)
+        == 0.0
+    )
+    assert metrics.equivariance_error(lambda a: a.astype(float), x, "C4", element="r90") == 0.0
