@@ -7,10 +7,10 @@ import doctest
 import pytest
 
 import glassbox
-from glassbox import _kernels, groups, metrics
+from glassbox import _kernels, groups, metrics, representation
 
 
-@pytest.mark.parametrize("module", [_kernels, groups, metrics])
+@pytest.mark.parametrize("module", [_kernels, groups, metrics, representation])
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0

@@ -34,6 +34,7 @@ const char* code_of() {
   if constexpr (std::is_same_v<T, std::uint32_t>) return "u4";
   if constexpr (std::is_same_v<T, std::uint64_t>) return "u8";
   if constexpr (std::is_same_v<T, std::int64_t>) return "i8";
+  if constexpr (std::is_same_v<T, std::int32_t>) return "i4";
   return "?";
 }
 

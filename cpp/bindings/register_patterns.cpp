@@ -31,6 +31,22 @@ void register_patterns(py::module_& m) {
       py::arg("elements"), py::arg("n_threads"),
       "binary (B, H, W) -> classes, elements (B, H, W) through the lookup tables; returns the number of "
       "values other than 0 and 1 (read as 1).");
+  m.def(
+      "cell_histograms",
+      [](const py::array& labels, index_t n_labels, index_t cell, py::array& out, int n_threads) -> index_t {
+        const auto s = require_ndim(labels, 3, "labels");
+        const std::uint16_t* x = input_ptr<std::uint16_t>(labels, "labels");
+        if (n_labels < 1 || n_labels > 65536) throw py::value_error("n_labels must be in [1, 65536]");
+        if (cell < 1 || cell > s[1] || cell > s[2]) throw py::value_error("cell must be in [1, min(H, W)]");
+        require_shape(out, {s[0], n_labels, s[1] / cell, s[2] / cell}, "out");
+        std::int32_t* o = output_ptr<std::int32_t>(out, "out", "i4");
+        const int nt = checked_threads(n_threads);
+        py::gil_scoped_release release;
+        return cell_histograms(x, s[0], s[1], s[2], n_labels, cell, o, nt);
+      },
+      py::arg("labels"), py::arg("n_labels"), py::arg("cell"), py::arg("out"), py::arg("n_threads"),
+      "labels (B, H, W) uint16 -> out (B, n_labels, H // cell, W // cell) int32 counts; returns the "
+      "number of labels >= n_labels.");
 }
 
 }  // namespace glassbox::bind

@@ -1,5 +1,6 @@
 #include "glassbox/patterns.hpp"
 
+#include <algorithm>
 #include <vector>
 
 #include "glassbox/threads.hpp"
@@ -43,6 +44,31 @@ index_t local_patterns(const std::uint8_t* binary, index_t B, index_t H, index_t
     }
   }
   return not_binary;
+}
+
+index_t cell_histograms(const std::uint16_t* labels, index_t B, index_t H, index_t W, index_t n_labels,
+                        index_t cell, std::int32_t* out, int n_threads) {
+  const int nt = usable_threads(n_threads);
+  const index_t CH = H / cell, CW = W / cell, cells = CH * CW;
+  index_t bad = 0;
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1) reduction(+ : bad)
+  for (index_t b = 0; b < B; ++b) {
+    std::int32_t* o = out + b * n_labels * cells;
+    std::fill(o, o + n_labels * cells, 0);
+    const std::uint16_t* x = labels + b * H * W;
+    for (index_t i = 0; i < CH * cell; ++i) {
+      const index_t ci = i / cell;
+      for (index_t j = 0; j < CW * cell; ++j) {
+        const index_t v = x[i * W + j];
+        if (v >= n_labels) {
+          ++bad;
+          continue;
+        }
+        ++o[v * cells + ci * CW + j / cell];
+      }
+    }
+  }
+  return bad;
 }
 
 }  // namespace glassbox

@@ -28,6 +28,7 @@ from ._kernels import (
     LocalPatterns,
     PatternTable,
     binarize,
+    cell_histograms,
     group_pool,
     local_patterns,
     orbit,
@@ -37,16 +38,19 @@ from ._kernels import (
     unpack_bits,
 )
 from .groups import GROUP_NAMES, Group, get_group
+from .representation import GlassBoxRepresentation
 
 __version__ = _core.__version__
 
 __all__ = [
     "GROUP_NAMES",
+    "GlassBoxRepresentation",
     "Group",
     "LocalPatterns",
     "PatternTable",
     "__version__",
     "binarize",
+    "cell_histograms",
     "datasets",
     "get_group",
     "group_pool",

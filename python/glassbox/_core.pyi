@@ -51,3 +51,6 @@ def represent_fused(
     out: np.ndarray,
     n_threads: int,
 ) -> None: ...
+def cell_histograms(
+    labels: NDArray[np.uint16], n_labels: int, cell: int, out: NDArray[np.int32], n_threads: int
+) -> int: ...

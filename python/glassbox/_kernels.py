@@ -32,6 +32,7 @@ __all__ = [
     "LocalPatterns",
     "PatternTable",
     "binarize",
+    "cell_histograms",
     "group_pool",
     "local_patterns",
     "orbit",
@@ -617,3 +618,51 @@ def represent_fused(
         nt,
     )
     return result
+
+
+def cell_histograms(labels, n_labels, cell, *, n_threads=None):
+    """Per-cell histograms of integer labels (for example the classes of :func:`local_patterns`).
+
+    Parameters
+    ----------
+    labels : array_like of uint16, shape (..., H, W)
+        Values in ``[0, n_labels)``.
+    n_labels : int
+        Number of histogram bins.
+    cell : int
+        Cells of ``cell`` x ``cell`` pixels tile the image from the top-left; a partial last row
+        or column of cells is ignored.
+    n_threads : int, optional
+        See :func:`binarize`.
+
+    Returns
+    -------
+    ndarray of int32, shape (..., n_labels, H // cell, W // cell)
+        Counts, with the cell grid on the last two axes (so that a group acts on them as on an
+        image).
+
+    Examples
+    --------
+    >>> import numpy as np, glassbox
+    >>> lab = np.array([[[0, 1], [1, 1]]], dtype=np.uint16)
+    >>> glassbox.cell_histograms(lab, 2, 1)[0, 1]
+    array([[0, 1],
+           [1, 1]], dtype=int32)
+    """
+    nt = resolve_n_threads(n_threads)
+    labels = as_array(labels, "labels", dtypes=(np.dtype(np.uint16),), min_ndim=2)
+    n_labels = positive_int(n_labels, "n_labels")
+    cell = positive_int(cell, "cell")
+    *lead, H, W = labels.shape
+    if cell > min(H, W):
+        raise ValueError(f"cell={cell} is larger than the images ({H}x{W})")
+    if n_labels > 65536:
+        raise ValueError(f"n_labels={n_labels} exceeds the uint16 label range")
+    B = math.prod(lead)
+    shape = (B, n_labels, H // cell, W // cell)
+    check_allocation(shape, np.int32, "the output of cell_histograms")
+    out = np.empty(shape, dtype=np.int32)
+    bad = _core.cell_histograms(labels.reshape(B, H, W), n_labels, cell, out, nt)
+    if bad:
+        raise ValueError(f"labels: {bad} value(s) are >= n_labels={n_labels}")
+    return out.reshape(*lead, *shape[1:])
