@@ -50,6 +50,7 @@ def pick(data, options, n_valid, valid, label):
 
 
 COUNT = {"cases": 0, "accepted": 0, "rejected": 0}
+PER_KERNEL: dict = {}
 
 
 def _values(rng, dtype, shape, binary):
@@ -136,6 +137,19 @@ def small_int(data, label, valid, lo=1, hi=4):
     )
 
 
+def _reference_cell_histograms(labels, n_labels, cell):
+    *lead, H, W = labels.shape
+    ch, cw = H // cell, W // cell
+    flat = labels.reshape(-1, H, W)
+    out = np.zeros((flat.shape[0], n_labels, ch, cw), dtype=np.int32)
+    for b in range(flat.shape[0]):
+        for i in range(ch):
+            for j in range(cw):
+                block = flat[b, i * cell : (i + 1) * cell, j * cell : (j + 1) * cell].ravel()
+                out[b, :, i, j] = np.bincount(block, minlength=n_labels)
+    return out.reshape(*lead, n_labels, ch, cw)
+
+
 def _native(x):
     return np.ascontiguousarray(x, dtype=x.dtype.newbyteorder("="))
 
@@ -153,8 +167,10 @@ def check_case(data):
                 "represent_fused",
                 "unpack_bits",
                 "orbit_packed",
+                "cell_histograms",
+                "representation",
             ]
-        ),  # fmt: skip
+        ),
         label="kernel",
     )
     valid = data.draw(st.booleans(), label="valid")
@@ -215,6 +231,34 @@ def check_case(data):
             )
             got = gb.unpack_bits(x, width)
             want = np.unpackbits(_native(x), axis=-1, count=width, bitorder="little")
+        elif kernel == "cell_histograms":
+            x = draw_array(data, valid=valid, ndims=(2, 3, 4), dtypes=[np.uint16])
+            n_labels = (
+                data.draw(st.integers(1, 70000)) if valid else small_int(data, "n_labels", valid)
+            )
+            if valid:
+                x = x % np.uint16(min(n_labels, 65535))
+            cell = small_int(data, "cell", valid)
+            got = gb.cell_histograms(x, n_labels, cell, n_threads=nt)
+            want = _reference_cell_histograms(_native(x), n_labels, cell)
+        elif kernel == "representation":
+            x = draw_array(data, valid=valid, ndims=(3,))
+            cell = small_int(data, "cell_size", valid, 1, 3)
+            pool = small_int(data, "pool_size", valid, 1, 3)
+            if valid:
+                side = cell * pool * data.draw(st.integers(1, 2))
+                x = np.resize(x, (x.shape[0], side, side))
+            rep = gb.GlassBoxRepresentation(
+                group=group,
+                thresholds=data.draw(st.integers(1, 3)),
+                cell_size=cell,
+                pool_size=pool,
+                n_threads=nt,
+            )
+            base = rep.fit(x).transform(x)
+            h = data.draw(st.integers(0, gb.get_group(group).order - 1))
+            got = rep.transform(np.ascontiguousarray(gb.get_group(group).apply(x, h)))
+            want = base[:, rep.feature_permutation(h)]  # the exactness contract
         else:
             x = draw_array(data, valid=valid)
             t = draw_thresholds(data, valid, method)
@@ -235,6 +279,7 @@ def check_case(data):
     except (TypeError, ValueError) as exc:
         assert str(exc), f"{type(exc).__name__} without a message"
         COUNT["rejected"] += 1
+        PER_KERNEL[kernel, "rejected"] = PER_KERNEL.get((kernel, "rejected"), 0) + 1
         return "rejected"
     if isinstance(got, tuple):  # local_patterns
         for a, b in zip(got, want, strict=True):
@@ -243,6 +288,7 @@ def check_case(data):
         assert got.dtype == want.dtype, (got.dtype, want.dtype)
         np.testing.assert_array_equal(got, want)
     COUNT["accepted"] += 1
+    PER_KERNEL[kernel, "accepted"] = PER_KERNEL.get((kernel, "accepted"), 0) + 1
     return "accepted"
 
 
@@ -278,6 +324,14 @@ def main(argv=None) -> int:
         f"fuzz: {counts['cases']} inputs in {time.monotonic() - t0:.0f} s "
         f"({counts['accepted']} results checked against the reference, "
         f"{counts['rejected']} rejected with TypeError/ValueError); no failure"
+    )
+    kernels = sorted({k for k, _ in PER_KERNEL})
+    print(
+        "per kernel (checked / rejected): "
+        + ", ".join(
+            f"{k} {PER_KERNEL.get((k, 'accepted'), 0)}/{PER_KERNEL.get((k, 'rejected'), 0)}"
+            for k in kernels
+        )
     )
     print(f"fuzz: {counts['accepted'] + counts['rejected']} passed, 0 failed")  # any failure raised
     return 0
