@@ -48,11 +48,11 @@ inline bool column_counts_u8(const T*, index_t, index_t, Above, std::uint8_t*) {
 }
 #endif
 
-// dst[oj] = col[2 oj] + col[2 oj + 1] (or, with Nonzero, whether that sum is non-zero) for
-// oj < OW, OW >= 4, four outputs per 64-bit word: the pairs are the two bytes of 16-bit lanes;
-// their sums (<= 2 * 255) are compacted from lanes to bytes.  The last word overlaps the
-// previous one rather than leaving a scalar tail.  Counts here are at most 2 * 2 = 4, so every
-// byte holds its sum exactly.
+// 2x2 pooling only: dst[oj] = col[2 oj] + col[2 oj + 1] (or, with Nonzero, whether that sum is
+// non-zero) for oj < OW, OW >= 4, four outputs per 64-bit word: the pairs are the two bytes of
+// 16-bit lanes, added, then compacted from lanes to bytes.  Column counts are <= 2, so each sum
+// is <= 4: it fits its byte and the Nonzero test (adding 0x7F) cannot carry into the next byte.
+// The last word overlaps the previous one rather than leaving a scalar tail.
 template <bool Nonzero>
 inline void pair_sums_u8(const std::uint8_t* col, index_t OW, std::uint8_t* dst) {
   auto four = [&](index_t oj) {
