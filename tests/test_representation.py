@@ -129,6 +129,17 @@ def test_bad_input(fashion):
         rep.transform(x_train[:, :14, :14])
     with pytest.raises(ValueError, match="NaN or infinite"):
         rep.transform(np.full((2, 28, 28), np.nan))
+    with pytest.raises(ValueError, match="must not be empty"):
+        rep.transform(np.zeros((0, 28, 28), np.uint8))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int64, np.float32])
+def test_views_beyond_memory_refused_before_copying(dtype):
+    """Found by the long sanitized fuzz run: fit copied a broadcast view of 4.88 TiB and died
+    with MemoryError. It must refuse with the size, before copying or scanning the values."""
+    huge = np.broadcast_to(np.zeros((), dtype), (5000, 2**15, 2**15))
+    with pytest.raises(ValueError, match="a copy of X would have shape .* more than this machine"):
+        GlassBoxRepresentation(cell_size=1, pool_size=1).fit(huge)
 
 
 def test_cell_histograms_against_bincount():

@@ -9,7 +9,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ._kernels import binarize, cell_histograms, local_patterns, pattern_table, represent_fused
-from ._validation import IMAGE_DTYPES
+from ._validation import IMAGE_DTYPES, as_array, check_allocation
 from .groups import get_group
 
 __all__ = ["GlassBoxRepresentation"]
@@ -97,15 +97,23 @@ class GlassBoxRepresentation(TransformerMixin, BaseEstimator):
     # -- input ---------------------------------------------------------------------------------
     def _images(self, X, shape=None):
         X = np.asarray(X)
-        if X.dtype.kind not in "uif" or X.dtype.newbyteorder("=") not in IMAGE_DTYPES:
+        if X.dtype.kind not in "biuf":
+            raise TypeError(f"X must hold numbers, got dtype {X.dtype}")
+        native = X.dtype.newbyteorder("=")
+        if native not in IMAGE_DTYPES or not X.flags.c_contiguous:
+            # a copy or conversion follows: refuse it before allocating (or scanning) anything
+            # that cannot fit, e.g. a broadcast view far larger than memory
+            itemsize = (
+                native.itemsize if native in IMAGE_DTYPES else (8 if X.dtype.kind == "f" else 2)
+            )
+            check_allocation(X.shape, np.dtype(f"u{itemsize}"), "a copy of X")
+        if native not in IMAGE_DTYPES:
             if X.dtype.kind in "biu":
                 if X.size and (X.min() < 0 or X.max() > 65535):
                     raise ValueError("X: integer images must lie in [0, 65535]")
                 X = X.astype(np.uint16 if X.size and X.max() > 255 else np.uint8)
-            elif X.dtype.kind == "f":
-                X = X.astype(np.float64)
             else:
-                raise TypeError(f"X must hold numbers, got dtype {X.dtype}")
+                X = X.astype(np.float64)
         if X.ndim == 2:
             n_features = X.shape[1]
             if shape is None:
@@ -126,9 +134,8 @@ class GlassBoxRepresentation(TransformerMixin, BaseEstimator):
             raise ValueError(f"X must be (N, H, W) images or (N, H*W) rows, got shape {X.shape}")
         elif shape is not None and X.shape[1:] != tuple(shape):
             raise ValueError(f"X has images of shape {X.shape[1:]}, fitted on {tuple(shape)}")
-        if X.shape[0] == 0:
-            raise ValueError("X must not be empty")
-        return X
+        # C-contiguous, native, finite (NaN / inf refused naming X), non-empty
+        return as_array(X, "X", dtypes=IMAGE_DTYPES, ndims=(3,))
 
     # -- fit -----------------------------------------------------------------------------------
     def fit(self, X, y=None):
@@ -267,6 +274,7 @@ class GlassBoxRepresentation(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "thresholds_")
         X = self._images(X, self.image_shape_)
         N = X.shape[0]
+        check_allocation((N, self.n_features_out_), np.float32, "the output of transform")
         out = np.empty((N, self.n_features_out_), dtype=np.float32)
         pos_m = self._indicator(self._pos_orbit, self._pos_reps.size)
         cell_m = self._indicator(self._cell_orbit, self._cell_reps.size)
