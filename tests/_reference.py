@@ -195,3 +195,27 @@ def represent_fused(
         p = p.astype(np.uint8 if size * size <= 255 else np.uint16)
     o = orbit(p, group)
     return np.packbits(o, axis=-1, bitorder="little") if packed else o
+
+
+STEP_DIRECTIONS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
+
+
+def glass_features(images, thresholds, pool, cell, dists):
+    """Equivariant glass-box features by their literal definition: one binary plane per
+    threshold, counted.  Returns (level maps (N, H/pool, W/pool), step counts
+    (N, len(dists), 8, H/cell, W/cell)), int64."""
+    x = np.asarray(images)
+    N, H, W = x.shape
+    level = np.zeros((N, H // pool, W // pool), np.int64)
+    steps = np.zeros((N, len(dists), 8, H // cell, W // cell), np.int64)
+    for t in thresholds:
+        b = (x.astype(np.float64) > t).astype(np.int64)  # one binarization plane
+        level += b.reshape(N, H // pool, pool, W // pool, pool).sum(axis=(2, 4))
+        for di, d in enumerate(dists):
+            padded = np.zeros((N, H + 2 * d, W + 2 * d), np.int64)
+            padded[:, d : d + H, d : d + W] = b
+            for k, (dr, dc) in enumerate(STEP_DIRECTIONS):
+                nb = padded[:, d + d * dr : d + d * dr + H, d + d * dc : d + d * dc + W]
+                s = b * (1 - nb)  # 1 at p, 0 at p + d (dr, dc)
+                steps[:, di, k] += s.reshape(N, H // cell, cell, W // cell, cell).sum(axis=(2, 4))
+    return level, steps

@@ -246,16 +246,28 @@ def check_case(data):
             cell = small_int(data, "cell_size", valid, 1, 3)
             pool = small_int(data, "pool_size", valid, 1, 3)
             if valid:
-                side = cell * pool * data.draw(st.integers(1, 2))
+                side = cell * pool * data.draw(st.integers(1, 3))
                 x = np.resize(x, (x.shape[0], side, side))
+            side_min = min(x.shape[1:])
+            dists = data.draw(
+                st.lists(st.integers(1, max(1, side_min - 1)), min_size=1, max_size=2, unique=True)
+            )
             rep = gb.GlassBoxRepresentation(
                 group=group,
-                thresholds=data.draw(st.integers(1, 3)),
+                thresholds=data.draw(st.integers(1, 40)),
                 cell_size=cell,
                 pool_size=pool,
+                distances=dists,
+                blocks=data.draw(st.sampled_from(["both", "invariant", "equivariant"])),
                 n_threads=nt,
             )
             base = rep.fit(x).transform(x)
+            if rep.blocks != "invariant":  # the kernel against the plane-by-plane definition
+                level, steps = ref.glass_features(_native(x), rep.thresholds_, pool, cell, dists)
+                np.testing.assert_array_equal(
+                    base[:, rep.n_invariant_ :],
+                    np.concatenate([level.reshape(len(x), -1), steps.reshape(len(x), -1)], 1),
+                )
             h = data.draw(st.integers(0, gb.get_group(group).order - 1))
             got = rep.transform(np.ascontiguousarray(gb.get_group(group).apply(x, h)))
             want = base[:, rep.feature_permutation(h)]  # the exactness contract

@@ -7,7 +7,8 @@ from sklearn.base import clone
 import glassbox as gb
 from glassbox import GlassBoxRepresentation, get_group
 
-from conftest import GROUPS, THREADS
+import _reference
+from conftest import GROUPS, THREADS, make_images
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +45,7 @@ def test_exactness_contract_on_fashion_mnist(fashion, blocks):
 @pytest.mark.parametrize("group", GROUPS)
 def test_exactness_for_every_group(group):
     x = gb.datasets.load_digits().images
-    rep = GlassBoxRepresentation(group=group, thresholds=2, cell_size=4, pool_size=2).fit(x)
+    rep = GlassBoxRepresentation(group=group, thresholds=5, cell_size=4, pool_size=2).fit(x)
     F = rep.transform(x)
     g = get_group(group)
     for h in range(g.order):
@@ -53,34 +54,85 @@ def test_exactness_for_every_group(group):
         )
 
 
+@pytest.mark.parametrize("group", ["trivial", "C2", "D1h", "D1v", "D2"])
+def test_exactness_on_non_square_images(group):
+    x = make_images(np.uint8, (12, 18), n=20)
+    rep = GlassBoxRepresentation(group=group, thresholds=4, cell_size=3, pool_size=2).fit(x)
+    F = rep.transform(x)
+    g = get_group(group)
+    for h in range(g.order):
+        np.testing.assert_array_equal(
+            rep.transform(g.apply(x, h)), F[:, rep.feature_permutation(h)]
+        )
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32, np.float64])
+@pytest.mark.parametrize("shape,pool,cell,dists", [((28, 28), 2, 4, (1, 2)), ((6, 9), 3, 3, (1, 5))])
+def test_equal_to_the_literal_definition(dtype, shape, pool, cell, dists):
+    """The C++ kernel (levels through a table or a binary search) equals the features counted
+    plane by plane from the binarized images, and the invariant block is the sum over orbits."""
+    x = make_images(dtype, shape, n=6, seed=3)
+    thresholds = np.unique(np.quantile(x.astype(np.float64), [0.2, 0.5, 0.5, 0.8]))
+    if np.dtype(dtype).kind == "u":
+        thresholds = np.floor(thresholds)
+    rep = GlassBoxRepresentation(
+        group="trivial", thresholds=list(thresholds), pool_size=pool, cell_size=cell,
+        distances=dists, blocks="equivariant",
+    ).fit(x)
+    level, steps = _reference.glass_features(x, rep.thresholds_, pool, cell, dists)
+    want = np.concatenate([level.reshape(len(x), -1), steps.reshape(len(x), -1)], axis=1)
+    np.testing.assert_array_equal(rep.transform(x), want.astype(np.float32))
+    both = clone(rep).set_params(group="D2", blocks="both").fit(x)
+    F = both.transform(x)
+    eq = F[:, both.n_invariant_ :]
+    np.testing.assert_array_equal(eq, want.astype(np.float32))
+    # each invariant feature is the sum of the equivariant features of its orbit
+    perms = np.stack([both.feature_permutation(h)[both.n_invariant_ :] - both.n_invariant_
+                      for h in range(4)])
+    orbit_sums = {}
+    for j in range(eq.shape[1]):
+        members = tuple(sorted(set(perms[:, j])))
+        orbit_sums[members] = eq[:, list(members)].sum(axis=1)
+    assert len(orbit_sums) == both.n_invariant_
+    got = sorted(tuple(c) for c in F[:, : both.n_invariant_].T)
+    np.testing.assert_array_equal(np.array(got), np.array(sorted(tuple(v) for v in orbit_sums.values())))
+
+
 def test_feature_names_and_layout(fashion):
     x_train, _ = fashion
     rep = GlassBoxRepresentation(thresholds=[50, 150]).fit(x_train)
     names = rep.get_feature_names_out()
     assert len(names) == rep.n_features_out_ == len(set(names))
-    n_classes = len(gb.pattern_table("D4").canonical_codes)
-    # invariant: 2 thresholds x (28 position orbits of a 14x14 grid + 102 classes x 3 cell orbits)
-    assert rep.n_invariant_ == 2 * (28 + n_classes * 3)
-    # equivariant: 2 x (14 x 14 pooled positions + 102 classes x 4 x 4 cells)
-    assert rep.n_features_out_ - rep.n_invariant_ == 2 * (196 + n_classes * 16)
+    # equivariant: 14 x 14 level windows + 2 distances x 8 directions x 7 x 7 cells
+    assert rep.n_features_out_ - rep.n_invariant_ == 196 + 2 * 8 * 49
+    # invariant: 28 orbits of the 14x14 windows under D4; step orbits: per distance, the
+    # (direction, cell) pairs of a 7x7 grid: axial and diagonal directions, 49 * 4 / 8 cells... each
+    # orbit has 8 members except those fixed by a reflection
+    assert rep.block_sizes_["invariant"]["level"] == 28
+    assert rep.n_invariant_ == 28 + rep.block_sizes_["invariant"]["step"]
     assert all(n.startswith("inv:") for n in names[: rep.n_invariant_])
     assert all(n.startswith("eq:") for n in names[rep.n_invariant_ :])
-    assert "eq:pattern[x>150]:class0(code 0)@cell(3,3)" in set(names)
-    assert "inv:plane[x>50]:sum2x2:orbit-of(0,0)" in set(names)
+    assert "eq:level[K=2]:sum2x2@(13,13)" in set(names)
+    assert "eq:step[K=2,d=2,dir=(0,1)]:cell4x4@(6,0)" in set(names)
+    assert "inv:orbit-of-level[K=2]:sum2x2@(0,0)" in set(names)
 
 
 def test_features_count_what_they_say():
     x = np.zeros((1, 28, 28), dtype=np.uint8)
     x[0, 0:2, 0:2] = 255  # a 2x2 bright square in the top-left corner
-    rep = GlassBoxRepresentation(thresholds=[100], blocks="equivariant").fit(
+    rep = GlassBoxRepresentation(thresholds=[100, 200], distances=(1,), blocks="equivariant").fit(
         np.concatenate([x, x + 1])
     )
     f = dict(zip(rep.get_feature_names_out(), rep.transform(x)[0], strict=True))
-    assert f["eq:plane[x>100]:sum2x2@(0,0)"] == 4
-    assert f["eq:plane[x>100]:sum2x2@(0,1)"] == 0
-    # every pixel of the 7x7 top-left cell has one pattern class: 49 counts in all
-    cell = [v for n, v in f.items() if n.startswith("eq:pattern") and n.endswith("@cell(0,0)")]
-    assert sum(cell) == 49
+    assert f["eq:level[K=2]:sum2x2@(0,0)"] == 8  # 4 pixels above both thresholds
+    assert f["eq:level[K=2]:sum2x2@(0,1)"] == 0
+    # stepping right from the square: 2 rows leave it at column 1, on 2 planes; the left edge
+    # leaves the image (0 outside) on 2 rows too, going left
+    assert f["eq:step[K=2,d=1,dir=(0,1)]:cell4x4@(0,0)"] == 4
+    assert f["eq:step[K=2,d=1,dir=(0,-1)]:cell4x4@(0,0)"] == 4
+    assert f["eq:step[K=2,d=1,dir=(1,1)]:cell4x4@(0,0)"] == 2 * 3  # (0,1), (1,0), (1,1) exit
+    elsewhere = [v for n, v in f.items() if n.startswith("eq:step") and not n.endswith("@(0,0)")]
+    assert len(elsewhere) == 8 * 48 and sum(elsewhere) == 0
 
 
 @pytest.mark.parametrize("n_threads", THREADS)
@@ -100,9 +152,14 @@ def test_threads_and_flat_input(fashion, n_threads):
 def test_learnt_thresholds(fashion):
     x_train, _ = fashion
     rep = GlassBoxRepresentation(thresholds=4).fit(x_train)
-    t = rep.thresholds_
-    assert t.size == 4 and np.all(np.diff(t) > 0) and np.all(t == np.floor(t))
-    assert 0 < t[0] and t[-1] < 255
+    np.testing.assert_array_equal(rep.thresholds_, [51, 102, 153, 204])  # 255 * k / 5, floored
+    rep = GlassBoxRepresentation(thresholds=3).fit(x_train.astype(np.float32) / 255 + 1)
+    np.testing.assert_allclose(rep.thresholds_, [1.25, 1.5, 1.75])
+    binary = (x_train > 100).astype(np.uint8)
+    rep = GlassBoxRepresentation(thresholds=32).fit(binary)
+    np.testing.assert_array_equal(rep.thresholds_, [0])  # duplicates dropped
+    rep = GlassBoxRepresentation(thresholds=[3, 1, 2, 2]).fit(x_train)
+    np.testing.assert_array_equal(rep.thresholds_, [1, 2, 3])
 
 
 def test_bad_input(fashion):
@@ -113,6 +170,20 @@ def test_bad_input(fashion):
         GlassBoxRepresentation(pool_size=3).fit(x_train)
     with pytest.raises(ValueError, match="non-square"):
         GlassBoxRepresentation(cell_size=2).fit(x_train[:, :, :26])
+    with pytest.raises(ValueError, match="distances must be distinct and below min"):
+        GlassBoxRepresentation(distances=(1, 28)).fit(x_train)
+    with pytest.raises(ValueError, match="distances must be distinct"):
+        GlassBoxRepresentation(distances=(1, 1)).fit(x_train)
+    with pytest.raises(ValueError, match="distances must be a positive int"):
+        GlassBoxRepresentation(distances=(0,)).fit(x_train)
+    with pytest.raises(ValueError, match="distances must be a sequence"):
+        GlassBoxRepresentation(distances=2).fit(x_train)
+    with pytest.raises(ValueError, match="thresholds must be finite"):
+        GlassBoxRepresentation(thresholds=[1.0, np.nan]).fit(x_train)
+    with pytest.raises(ValueError, match="thresholds must be a positive int or a sequence"):
+        GlassBoxRepresentation(thresholds="many").fit(x_train)
+    with pytest.raises(ValueError, match="float32 cannot hold exactly"):
+        GlassBoxRepresentation(thresholds=list(range(3000)), cell_size=28).fit(x_train * 20)
     with pytest.raises(ValueError, match="not a square image"):
         GlassBoxRepresentation().fit(np.zeros((3, 10)))
     with pytest.raises(ValueError, match="blocks must be one of"):

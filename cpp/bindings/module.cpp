@@ -12,6 +12,7 @@ void register_orbit(py::module_& m);
 void register_pool(py::module_& m);
 void register_patterns(py::module_& m);
 void register_fused(py::module_& m);
+void register_features(py::module_& m);
 }  // namespace glassbox::bind
 
 PYBIND11_MODULE(_core, m) {
@@ -25,4 +26,5 @@ PYBIND11_MODULE(_core, m) {
   glassbox::bind::register_pool(m);
   glassbox::bind::register_patterns(m);
   glassbox::bind::register_fused(m);
+  glassbox::bind::register_features(m);
 }

@@ -8,8 +8,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ._kernels import binarize, cell_histograms, local_patterns, pattern_table, represent_fused
-from ._validation import IMAGE_DTYPES, as_array, check_allocation
+from . import _core
+from ._validation import IMAGE_DTYPES, as_array, check_allocation, resolve_n_threads
 from .groups import get_group
 
 __all__ = ["GlassBoxRepresentation"]
@@ -17,43 +17,59 @@ __all__ = ["GlassBoxRepresentation"]
 _BLOCKS = ("both", "invariant", "equivariant")
 
 
-def _grid_orbits(group, n_rows, n_cols):
-    """Orbit index of every position of an (n_rows, n_cols) grid under the group, and one
-    representative (the smallest flat index) per orbit."""
-    dest = np.stack([group.act_on_index(i, n_rows, n_cols).ravel() for i in range(group.order)])
-    canonical = dest.min(axis=0)
-    reps, orbit = np.unique(canonical, return_inverse=True)
-    return orbit.ravel(), reps
+# The eight step directions (dr, dc): the 3x3 grid without its centre, in row-major order.
+DIRECTIONS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
+_EXACT = 2**24  # float32 holds every integer up to here
+
+
+def _positive_int(name, v):
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
+        raise ValueError(f"{name} must be a positive int, got {v!r}")
+    return int(v)
 
 
 class GlassBoxRepresentation(TransformerMixin, BaseEstimator):
-    """Binarization planes, local-pattern orbits and pooling as an exactly symmetric feature map.
+    """Binarization planes, oriented local steps and pooling as an exactly symmetric feature map.
 
-    For each of K thresholds the images are binarized.  The **equivariant block** holds (a) the
-    binary planes sum-pooled over ``pool_size`` x ``pool_size`` windows and (b) for every cell of
-    ``cell_size`` x ``cell_size`` pixels, the histogram of the 3x3 local-pattern orbit classes
-    under the group (:func:`glassbox.local_patterns`).  A group element ``h`` moving the image
-    moves these features among positions and cells: ``transform(h·X) ==
-    transform(X)[:, feature_permutation(h)]``, bit for bit.  The **invariant block** sums each of
-    them over the group's orbits of positions and of cells, so it does not change at all.
+    Each image is binarized at K thresholds.  Summing the K binary planes gives every pixel a
+    *level* (the number of thresholds below it); the features are counts over those planes:
+
+    - **level maps** (equivariant): the number of (pixel, threshold) pairs above threshold in
+      every ``pool_size`` x ``pool_size`` window: a sum-pooled, K-level image;
+    - **oriented steps** (equivariant): for every distance ``d`` in ``distances``, each of the 8
+      directions ``(dr, dc)`` (:data:`DIRECTIONS`) and every ``cell_size`` x ``cell_size`` cell,
+      the number of (pixel p, threshold) pairs whose binary plane is 1 at p and 0 at
+      ``p + d (dr, dc)`` (0 outside the image).  Equivalently the sum over the cell of
+      ``max(level(p) - level(p + d (dr, dc)), 0)``: a ReLU of a directional difference, like a
+      CNN's first-layer edge filter, and the 8 directions are that filter's orbit under D4;
+    - the **invariant block**: each equivariant feature summed over its orbit under the group
+      (orbits of window positions; orbits of (distance, direction, cell) triples).
+
+    A group element ``h`` moving the images moves the equivariant features among positions,
+    cells and directions: ``transform(h·X) == transform(X)[:, feature_permutation(h)]`` bit for
+    bit, and the invariant block does not change at all.  Every feature is an integer count
+    (checked in :meth:`fit` to stay exact in float32) named by :meth:`get_feature_names_out`.
 
     Parameters
     ----------
     group : str or Group
         Subgroup of D4 (square images for groups with 90-degree rotations or transposes).
     thresholds : int or sequence of numbers
-        An int K: K thresholds at the quantiles ``k / (K + 1)`` of the training pixels above the
-        darkest value, learnt in :meth:`fit`; or the thresholds themselves.
-    cell_size : int
-        Side of the histogram cells; must divide H and W (so that the group maps cells to cells).
+        An int K: K thresholds evenly spaced strictly between the darkest and the brightest
+        training pixel, learnt in :meth:`fit` (rounded down for integer images; duplicates
+        dropped); or the thresholds themselves.
     pool_size : int
-        Side of the pooling windows; must divide H and W.
+        Side of the level-map windows; must divide H and W.
+    cell_size : int
+        Side of the step-histogram cells; must divide H and W (so the group maps cells to cells).
+    distances : sequence of int
+        Step lengths, each in ``[1, min(H, W))``.
     blocks : {"both", "invariant", "equivariant"}
         Which blocks :meth:`transform` returns (invariant features first).
     image_shape : (int, int), optional
         Shape of flattened input rows ``(N, H * W)``; default: square images.
     n_threads : int, optional
-        OpenMP threads of the kernels (see :func:`glassbox.binarize`).
+        OpenMP threads of the kernel (see :func:`glassbox.binarize`).
 
     Attributes
     ----------
@@ -62,7 +78,10 @@ class GlassBoxRepresentation(TransformerMixin, BaseEstimator):
     n_features_in_ : int
     n_features_out_ : int
     n_invariant_ : int
-        The first ``n_invariant_`` output features are the invariant block (with ``blocks="both"``).
+        The first ``n_invariant_`` output features are the invariant block (0 with
+        ``blocks="equivariant"``).
+    block_sizes_ : dict
+        Number of features per block and kind (``"invariant"``, ``"level"``, ``"step"``).
 
     Examples
     --------
@@ -79,17 +98,19 @@ class GlassBoxRepresentation(TransformerMixin, BaseEstimator):
     def __init__(
         self,
         group="D4",
-        thresholds=4,
-        cell_size=7,
+        thresholds=32,
         pool_size=2,
+        cell_size=4,
+        distances=(1, 2),
         blocks="both",
         image_shape=None,
         n_threads=None,
     ):
         self.group = group
         self.thresholds = thresholds
-        self.cell_size = cell_size
         self.pool_size = pool_size
+        self.cell_size = cell_size
+        self.distances = distances
         self.blocks = blocks
         self.image_shape = image_shape
         self.n_threads = n_threads
@@ -157,108 +178,117 @@ class GlassBoxRepresentation(TransformerMixin, BaseEstimator):
         g.check_shape(X.shape, "X")
         H, W = X.shape[1:]
         for name in ("cell_size", "pool_size"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
-                raise ValueError(f"{name} must be a positive int, got {v!r}")
+            v = _positive_int(name, getattr(self, name))
             if H % v or W % v:
                 raise ValueError(
                     f"{name}={v} must divide the image sides {H}x{W}: otherwise the group does not "
                     "map the grid onto itself and the features are not exactly symmetric"
                 )
+        try:
+            dists = [_positive_int("distances", d) for d in self.distances]
+        except TypeError:
+            raise ValueError(
+                f"distances must be a sequence of positive ints, got {self.distances!r}"
+            ) from None
+        if len(set(dists)) != len(dists) or any(d >= min(H, W) for d in dists):
+            raise ValueError(
+                f"distances must be distinct and below min(H, W) = {min(H, W)}, got {dists}"
+            )
         t = self.thresholds
         if isinstance(t, numbers.Integral) and not isinstance(t, bool):
             if t < 1:
                 raise ValueError(f"thresholds must be a positive int or a sequence, got {t}")
-            sample = X[: min(len(X), 5000)].ravel()
-            bright = sample[sample > sample.min()]
-            if bright.size == 0:
+            lo, hi = float(X.min()), float(X.max())
+            if lo == hi:
                 raise ValueError(
                     "X: every training pixel has the same value; cannot place thresholds"
                 )
-            q = np.quantile(bright.astype(np.float64), np.arange(1, t + 1) / (t + 1))
+            q = lo + (hi - lo) * (np.arange(1, t + 1) / (t + 1))
             if X.dtype.kind == "u":
                 q = np.floor(q)
             thresholds = np.unique(q)
         else:
-            thresholds = np.atleast_1d(np.asarray(t, dtype=np.float64))
+            try:
+                thresholds = np.atleast_1d(np.asarray(t, dtype=np.float64))
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"thresholds must be a positive int or a sequence of numbers, got {t!r}"
+                ) from None
             if thresholds.ndim != 1 or thresholds.size == 0:
                 raise ValueError("thresholds must be a positive int or a non-empty 1-D sequence")
+            if not np.isfinite(thresholds).all():
+                raise ValueError("thresholds must be finite")
+            thresholds = np.unique(thresholds)
+        K = thresholds.size
+        window = max(self.pool_size, self.cell_size) ** 2
+        if g.order * window * K >= _EXACT:
+            raise ValueError(
+                f"{K} thresholds with {window}-pixel windows under a group of order {g.order} give "
+                "counts that float32 cannot hold exactly (>= 2**24): use fewer thresholds or "
+                "smaller cells"
+            )
         self.thresholds_ = thresholds
+        self.distances_ = np.array(dists, dtype=np.int64)
         self.image_shape_ = (H, W)
         self.n_features_in_ = H * W
         self._layout(g)
         return self
 
+    def _eq_permutation(self, g, i):
+        """Permutation of the equivariant features under element i (see feature_permutation)."""
+        OH, OW = self._level_grid
+        CH, CW = self._cell_grid
+        nd = self.distances_.size
+        level = g.apply(np.arange(OH * OW).reshape(OH, OW), i).ravel()
+        # steps: index array over (distance, 3x3 direction grid, cells); the element moves the
+        # cells and turns the directions (the grid's centre, unused, stays put)
+        grid = np.full((nd, 3, 3, CH, CW), -1, dtype=np.intp)
+        dir_pos = [(dr + 1, dc + 1) for dr, dc in DIRECTIONS]
+        for k, (r, c) in enumerate(dir_pos):
+            grid[:, r, c] = (np.arange(nd)[:, None, None] * 8 + k) * (CH * CW) + np.arange(
+                CH * CW
+            ).reshape(CH, CW)
+        moved = g.apply(grid, i)  # moves cells (last two axes)
+        moved = np.moveaxis(g.apply(np.moveaxis(moved, (1, 2), (-2, -1)), i), (-2, -1), (1, 2))
+        steps = np.stack([moved[:, r, c] for r, c in dir_pos], axis=1).ravel()
+        return np.concatenate([level, OH * OW + steps])
+
     def _layout(self, g):
         H, W = self.image_shape_
-        K = self.thresholds_.size
         p, c = self.pool_size, self.cell_size
-        table = pattern_table(g, 3)
-        n_classes = len(table.canonical_codes)
-        self._pool_grid, self._cell_grid = (H // p, W // p), (H // c, W // c)
-        self._pos_orbit, self._pos_reps = _grid_orbits(g, *self._pool_grid)
-        self._cell_orbit, self._cell_reps = _grid_orbits(g, *self._cell_grid)
-        self._n_classes = n_classes
-        # equivariant layouts: (K, OH, OW) planes, (K, C, CH, CW) histograms
-        self._eq_shapes = ((K, *self._pool_grid), (K, n_classes, *self._cell_grid))
-        names_inv, names_eq = [], []
-        ts = [f"{v:g}" for v in self.thresholds_]
-        for k in range(K):
-            for rep in self._pos_reps:
-                r, col = divmod(int(rep), self._pool_grid[1])
-                names_inv.append(f"inv:plane[x>{ts[k]}]:sum{p}x{p}:orbit-of({r},{col})")
-        for k in range(K):
-            for cl in range(n_classes):
-                for rep in self._cell_reps:
-                    r, col = divmod(int(rep), self._cell_grid[1])
-                    names_inv.append(
-                        f"inv:pattern[x>{ts[k]}]:class{cl}(code {table.canonical_codes[cl]}):"
-                        f"cell-orbit-of({r},{col})"
-                    )
-        for k in range(K):
-            for r in range(self._pool_grid[0]):
-                for col in range(self._pool_grid[1]):
-                    names_eq.append(f"eq:plane[x>{ts[k]}]:sum{p}x{p}@({r},{col})")
-        for k in range(K):
-            for cl in range(n_classes):
-                for r in range(self._cell_grid[0]):
-                    for col in range(self._cell_grid[1]):
-                        names_eq.append(
-                            f"eq:pattern[x>{ts[k]}]:class{cl}(code {table.canonical_codes[cl]})"
-                            f"@cell({r},{col})"
-                        )
-        self.n_invariant_ = len(names_inv) if self.blocks != "equivariant" else 0
-        names = (names_inv if self.blocks != "equivariant" else []) + (
-            names_eq if self.blocks != "invariant" else []
-        )
-        self._names = np.array(names, dtype=object)
-        self.n_features_out_ = len(names)
+        self._level_grid, self._cell_grid = (H // p, W // p), (H // c, W // c)
+        perms = np.stack([self._eq_permutation(g, i) for i in range(g.order)])
+        n_eq = perms.shape[1]
+        # orbit of feature j: {perm_h[j]}; canonical member: the smallest index
+        canonical = perms.min(axis=0)
+        reps, inv_index = np.unique(canonical, return_inverse=True)
+        self._inv_index = inv_index.ravel().astype(np.int32)
+        K = self.thresholds_.size
+        names_eq = []
+        OH, OW = self._level_grid
+        for r in range(OH):
+            for col in range(OW):
+                names_eq.append(f"eq:level[K={K}]:sum{p}x{p}@({r},{col})")
+        CH, CW = self._cell_grid
+        for d in self.distances_:
+            for dr, dc in DIRECTIONS:
+                for r in range(CH):
+                    for col in range(CW):
+                        names_eq.append(f"eq:step[K={K},d={d},dir=({dr},{dc})]:cell{c}x{c}@({r},{col})")
+        names_inv = ["inv:orbit-of-" + names_eq[j][3:] for j in reps]
+        n_level = OH * OW
+        n_inv_level = int(np.count_nonzero(reps < n_level))
+        inv = self.blocks != "equivariant"
+        eq = self.blocks != "invariant"
+        self.n_invariant_ = len(names_inv) if inv else 0
+        self._names = np.array((names_inv if inv else []) + (names_eq if eq else []), dtype=object)
+        self.n_features_out_ = len(self._names)
+        self.block_sizes_ = {
+            "invariant": {"level": n_inv_level, "step": len(reps) - n_inv_level} if inv else {},
+            "equivariant": {"level": n_level, "step": n_eq - n_level} if eq else {},
+        }
 
     # -- transform -------------------------------------------------------------------------------
-    def _equivariant_arrays(self, X):
-        g = get_group(self.group)
-        nt = self.n_threads
-        t = self.thresholds_
-        planes = represent_fused(
-            X, list(t), group="trivial", size=self.pool_size, mode="sum", n_threads=nt
-        )
-        planes = planes[:, 0]  # (N, K, OH, OW)
-        hists = np.empty((X.shape[0], t.size, self._n_classes, *self._cell_grid), dtype=np.int32)
-        for k, tk in enumerate(t):
-            classes = local_patterns(binarize(X, tk, n_threads=nt), g, n_threads=nt).classes
-            hists[:, k] = cell_histograms(classes, self._n_classes, self.cell_size, n_threads=nt)
-        return planes, hists
-
-    @staticmethod
-    def _indicator(orbit, n_orbits):
-        """(positions, orbits) 0/1 float32 matrix: a product with it sums each orbit exactly
-        (every count here is far below 2**24)."""
-        m = np.zeros((orbit.size, n_orbits), dtype=np.float32)
-        m[np.arange(orbit.size), orbit] = 1.0
-        return m
-
-    _CHUNK = 4096  # images per pass: bounds the temporaries and keeps them in cache
-
     def transform(self, X):
         """Features of images.
 
@@ -273,26 +303,23 @@ class GlassBoxRepresentation(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "thresholds_")
         X = self._images(X, self.image_shape_)
-        N = X.shape[0]
-        check_allocation((N, self.n_features_out_), np.float32, "the output of transform")
-        out = np.empty((N, self.n_features_out_), dtype=np.float32)
-        pos_m = self._indicator(self._pos_orbit, self._pos_reps.size)
-        cell_m = self._indicator(self._cell_orbit, self._cell_reps.size)
-        for a in range(0, N, self._CHUNK):
-            b = min(N, a + self._CHUNK)
-            planes, hists = self._equivariant_arrays(X[a:b])
-            n = b - a
-            planes = planes.reshape(n, -1, planes.shape[-2] * planes.shape[-1]).astype(np.float32)
-            hists = hists.reshape(n, -1, hists.shape[-2] * hists.shape[-1]).astype(np.float32)
-            parts = []
-            if self.blocks != "equivariant":
-                parts += [(planes @ pos_m).reshape(n, -1), (hists @ cell_m).reshape(n, -1)]
-            if self.blocks != "invariant":
-                parts += [planes.reshape(n, -1), hists.reshape(n, -1)]
-            col = 0
-            for part in parts:
-                out[a:b, col : col + part.shape[1]] = part
-                col += part.shape[1]
+        nt = resolve_n_threads(self.n_threads)
+        check_allocation((X.shape[0], self.n_features_out_), np.float32, "the output of transform")
+        out = np.empty((X.shape[0], self.n_features_out_), dtype=np.float32)
+        n_inv = int(self._inv_index.max()) + 1
+        _core.glass_features(
+            X,
+            self.thresholds_,
+            self.pool_size,
+            self.cell_size,
+            self.distances_,
+            self._inv_index,
+            n_inv,
+            self.blocks != "equivariant",
+            self.blocks != "invariant",
+            out,
+            nt,
+        )
         return out
 
     def feature_permutation(self, element):
@@ -312,21 +339,17 @@ class GlassBoxRepresentation(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "thresholds_")
         g = get_group(self.group)
         i = g.index(element)
-        pieces, offset = [], 0
-        if self.blocks != "equivariant":
-            pieces.append(np.arange(self.n_invariant_))
-            offset = self.n_invariant_
+        pieces = [np.arange(self.n_invariant_)]
         if self.blocks != "invariant":
-            for shape in self._eq_shapes:
-                n = int(np.prod(shape))
-                idx = np.arange(n).reshape(shape)
-                pieces.append(offset + np.ascontiguousarray(g.apply(idx, i)).ravel())
-                offset += n
+            pieces.append(self.n_invariant_ + self._eq_permutation(g, i))
         return np.concatenate(pieces).astype(np.intp)
 
     def get_feature_names_out(self, input_features=None):
-        """Names of the output features: block, binarization plane, pattern class (with its
-        canonical code), pooling window or cell, and position or orbit.
+        """Names of the output features.
+
+        ``eq:level[K=..]:sum{p}x{p}@(r,c)`` is the level sum of window (r, c);
+        ``eq:step[K=..,d=..,dir=(dr,dc)]:cell{c}x{c}@(r,c)`` the step count of one distance,
+        direction and cell; ``inv:orbit-of-...`` the sum of that feature over its group orbit.
 
         Returns
         -------

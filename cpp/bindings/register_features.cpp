@@ -1,0 +1,76 @@
+#include <cmath>
+
+#include "array_cast.hpp"
+#include "glassbox/features.hpp"
+
+namespace glassbox::bind {
+
+namespace {
+
+template <class T>
+void run_features(const py::array& images, const double* t, index_t K, const FeatureLayout& layout,
+                  float* out, int nt) {
+  const auto s = shape_of(images);
+  const T* x = input_ptr<T>(images, "images");
+  py::gil_scoped_release release;
+  glass_features<T>(x, s[0], s[1], s[2], t, K, layout, out, nt);
+}
+
+}  // namespace
+
+void register_features(py::module_& m) {
+  m.def(
+      "glass_features",
+      [](const py::array& images, const py::array& thresholds, index_t pool, index_t cell, const py::array& dists,
+         const py::array& inv_index, index_t n_inv, bool write_inv, bool write_eq, py::array& out,
+         int n_threads) {
+        const auto s = require_ndim(images, 3, "images");
+        const index_t H = s[1], W = s[2];
+        const auto ts = require_ndim(thresholds, 1, "thresholds");
+        const double* t = input_ptr<double>(thresholds, "thresholds");
+        for (index_t k = 0; k < ts[0]; ++k) {
+          if (!std::isfinite(t[k])) throw py::value_error("thresholds must be finite");
+          if (k && !(t[k - 1] < t[k])) throw py::value_error("thresholds must be strictly increasing");
+        }
+        if (pool < 1 || cell < 1 || H % pool || W % pool || H % cell || W % cell)
+          throw py::value_error("pool and cell must be positive and divide the image sides");
+        const auto ds = require_ndim(dists, 1, "dists");
+        const index_t* d = input_ptr<index_t>(dists, "dists", "i8");
+        for (index_t i = 0; i < ds[0]; ++i)
+          if (d[i] < 1 || d[i] >= H || d[i] >= W) throw py::value_error("dists must lie in [1, min(H, W))");
+        FeatureLayout layout;
+        layout.pool = pool;
+        layout.cell = cell;
+        layout.dists = d;
+        layout.n_dists = ds[0];
+        const index_t n_eq = equivariant_size(H, W, layout);
+        if (n_inv < 0) throw py::value_error("n_inv must be >= 0");
+        if (write_inv) {
+          require_shape(inv_index, {n_eq}, "inv_index");
+          const std::int32_t* ii = input_ptr<std::int32_t>(inv_index, "inv_index");
+          for (index_t j = 0; j < n_eq; ++j)
+            if (ii[j] < 0 || ii[j] >= n_inv) throw py::value_error("inv_index must lie in [0, n_inv)");
+          layout.inv_index = ii;
+          layout.n_inv = n_inv;
+        }
+        layout.write_inv = write_inv;
+        layout.write_eq = write_eq;
+        const index_t row = (write_inv ? n_inv : 0) + (write_eq ? n_eq : 0);
+        require_shape(out, {s[0], row}, "out");
+        float* o = output_ptr<float>(out, "out");
+        const int nt = checked_threads(n_threads);
+        const std::string code = dtype_code(images);
+        if (code == "u1") return run_features<std::uint8_t>(images, t, ts[0], layout, o, nt);
+        if (code == "u2") return run_features<std::uint16_t>(images, t, ts[0], layout, o, nt);
+        if (code == "f4") return run_features<float>(images, t, ts[0], layout, o, nt);
+        if (code == "f8") return run_features<double>(images, t, ts[0], layout, o, nt);
+        throw py::type_error("images must be uint8, uint16, float32 or float64, got " + code);
+      },
+      py::arg("images"), py::arg("thresholds"), py::arg("pool"), py::arg("cell"), py::arg("dists"),
+      py::arg("inv_index"), py::arg("n_inv"), py::arg("write_inv"), py::arg("write_eq"), py::arg("out"),
+      py::arg("n_threads"),
+      "images (N, H, W) -> out (N, row) float32: [invariant | equivariant] glass-box features "
+      "(see cpp/include/glassbox/features.hpp).");
+}
+
+}  // namespace glassbox::bind
