@@ -1,5 +1,11 @@
 from __future__ import annotations
 
+import os
+
+# scikit-learn's check_array_api_input runs only when this is set before SciPy is imported
+# (it checks that array API dispatch with NumPy inputs changes nothing); see test_sklearn_api.
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
+
 import numpy as np
 import pytest
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse
 from sklearn.base import clone
 
 import glassbox as gb
@@ -190,8 +191,19 @@ def test_bad_input(fashion):
         GlassBoxRepresentation(blocks="all").fit(x_train)
     with pytest.raises(ValueError, match="same value"):
         GlassBoxRepresentation().fit(np.zeros((3, 28, 28), np.uint8))
-    with pytest.raises(TypeError, match="X must hold numbers"):
+    with pytest.raises(ValueError, match="Complex data not supported"):
         GlassBoxRepresentation().fit(np.zeros((3, 28, 28), complex))
+    with pytest.raises(TypeError, match="X must hold numbers"):
+        GlassBoxRepresentation().fit(np.full((3, 28, 28), "a"))
+    with pytest.raises(TypeError, match="X must hold numbers"):
+        GlassBoxRepresentation().fit(np.full((3, 28, 28), "a", dtype=object))
+    with pytest.raises(TypeError, match="sparse input is not supported"):
+        GlassBoxRepresentation().fit(scipy.sparse.csr_matrix(np.eye(4)))
+    with pytest.raises(ValueError, match="magnitude <= 2..53"):
+        GlassBoxRepresentation().fit(np.full((3, 4, 4), 2**60))
+    # negative integers are read exactly as float64
+    neg = GlassBoxRepresentation(thresholds=[-1]).fit(np.arange(-8, 8).reshape(1, 4, 4))
+    assert neg.transform(np.arange(-8, 8).reshape(1, 4, 4))[0, neg.n_invariant_ :].sum() > 0
     rep = GlassBoxRepresentation(thresholds=[100])
     with pytest.raises(Exception, match="not fitted"):
         rep.transform(x_train)
@@ -231,3 +243,19 @@ def test_cell_histograms_against_bincount():
         gb.cell_histograms(lab, 7, 11)
     with pytest.raises(TypeError, match="labels must have dtype uint16"):
         gb.cell_histograms(lab.astype(np.int32), 7, 3)
+
+
+def test_image_shape_with_an_inferred_side_and_no_steps():
+    x = make_images(np.uint8, (3, 10), n=5)
+    rep = GlassBoxRepresentation(
+        group="D2", image_shape=(3, -1), pool_size=1, cell_size=1, distances=(), thresholds=4
+    ).fit(x.reshape(5, -1))
+    assert rep.image_shape_ == (3, 10)
+    F = rep.transform(x.reshape(5, -1))
+    np.testing.assert_array_equal(F, rep.transform(x))
+    assert rep.block_sizes_["equivariant"] == {"level": 30, "step": 0}
+    level, _ = _reference.glass_features(x, rep.thresholds_, 1, 1, ())
+    np.testing.assert_array_equal(F[:, rep.n_invariant_ :], level.reshape(5, -1))
+    for bad in [(4, -1), (-1, -1), (3,), "3x10"]:
+        with pytest.raises(ValueError, match="image_shape"):
+            clone(rep).set_params(image_shape=bad).fit(x.reshape(5, -1))

@@ -34,7 +34,8 @@ void register_features(py::module_& m) {
         }
         if (pool < 1 || cell < 1 || H % pool || W % pool || H % cell || W % cell)
           throw py::value_error("pool and cell must be positive and divide the image sides");
-        const auto ds = require_ndim(dists, 1, "dists");
+        if (dists.ndim() != 1) throw py::value_error("dists must be 1-D");
+        const auto ds = shape_of(dists);  // may be empty: level maps only
         const index_t* d = input_ptr<index_t>(dists, "dists", "i8");
         for (index_t i = 0; i < ds[0]; ++i)
           if (d[i] < 1 || d[i] >= H || d[i] >= W) throw py::value_error("dists must lie in [1, min(H, W))");

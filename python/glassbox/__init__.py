@@ -37,13 +37,16 @@ from ._kernels import (
     represent_fused,
     unpack_bits,
 )
+from .classifier import CLASSIFIERS, GlassBoxClassifier
 from .groups import GROUP_NAMES, Group, get_group
 from .representation import GlassBoxRepresentation
 
 __version__ = _core.__version__
 
 __all__ = [
+    "CLASSIFIERS",
     "GROUP_NAMES",
+    "GlassBoxClassifier",
     "GlassBoxRepresentation",
     "Group",
     "LocalPatterns",

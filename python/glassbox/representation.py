@@ -5,6 +5,7 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
@@ -63,11 +64,12 @@ class GlassBoxRepresentation(TransformerMixin, BaseEstimator):
     cell_size : int
         Side of the step-histogram cells; must divide H and W (so the group maps cells to cells).
     distances : sequence of int
-        Step lengths, each in ``[1, min(H, W))``.
+        Step lengths, each in ``[1, min(H, W))``; empty for level maps only.
     blocks : {"both", "invariant", "equivariant"}
         Which blocks :meth:`transform` returns (invariant features first).
     image_shape : (int, int), optional
-        Shape of flattened input rows ``(N, H * W)``; default: square images.
+        Shape of flattened input rows ``(N, H * W)``, one side may be -1 (inferred, as in
+        :func:`numpy.reshape`); default: square images.
     n_threads : int, optional
         OpenMP threads of the kernel (see :func:`glassbox.binarize`).
 
@@ -115,11 +117,29 @@ class GlassBoxRepresentation(TransformerMixin, BaseEstimator):
         self.image_shape = image_shape
         self.n_threads = n_threads
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = []  # always float32 counts
+        return tags
+
     # -- input ---------------------------------------------------------------------------------
     def _images(self, X, shape=None):
+        if sp.issparse(X):
+            raise TypeError("X: sparse input is not supported; pass dense images")
         X = np.asarray(X)
+        if X.dtype.kind == "c":
+            raise ValueError("X: Complex data not supported")
+        if X.dtype.kind == "O":
+            try:
+                X = X.astype(np.float64)
+            except (TypeError, ValueError) as exc:
+                raise TypeError(f"X must hold numbers: {exc}") from None
         if X.dtype.kind not in "biuf":
             raise TypeError(f"X must hold numbers, got dtype {X.dtype}")
+        if X.ndim == 2 and X.shape[1] == 0:
+            raise ValueError(
+                f"X has 0 feature(s) (shape={X.shape}) while a minimum of 1 is required."
+            )
         native = X.dtype.newbyteorder("=")
         if native not in IMAGE_DTYPES or not X.flags.c_contiguous:
             # a copy or conversion follows: refuse it before allocating (or scanning) anything
@@ -129,17 +149,26 @@ class GlassBoxRepresentation(TransformerMixin, BaseEstimator):
             )
             check_allocation(X.shape, np.dtype(f"u{itemsize}"), "a copy of X")
         if native not in IMAGE_DTYPES:
-            if X.dtype.kind in "biu":
-                if X.size and (X.min() < 0 or X.max() > 65535):
-                    raise ValueError("X: integer images must lie in [0, 65535]")
-                X = X.astype(np.uint16 if X.size and X.max() > 255 else np.uint8)
+            if X.dtype.kind in "biu" and X.size:
+                lo, hi = int(X.min()), int(X.max())
+                if lo >= 0 and hi <= 65535:
+                    X = X.astype(np.uint16 if hi > 255 else np.uint8)
+                elif max(-lo, hi) <= 2**53:  # exact in float64, so every comparison is exact
+                    X = X.astype(np.float64)
+                else:
+                    raise ValueError("X: integer values must have magnitude <= 2**53")
             else:
                 X = X.astype(np.float64)
         if X.ndim == 2:
             n_features = X.shape[1]
+            if shape is not None and n_features != shape[0] * shape[1]:
+                raise ValueError(
+                    f"X has {n_features} features, but {type(self).__name__} is expecting "
+                    f"{shape[0] * shape[1]} features as input (images of shape {shape})"
+                )
             if shape is None:
                 if self.image_shape is not None:
-                    shape = tuple(int(s) for s in self.image_shape)
+                    shape = self._image_shape(n_features)
                 else:
                     side = int(round(n_features**0.5))
                     if side * side != n_features:
@@ -152,11 +181,32 @@ class GlassBoxRepresentation(TransformerMixin, BaseEstimator):
                 raise ValueError(f"X has {n_features} features per row but image_shape is {shape}")
             X = X.reshape(X.shape[0], *shape)
         elif X.ndim != 3:
-            raise ValueError(f"X must be (N, H, W) images or (N, H*W) rows, got shape {X.shape}")
+            raise ValueError(
+                f"X must be (N, H, W) images or (N, H*W) rows, got shape {X.shape}. Reshape your "
+                "data: X.reshape(1, -1) for a single flattened image, X[None] for one (H, W) image"
+            )
         elif shape is not None and X.shape[1:] != tuple(shape):
             raise ValueError(f"X has images of shape {X.shape[1:]}, fitted on {tuple(shape)}")
         # C-contiguous, native, finite (NaN / inf refused naming X), non-empty
         return as_array(X, "X", dtypes=IMAGE_DTYPES, ndims=(3,))
+
+    def _image_shape(self, n_features):
+        try:
+            h, w = (int(v) for v in self.image_shape)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"image_shape must be a pair of ints (H, W), got {self.image_shape!r}"
+            ) from None
+        if h == -1 and w > 0 and n_features % w == 0:
+            h = n_features // w
+        elif w == -1 and h > 0 and n_features % h == 0:
+            w = n_features // h
+        if h < 1 or w < 1 or h * w != n_features:
+            raise ValueError(
+                f"X has {n_features} features per row, which image_shape={self.image_shape!r} "
+                "cannot hold"
+            )
+        return (h, w)
 
     # -- fit -----------------------------------------------------------------------------------
     def fit(self, X, y=None):

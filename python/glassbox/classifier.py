@@ -1,0 +1,265 @@
+"""The three-layer glass-box model: representation -> StandardScaler -> PCA -> classifier."""
+
+from __future__ import annotations
+
+import numbers
+import time
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.decomposition import PCA
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils import assert_all_finite
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+
+from .representation import GlassBoxRepresentation
+
+__all__ = ["CLASSIFIERS", "GlassBoxClassifier"]
+
+#: Names accepted by ``GlassBoxClassifier(classifier=...)``.
+CLASSIFIERS = ("svm", "linear", "lda", "knn", "mlp")
+
+
+def _make_classifier(name, C, random_state, n_samples=0, n_classes=2):
+    if name == "svm":
+        return SVC(C=C, kernel="rbf", gamma="scale")
+    if name == "linear":
+        return LogisticRegression(C=C, max_iter=2000)
+    if name == "lda":
+        return LinearDiscriminantAnalysis()
+    if name == "knn":
+        return KNeighborsClassifier(n_neighbors=5)
+    if name == "mlp":
+        # early stopping holds out 10% of the samples: only when that holds every class
+        return MLPClassifier(
+            hidden_layer_sizes=(256,), alpha=1e-3, max_iter=200, random_state=random_state,
+            early_stopping=n_samples // 10 >= 2 * n_classes,
+        )
+    raise ValueError(f"classifier must be one of {CLASSIFIERS}, got {name!r}")
+
+
+def _refuse_sparse(X):
+    if sp.issparse(X):
+        raise TypeError("X: sparse input is not supported; pass dense images")
+
+
+def _has(method):
+    def check(self):
+        est = self.classifier_ if hasattr(self, "classifier_") else _make_classifier(
+            self.classifier, 1.0, None
+        )
+        return hasattr(est, method)
+
+    return check
+
+
+class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
+    """Representation -> StandardScaler -> PCA -> classifier, every stage inspectable.
+
+    Parameters
+    ----------
+    representation : GlassBoxRepresentation, optional
+        The first layer (cloned in :meth:`fit`); default ``GlassBoxRepresentation()``.
+    n_components : int
+        Principal components kept (at most the number of samples and of features).
+    classifier : {"svm", "linear", "lda", "knn", "mlp"}
+        RBF support-vector machine (``C``, ``gamma="scale"``), multinomial logistic regression
+        (``C``), linear discriminant analysis, 5-nearest neighbours, or a one-hidden-layer
+        perceptron (256 units, early stopping).
+    C : float
+        Inverse regularisation of ``"svm"`` and ``"linear"``.
+    scale : bool
+        Standardise the representation's features before PCA.
+    random_state : int, optional
+        Seeds PCA's randomised solver and the MLP.
+
+    Attributes
+    ----------
+    representation_ : GlassBoxRepresentation
+    scaler_ : StandardScaler or None
+    pca_ : PCA
+    classifier_ : estimator
+    pipeline_ : sklearn.pipeline.Pipeline
+        The fitted stages in order; ``pipeline_[:-1].transform(X)`` gives the principal
+        components the classifier sees.
+    classes_ : ndarray
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> from glassbox import GlassBoxClassifier, datasets
+    >>> ds = datasets.load_digits()
+    >>> clf = GlassBoxClassifier(n_components=40).fit(ds.images[:1000], ds.labels[:1000])
+    >>> bool(clf.score(ds.images[1000:], ds.labels[1000:]) > 0.9)
+    True
+    """
+
+    def __init__(
+        self,
+        representation=None,
+        n_components=200,
+        classifier="svm",
+        C=10.0,
+        scale=True,
+        random_state=0,
+    ):
+        self.representation = representation
+        self.n_components = n_components
+        self.classifier = classifier
+        self.C = C
+        self.scale = scale
+        self.random_state = random_state
+
+    def _check_params(self):
+        if self.classifier not in CLASSIFIERS:
+            raise ValueError(f"classifier must be one of {CLASSIFIERS}, got {self.classifier!r}")
+        n = self.n_components
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+            raise ValueError(f"n_components must be a positive int, got {n!r}")
+        if not isinstance(self.C, numbers.Real) or not self.C > 0:
+            raise ValueError(f"C must be a positive number, got {self.C!r}")
+        rep = self.representation
+        if rep is not None and not isinstance(rep, GlassBoxRepresentation):
+            raise TypeError(
+                f"representation must be a GlassBoxRepresentation or None, got {type(rep).__name__}"
+            )
+
+    def fit(self, X, y):
+        """Fit every stage on training images.
+
+        Parameters
+        ----------
+        X : array_like, shape (N, H, W) or (N, H * W)
+        y : array_like, shape (N,)
+            Class labels.
+
+        Returns
+        -------
+        self
+        """
+        y_enc = self._check_fit_input(X, y)
+        rep = self._new_representation()
+        return self._fit_features(rep, rep.fit_transform(X), y_enc)
+
+    # The stages, separately: ``glassbox run`` times them and shows progress.
+    def _check_fit_input(self, X, y):
+        """Check the parameters, X's length and y; set ``classes_``; return y as class indices."""
+        self._check_params()
+        if y is None:
+            raise ValueError(
+                "GlassBoxClassifier requires y to be passed, but the target y is None"
+            )
+        y = column_or_1d(y, warn=True)
+        if y.dtype.kind == "f":
+            assert_all_finite(y, input_name="y")
+        _refuse_sparse(X)
+        shape = np.asarray(X).shape
+        if not shape or shape[0] != y.shape[0]:
+            raise ValueError(
+                f"X and y have inconsistent numbers of samples: X has shape {shape}, "
+                f"y has {y.shape[0]} labels"
+            )
+        check_classification_targets(y)
+        self.classes_, y_enc = np.unique(y, return_inverse=True)
+        if self.classes_.size < 2:
+            raise ValueError(f"y must hold at least 2 classes, got {self.classes_.size} class")
+        return y_enc.ravel()
+
+    def _new_representation(self):
+        if self.representation is None:
+            return GlassBoxRepresentation()
+        return clone(self.representation)
+
+    def _fit_features(self, rep, F, y_enc, timings=None):
+        """Fit scaler, PCA and classifier on the fitted representation's features F."""
+        timings = {} if timings is None else timings
+        self.n_features_in_ = rep.n_features_in_
+        n_comp = min(self.n_components, F.shape[0], F.shape[1])
+        self.scaler_ = StandardScaler() if self.scale else None
+        self.pca_ = PCA(n_comp, random_state=self.random_state)
+        self.classifier_ = _make_classifier(
+            self.classifier, float(self.C), self.random_state, F.shape[0], self.classes_.size
+        )
+        t0 = time.perf_counter()
+        Z = self.scaler_.fit_transform(F) if self.scaler_ is not None else F
+        Z = self.pca_.fit_transform(Z)
+        timings["pca"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        self.classifier_.fit(Z, y_enc)
+        timings["classifier"] = time.perf_counter() - t0
+        steps = [("representation", rep)]
+        if self.scaler_ is not None:
+            steps.append(("scaler", self.scaler_))
+        steps += [("pca", self.pca_), ("classifier", self.classifier_)]
+        self.pipeline_ = Pipeline(steps)
+        self.representation_ = rep
+        return self
+
+    def _reduce_features(self, F):
+        Z = self.scaler_.transform(F) if self.scaler_ is not None else F
+        return self.pca_.transform(Z)
+
+    def _reduced(self, X):
+        check_is_fitted(self, "pipeline_")
+        _refuse_sparse(X)
+        X = np.asarray(X)
+        if X.ndim == 2 and X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but GlassBoxClassifier is expecting "
+                f"{self.n_features_in_} features as input"
+            )
+        return self._reduce_features(self.representation_.transform(X))
+
+    def predict(self, X):
+        """Predicted class labels.
+
+        Parameters
+        ----------
+        X : array_like, shape (N, H, W) or (N, H * W)
+
+        Returns
+        -------
+        ndarray, shape (N,)
+        """
+        Z = self._reduced(X)
+        return self.classes_[self.classifier_.predict(Z)]
+
+    @available_if(_has("predict_proba"))
+    def predict_proba(self, X):
+        """Class probabilities (``"linear"``, ``"lda"``, ``"knn"``, ``"mlp"``).
+
+        Parameters
+        ----------
+        X : array_like, shape (N, H, W) or (N, H * W)
+
+        Returns
+        -------
+        ndarray, shape (N, n_classes)
+            Columns in the order of ``classes_``.
+        """
+        Z = self._reduced(X)
+        return self.classifier_.predict_proba(Z)
+
+    @available_if(_has("decision_function"))
+    def decision_function(self, X):
+        """Decision scores (``"svm"``, ``"linear"``, ``"lda"``).
+
+        Parameters
+        ----------
+        X : array_like, shape (N, H, W) or (N, H * W)
+
+        Returns
+        -------
+        ndarray, shape (N,) for two classes, else (N, n_classes)
+        """
+        Z = self._reduced(X)
+        return self.classifier_.decision_function(Z)
