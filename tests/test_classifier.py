@@ -22,18 +22,27 @@ def test_digits_accuracy_with_defaults(digits):
     clf = GlassBoxClassifier().fit(x_train, y_train)
     assert clf.score(x_test, y_test) >= 0.99
     assert [name for name, _ in clf.pipeline_.steps] == [
-        "representation", "scaler", "pca", "classifier"
+        "representation",
+        "scaler",
+        "pca",
+        "classifier",
     ]
     # the pipeline's first stages give the classifier's input
     Z = clf.pipeline_[:-1].transform(x_test)
-    np.testing.assert_array_equal(clf.classifier_.predict(Z), np.searchsorted(
-        clf.classes_, clf.predict(x_test)))
+    np.testing.assert_array_equal(
+        clf.classifier_.predict(Z), np.searchsorted(clf.classes_, clf.predict(x_test))
+    )
 
 
 @pytest.mark.parametrize(
     "name,proba,decision",
-    [("svm", False, True), ("linear", True, True), ("lda", True, True), ("knn", True, False),
-     ("mlp", True, False)],
+    [
+        ("svm", False, True),
+        ("linear", True, True),
+        ("lda", True, True),
+        ("knn", True, False),
+        ("mlp", True, False),
+    ],
 )
 def test_every_classifier(digits, name, proba, decision):
     x_train, x_test, y_train, y_test = digits

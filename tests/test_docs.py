@@ -7,10 +7,10 @@ import doctest
 import pytest
 
 import glassbox
-from glassbox import _kernels, groups, metrics, representation
+from glassbox import _kernels, classifier, groups, metrics, representation
 
 
-@pytest.mark.parametrize("module", [_kernels, groups, metrics, representation])
+@pytest.mark.parametrize("module", [_kernels, classifier, groups, metrics, representation])
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0
@@ -18,7 +18,7 @@ def test_docstring_examples(module):
 
 
 @pytest.mark.parametrize(
-    "name", [n for n in glassbox.__all__ if n not in ("__version__", "GROUP_NAMES")]
+    "name", [n for n in glassbox.__all__ if n not in ("__version__", "GROUP_NAMES", "CLASSIFIERS")]
 )
 def test_public_names_have_numpydoc_docstrings(name):
     obj = getattr(glassbox, name)

@@ -68,7 +68,9 @@ def test_exactness_on_non_square_images(group):
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32, np.float64])
-@pytest.mark.parametrize("shape,pool,cell,dists", [((28, 28), 2, 4, (1, 2)), ((6, 9), 3, 3, (1, 5))])
+@pytest.mark.parametrize(
+    "shape,pool,cell,dists", [((28, 28), 2, 4, (1, 2)), ((6, 9), 3, 3, (1, 5))]
+)
 def test_equal_to_the_literal_definition(dtype, shape, pool, cell, dists):
     """The C++ kernel (levels through a table or a binary search) equals the features counted
     plane by plane from the binarized images, and the invariant block is the sum over orbits."""
@@ -77,8 +79,12 @@ def test_equal_to_the_literal_definition(dtype, shape, pool, cell, dists):
     if np.dtype(dtype).kind == "u":
         thresholds = np.floor(thresholds)
     rep = GlassBoxRepresentation(
-        group="trivial", thresholds=list(thresholds), pool_size=pool, cell_size=cell,
-        distances=dists, blocks="equivariant",
+        group="trivial",
+        thresholds=list(thresholds),
+        pool_size=pool,
+        cell_size=cell,
+        distances=dists,
+        blocks="equivariant",
     ).fit(x)
     level, steps = _reference.glass_features(x, rep.thresholds_, pool, cell, dists)
     want = np.concatenate([level.reshape(len(x), -1), steps.reshape(len(x), -1)], axis=1)
@@ -88,15 +94,18 @@ def test_equal_to_the_literal_definition(dtype, shape, pool, cell, dists):
     eq = F[:, both.n_invariant_ :]
     np.testing.assert_array_equal(eq, want.astype(np.float32))
     # each invariant feature is the sum of the equivariant features of its orbit
-    perms = np.stack([both.feature_permutation(h)[both.n_invariant_ :] - both.n_invariant_
-                      for h in range(4)])
+    perms = np.stack(
+        [both.feature_permutation(h)[both.n_invariant_ :] - both.n_invariant_ for h in range(4)]
+    )
     orbit_sums = {}
     for j in range(eq.shape[1]):
         members = tuple(sorted(set(perms[:, j])))
         orbit_sums[members] = eq[:, list(members)].sum(axis=1)
     assert len(orbit_sums) == both.n_invariant_
     got = sorted(tuple(c) for c in F[:, : both.n_invariant_].T)
-    np.testing.assert_array_equal(np.array(got), np.array(sorted(tuple(v) for v in orbit_sums.values())))
+    np.testing.assert_array_equal(
+        np.array(got), np.array(sorted(tuple(v) for v in orbit_sums.values()))
+    )
 
 
 def test_feature_names_and_layout(fashion):
@@ -106,9 +115,7 @@ def test_feature_names_and_layout(fashion):
     assert len(names) == rep.n_features_out_ == len(set(names))
     # equivariant: 14 x 14 level windows + 2 distances x 8 directions x 7 x 7 cells
     assert rep.n_features_out_ - rep.n_invariant_ == 196 + 2 * 8 * 49
-    # invariant: 28 orbits of the 14x14 windows under D4; step orbits: per distance, the
-    # (direction, cell) pairs of a 7x7 grid: axial and diagonal directions, 49 * 4 / 8 cells... each
-    # orbit has 8 members except those fixed by a reflection
+    # invariant: the 28 orbits of a 14x14 grid of windows under D4, then the step orbits
     assert rep.block_sizes_["invariant"]["level"] == 28
     assert rep.n_invariant_ == 28 + rep.block_sizes_["invariant"]["step"]
     assert all(n.startswith("inv:") for n in names[: rep.n_invariant_])

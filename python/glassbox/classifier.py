@@ -16,9 +16,9 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
+from sklearn.utils import assert_all_finite
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils import assert_all_finite
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from .representation import GlassBoxRepresentation
@@ -41,7 +41,10 @@ def _make_classifier(name, C, random_state, n_samples=0, n_classes=2):
     if name == "mlp":
         # early stopping holds out 10% of the samples: only when that holds every class
         return MLPClassifier(
-            hidden_layer_sizes=(256,), alpha=1e-3, max_iter=200, random_state=random_state,
+            hidden_layer_sizes=(256,),
+            alpha=1e-3,
+            max_iter=200,
+            random_state=random_state,
             early_stopping=n_samples // 10 >= 2 * n_classes,
         )
     raise ValueError(f"classifier must be one of {CLASSIFIERS}, got {name!r}")
@@ -54,8 +57,10 @@ def _refuse_sparse(X):
 
 def _has(method):
     def check(self):
-        est = self.classifier_ if hasattr(self, "classifier_") else _make_classifier(
-            self.classifier, 1.0, None
+        est = (
+            self.classifier_
+            if hasattr(self, "classifier_")
+            else _make_classifier(self.classifier, 1.0, None)
         )
         return hasattr(est, method)
 
@@ -155,9 +160,7 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         """Check the parameters, X's length and y; set ``classes_``; return y as class indices."""
         self._check_params()
         if y is None:
-            raise ValueError(
-                "GlassBoxClassifier requires y to be passed, but the target y is None"
-            )
+            raise ValueError("GlassBoxClassifier requires y to be passed, but the target y is None")
         y = column_or_1d(y, warn=True)
         if y.dtype.kind == "f":
             assert_all_finite(y, input_name="y")

@@ -324,7 +324,9 @@ class GlassBoxRepresentation(TransformerMixin, BaseEstimator):
             for dr, dc in DIRECTIONS:
                 for r in range(CH):
                     for col in range(CW):
-                        names_eq.append(f"eq:step[K={K},d={d},dir=({dr},{dc})]:cell{c}x{c}@({r},{col})")
+                        names_eq.append(
+                            f"eq:step[K={K},d={d},dir=({dr},{dc})]:cell{c}x{c}@({r},{col})"
+                        )
         names_inv = ["inv:orbit-of-" + names_eq[j][3:] for j in reps]
         n_level = OH * OW
         n_inv_level = int(np.count_nonzero(reps < n_level))
