@@ -21,7 +21,7 @@ import numpy as np
 
 import glassbox as gb
 
-from . import work_r
+from . import representation, work_r
 
 
 def _time(fn, x, repeat):
@@ -67,6 +67,40 @@ def bench_work_r(sizes, repeat, slow_repeat, log):
                     "speedup_vs_best_peer": best_peer / med,
                 }
             )
+    return rows
+
+
+def bench_representation(repeat, slow_repeat, log):
+    x, source = representation.images()
+    impls = representation.implementations(x)
+    want = impls[-1][1](x)
+    results = []
+    for name, fn, slow in impls:
+        np.testing.assert_array_equal(fn(x), want, err_msg=name)
+        times = _time(fn, x, slow_repeat if slow else repeat)
+        results.append((name, times))
+        med = statistics.median(times)
+        log(
+            f"  representation {len(x)} {source:<14} {name:<52} median {med * 1e3:9.1f} ms "
+            f"({len(x) / med:,.0f} images/s)"
+        )
+    best_peer = min(statistics.median(t) for name, t in results if not name.startswith("glassbox"))
+    rows = []
+    for name, times in results:
+        med = statistics.median(times)
+        rows.append(
+            {
+                "benchmark": f"GlassBoxRepresentation.transform (defaults), {source}",
+                "shape": list(x.shape),
+                "implementation": name,
+                "median_s": med,
+                "min_s": min(times),
+                "max_s": max(times),
+                "repeats": len(times),
+                "images_per_s": len(x) / med,
+                "speedup_vs_best_peer": best_peer / med,
+            }
+        )
     return rows
 
 
@@ -119,6 +153,7 @@ def main(argv=None):
     }
     log(f"glassbox benchmark suite: {meta}")
     rows = bench_work_r(sizes, repeat, slow_repeat, log)
+    rows += bench_representation(repeat, slow_repeat, log)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps({"meta": meta, "results": rows}, indent=2))
     md = _markdown(rows, meta)

@@ -1,4 +1,5 @@
 #include <cmath>
+#include <limits>
 
 #include "array_cast.hpp"
 #include "glassbox/features.hpp"
@@ -34,6 +35,9 @@ void register_features(py::module_& m) {
         }
         if (pool < 1 || cell < 1 || H % pool || W % pool || H % cell || W % cell)
           throw py::value_error("pool and cell must be positive and divide the image sides");
+        // levels are int32, and a column of a cell sums cell of them in int32
+        if (ts[0] > std::numeric_limits<std::int32_t>::max() / cell)
+          throw py::value_error("too many thresholds for this cell size (32-bit column sums)");
         if (dists.ndim() != 1) throw py::value_error("dists must be 1-D");
         const auto ds = shape_of(dists);  // may be empty: level maps only
         const index_t* d = input_ptr<index_t>(dists, "dists", "i8");

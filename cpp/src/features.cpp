@@ -54,7 +54,7 @@ void glass_features(const T* images, index_t N, index_t H, index_t W, const doub
     std::vector<std::int32_t> level(static_cast<std::size_t>(PH * PW), 0);  // zero border stays
     std::vector<std::int64_t> eq(static_cast<std::size_t>(n_eq));
     std::vector<std::int64_t> inv(static_cast<std::size_t>(L.n_inv));
-    std::vector<std::int32_t> step(static_cast<std::size_t>(W));
+    std::vector<std::int32_t> colsum(static_cast<std::size_t>(W));
 #pragma omp for schedule(static)
     for (index_t n = 0; n < N; ++n) {
       const T* x = images + n * H * W;
@@ -78,21 +78,27 @@ void glass_features(const T* images, index_t N, index_t H, index_t W, const doub
           e[oj] += s;
         }
       }
-      // step counts
+      // step counts: per cell row, sum each column's steps over the cell's rows (contiguous,
+      // vectorisable), then the columns of each cell
       std::int64_t* steps = eq.data() + OH * OW;
       for (index_t di = 0; di < L.n_dists; ++di) {
         const index_t d = L.dists[di];
         for (int k = 0; k < 8; ++k) {
           const index_t off = d * (kDirs[k][0] * PW + kDirs[k][1]);
           std::int64_t* hist = steps + (di * 8 + k) * CH * CW;
-          for (index_t i = 0; i < CH * L.cell; ++i) {
-            const std::int32_t* lr = level.data() + (i + D) * PW + D;
-            for (index_t j = 0; j < W; ++j) step[j] = std::max(lr[j] - lr[j + off], 0);
-            std::int64_t* h = hist + (i / L.cell) * CW;
+          for (index_t ci = 0; ci < CH; ++ci) {
+            std::fill(colsum.begin(), colsum.end(), 0);
+            for (index_t i = ci * L.cell; i < (ci + 1) * L.cell; ++i) {
+              const std::int32_t* lr = level.data() + (i + D) * PW + D;
+              const std::int32_t* nb = lr + off;
+              std::int32_t* cs = colsum.data();
+              for (index_t j = 0; j < W; ++j) cs[j] += std::max(lr[j] - nb[j], 0);
+            }
+            std::int64_t* h = hist + ci * CW;
             for (index_t cj = 0; cj < CW; ++cj) {
-              std::int64_t s = 0;
-              for (index_t j = cj * L.cell; j < (cj + 1) * L.cell; ++j) s += step[j];
-              h[cj] += s;
+              std::int64_t sum = 0;
+              for (index_t j = cj * L.cell; j < (cj + 1) * L.cell; ++j) sum += colsum[j];
+              h[cj] = sum;
             }
           }
         }
