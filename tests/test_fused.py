@@ -119,3 +119,22 @@ def test_sum_dtype_widens_for_large_windows():
     got = gb.represent_fused(x, 100, size=16, mode="sum", group="trivial")
     assert got.dtype == np.uint16
     np.testing.assert_array_equal(got[:, 0, 0, 0], (x > 100).reshape(2, -1).sum(1))
+
+
+@pytest.mark.parametrize("packed", [False, True])
+@pytest.mark.parametrize("method", ["fixed", "otsu"])
+def test_small_image_path_every_size(packed, method):
+    """uint8 images 16..32 pixels wide with 2x2 max-pooling take a bit-mask path (pooled rows as
+    16-bit masks, the group acting on the masks): equal to the reference for every width and
+    height it covers, every D4 element, thresholds at the ends of the range, odd sides."""
+    rng = np.random.default_rng(7)
+    for H in (2, 3, 15, 16, 17, 28, 32, 33, 34):
+        for W in (16, 17, 22, 28, 31, 32, 33):
+            x = rng.integers(0, 256, (3, H, W), dtype=np.uint8)
+            x[0] = 255
+            x[1, ::2] = 0
+            group = "D4" if H == W else "D2"
+            t = [0, 127, 200, 254] if method == "fixed" else None
+            got = gb.represent_fused(x, t, method=method, group=group, packed=packed)
+            want = ref.represent_fused(x, t, method, group, 2, 2, "max", packed)
+            np.testing.assert_array_equal(got, want, err_msg=f"{H}x{W}")

@@ -1,11 +1,16 @@
 #include "glassbox/fused.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <type_traits>
 #include <vector>
 
 #include "glassbox/threads.hpp"
 #include "threshold_rules.hpp"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace glassbox {
 
@@ -119,6 +124,143 @@ void pool_binary_plane(const T* x, index_t W, index_t OH, index_t OW, index_t si
   }
 }
 
+
+#if defined(__SSE2__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define GLASSBOX_FAST_SMALL 1
+// Small uint8 images (16 <= W <= 32, H <= 33) with a fixed "> t" rule, 2x2 max-pooling: the
+// pooled plane (at most 16 x 16) lives in 16-bit row masks (bit j = column j), the group acts on
+// the masks (row order, bit reversal, a 16 x 16 bit transpose), and each output row is expanded
+// from its mask with a table (or stored as the packed bytes it already is).
+
+// Columns of rows a and b (W in [16, 32]) with a pixel > t: bit j = column j.
+inline std::uint32_t above_either(const std::uint8_t* a, const std::uint8_t* b, index_t W, std::uint8_t t) {
+  const __m128i bias = _mm_set1_epi8(static_cast<char>(0x80));
+  const __m128i tt = _mm_xor_si128(_mm_set1_epi8(static_cast<char>(t)), bias);
+  auto gt = [&](const std::uint8_t* p) {  // unsigned p[j] > t via a signed compare
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    return _mm_cmpgt_epi8(_mm_xor_si128(v, bias), tt);
+  };
+  const auto lo = static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_or_si128(gt(a), gt(b))));
+  const auto hi = static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_or_si128(gt(a + W - 16), gt(b + W - 16))));
+  return lo | (hi << (W - 16));  // the overlapping columns agree
+}
+
+// Bit oj of the result = bit 2 oj | bit 2 oj + 1 of m (horizontal 2x2 max), oj < 16.
+inline std::uint32_t pair_or(std::uint32_t m) {
+  std::uint32_t x = (m | (m >> 1)) & 0x55555555u;
+  x = (x | (x >> 1)) & 0x33333333u;
+  x = (x | (x >> 2)) & 0x0F0F0F0Fu;
+  x = (x | (x >> 4)) & 0x00FF00FFu;
+  x = (x | (x >> 8)) & 0x0000FFFFu;
+  return x;
+}
+
+inline std::uint16_t reverse16(std::uint32_t x) {
+  x = ((x >> 1) & 0x5555u) | ((x & 0x5555u) << 1);
+  x = ((x >> 2) & 0x3333u) | ((x & 0x3333u) << 2);
+  x = ((x >> 4) & 0x0F0Fu) | ((x & 0x0F0Fu) << 4);
+  x = ((x >> 8) & 0x00FFu) | ((x & 0x00FFu) << 8);
+  return static_cast<std::uint16_t>(x);
+}
+
+// In place: bit i of a[j] becomes bit j of a[i] (16 x 16, rows beyond the plane are zero).
+inline void transpose16(std::uint16_t* a) {
+  static constexpr std::uint32_t kMask[4] = {0x00FFu, 0x0F0Fu, 0x3333u, 0x5555u};
+  int round = 0;
+  for (int s = 8; s != 0; s >>= 1, ++round) {
+    for (int k = 0; k < 16; ++k) {
+      if (k & s) continue;
+      const std::uint32_t t = ((static_cast<std::uint32_t>(a[k]) >> s) ^ a[k + s]) & kMask[round];
+      a[k + s] = static_cast<std::uint16_t>(a[k + s] ^ t);
+      a[k] = static_cast<std::uint16_t>(a[k] ^ (t << s));
+    }
+  }
+}
+
+struct ExpandTable {  // byte b of bytes[m] = bit b of m
+  std::uint64_t bytes[256];
+  constexpr ExpandTable() : bytes() {
+    for (int m = 0; m < 256; ++m) {
+      std::uint64_t v = 0;
+      for (int b = 0; b < 8; ++b) v |= static_cast<std::uint64_t>((m >> b) & 1) << (8 * b);
+      bytes[m] = v;
+    }
+  }
+};
+inline constexpr ExpandTable kExpand{};
+
+// One plane of TH rows of TW bits into dst: bytes 0 / 1, or packed little-endian bit rows.
+inline void store_plane(const std::uint16_t* rows, index_t TH, index_t TW, bool packed, std::uint8_t* dst) {
+  if (packed) {
+    if (TW > 8) {
+      for (index_t r = 0; r < TH; ++r) std::memcpy(dst + 2 * r, &rows[r], 2);
+    } else {
+      for (index_t r = 0; r < TH; ++r) dst[r] = static_cast<std::uint8_t>(rows[r]);
+    }
+    return;
+  }
+  const index_t plane = TH * TW;
+  for (index_t r = 0; r < TH; ++r) {
+    const std::uint64_t lo = kExpand.bytes[rows[r] & 0xFF], hi = kExpand.bytes[rows[r] >> 8];
+    std::uint8_t* d = dst + r * TW;
+    if (r * TW + 16 <= plane) {  // spill into the next rows, rewritten next
+      std::memcpy(d, &lo, 8);
+      std::memcpy(d + 8, &hi, 8);
+    } else {
+      std::memcpy(d, &lo, static_cast<std::size_t>(std::min<index_t>(TW, 8)));
+      if (TW > 8) std::memcpy(d + 8, &hi, static_cast<std::size_t>(TW - 8));
+    }
+  }
+}
+
+// Pool one image's plane for threshold t and write its G transformed copies (plane k of K).
+inline void fast_small_plane(const std::uint8_t* x, index_t H, index_t W, std::uint8_t t,
+                             const std::uint8_t* elements, int G, bool packed, index_t K, index_t k,
+                             index_t plane_out, std::uint8_t* out_image) {
+  const index_t OH = H / 2, OW = W / 2;
+  alignas(32) std::uint16_t rows[16] = {}, trans[16] = {}, moved[16];
+  const std::uint32_t keep = (1u << OW) - 1u;
+  for (index_t oi = 0; oi < OH; ++oi)
+    rows[oi] = static_cast<std::uint16_t>(pair_or(above_either(x + 2 * oi * W, x + (2 * oi + 1) * W, W, t)) & keep);
+  // the four versions the elements pick rows from: as is / transposed, columns reversed or not
+  alignas(32) std::uint16_t rrev[16], trev[16];
+  bool have_rev = false, have_trans = false, have_trev = false;
+  for (int g = 0; g < G; ++g) {
+    const D4Element e = d4_element(elements[g]);
+    index_t SH = OH, SW = OW;
+    bool flip_rows = e.flip_r, flip_cols = e.flip_c;
+    if (e.swap) {  // a flip of the transpose (see transform_plane)
+      SH = OW;
+      SW = OH;
+      flip_rows = e.flip_c;
+      flip_cols = e.flip_r;
+      if (!have_trans) {
+        std::memcpy(trans, rows, sizeof rows);
+        transpose16(trans);
+        have_trans = true;
+      }
+    }
+    const std::uint16_t* src = e.swap ? trans : rows;
+    if (flip_cols) {
+      std::uint16_t* rev = e.swap ? trev : rrev;
+      bool& have = e.swap ? have_trev : have_rev;
+      if (!have) {
+        for (index_t r = 0; r < SH; ++r) rev[r] = static_cast<std::uint16_t>(reverse16(src[r]) >> (16 - SW));
+        have = true;
+      }
+      src = rev;
+    }
+    const std::uint16_t* plane = src;
+    if (flip_rows) {
+      for (index_t r = 0; r < SH; ++r) moved[r] = src[SH - 1 - r];
+      plane = moved;
+    }
+    store_plane(plane, SH, SW, packed, out_image + (static_cast<index_t>(g) * K + k) * plane_out);
+  }
+}
+#endif
+
+
 }  // namespace
 
 template <class T, class Out>
@@ -133,6 +275,10 @@ void represent_fused(const T* images, index_t N, index_t H, index_t W, Threshold
   const index_t plane_out = packed ? OH * packed_width(OW) : OH * OW;
   const double area = static_cast<double>(size) * static_cast<double>(size);
   const bool swaps = any_swap(elements, G);
+  // the small-image fast path: 2x2 max-pooling of 16..32-pixel-wide images into <= 16 x 16 planes
+  const bool fast_small = mode == PoolMode::Max && size == 2 && stride == 2 && W >= 16 && W <= 32 && H >= 2 && H <= 33;
+  (void)fast_small;
+  const index_t image_out = static_cast<index_t>(G) * K * plane_out;
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
     const auto pooled_len = static_cast<std::size_t>(OH * OW);
@@ -141,8 +287,18 @@ void represent_fused(const T* images, index_t N, index_t H, index_t W, Threshold
 #pragma omp for schedule(static)
     for (index_t n = 0; n < N; ++n) {
       const T* x = images + n * npix;
+      Out* img_out = out + n * image_out;
       for (index_t k = 0; k < K; ++k) {
         const detail::Rule rule = detail::image_rule(x, npix, method, thresholds, k);
+#ifdef GLASSBOX_FAST_SMALL
+        if constexpr (std::is_same_v<T, std::uint8_t> && std::is_same_v<Out, std::uint8_t>) {
+          if (fast_small && rule.kind == detail::RuleKind::IntGt) {
+            fast_small_plane(x, H, W, static_cast<std::uint8_t>(rule.ithr), elements, G, packed, K, k, plane_out,
+                             img_out);
+            continue;
+          }
+        }
+#endif
         detail::with_comparator<T>(rule, [&](auto above) {
           if (mode == PoolMode::Max)
             pool_binary_plane<PoolMode::Max>(x, W, OH, OW, size, stride, area, above, column.data(), pooled.data());
@@ -154,7 +310,7 @@ void represent_fused(const T* images, index_t N, index_t H, index_t W, Threshold
         if (swaps) transpose_plane(pooled.data(), OH, OW, transposed.data());
         for (int g = 0; g < G; ++g) {
           const D4Element e = d4_element(elements[g]);
-          Out* dst = out + ((n * G + g) * K + k) * plane_out;
+          Out* dst = img_out + (static_cast<index_t>(g) * K + k) * plane_out;
           if (!packed) {
             transform_plane(pooled.data(), transposed.data(), OH, OW, e, dst);
             continue;
