@@ -1,9 +1,12 @@
-"""Run the benchmark suite: ``python -m bench [--quick] [--out DIR]``.
+"""Run the benchmark suite: ``python -m bench [--quick] [--out DIR] [--only NAME ...]``.
 
-Each implementation is checked against the reference output, warmed up, then timed
-``--repeat`` times (slow peers fewer); the report gives median / min / max and each time as a
-ratio to the fastest peer (non-glassbox) in the same run.  Results go to ``DIR/results.json``
-and ``DIR/results.md``.
+Each implementation is checked against glassbox's output (bit-identical, or allclose for float
+work, or marked "same job" for a different algorithm with the same purpose), warmed up, then
+timed ``--repeat`` times (slow peers fewer); the report gives median / min / max, each time as a
+ratio to the fastest peer (non-glassbox) in the same run, the machine's streaming memory
+bandwidth and, for memory-bound work, each glassbox time as a multiple of the time it cannot
+beat; then scaling in N, in image size and from 1 to 2 threads.  Results go to
+``DIR/results.json`` and ``DIR/results.md``.
 """
 
 from __future__ import annotations
@@ -21,120 +24,229 @@ import numpy as np
 
 import glassbox as gb
 
-from . import representation, work_r
+from . import bandwidth, families
+
+GROUPS = ("binarize", "orbit", "pool", "patterns", "fused", "representation", "scaling")
 
 
-def _time(fn, x, repeat):
-    fn(x)  # warm-up
+def _time(fn, repeat):
+    fn()  # warm-up
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
-        fn(x)
+        fn()
         times.append(time.perf_counter() - t0)
     return times
 
 
-def bench_work_r(sizes, repeat, slow_repeat, log):
-    rows = []
-    for n, side in sizes:
-        x = np.random.default_rng(0).integers(0, 256, (n, side, side), dtype=np.uint8)
-        want = work_r.numpy_pool_first(x)
-        want_packed = np.packbits(want, axis=-1, bitorder="little")
-        results = []
-        for name, factory, packed, slow in work_r.implementations():
-            fn = factory(x)
-            got = fn(x)
-            np.testing.assert_array_equal(got, want_packed if packed else want, err_msg=name)
-            times = _time(fn, x, slow_repeat if slow else repeat)
-            results.append((name, times))
-            log(
-                f"  R {n}x{side}x{side}  {name:<36} median {statistics.median(times) * 1e3:9.2f} ms"
-            )
-        best_peer = min(
-            statistics.median(t) for name, t in results if not name.startswith("glassbox")
-        )
-        for name, times in results:
-            med = statistics.median(times)
-            rows.append(
-                {
-                    "benchmark": "R: binarize>127 + D4 orbit + 2x2 max-pool",
-                    "shape": [n, side, side],
-                    "implementation": name,
-                    "median_s": med,
-                    "min_s": min(times),
-                    "max_s": max(times),
-                    "repeats": len(times),
-                    "speedup_vs_best_peer": best_peer / med,
-                }
-            )
-    return rows
+def _check(impl, got, want):
+    if impl.check == "same job":
+        return
+    if impl.check == "packed":
+        want = np.packbits(want, axis=-1, bitorder="little")
+    pairs = zip(got, want, strict=True) if isinstance(want, tuple) else [(got, want)]
+    for g, w in pairs:
+        if impl.check == "allclose":
+            np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-6, err_msg=impl.name)
+        else:
+            np.testing.assert_array_equal(g, w, err_msg=impl.name)
 
 
-def bench_representation(repeat, slow_repeat, log):
-    x, source = representation.images()
-    impls = representation.implementations(x)
-    want = impls[-1][1](x)
-    results = []
-    for name, fn, slow in impls:
-        np.testing.assert_array_equal(fn(x), want, err_msg=name)
-        times = _time(fn, x, slow_repeat if slow else repeat)
-        results.append((name, times))
-        med = statistics.median(times)
+def run_case(case, repeat, slow_repeat, bw, log):
+    """Time every implementation of a case; return its rows."""
+    ref_impl = next(i for i in case.impls if i.glassbox)
+    want = ref_impl.fn()
+    n_case = case.shape[0]
+    timed = []
+    for impl in case.impls:
+        got = impl.fn()
+        _check(impl, got, want)
+        del got
+        times = _time(impl.fn, slow_repeat if impl.slow else repeat)
+        scale = n_case / impl.n_images if impl.n_images else 1.0
+        times = [t * scale for t in times]
+        timed.append((impl, times))
         log(
-            f"  representation {len(x)} {source:<14} {name:<52} median {med * 1e3:9.1f} ms "
-            f"({len(x) / med:,.0f} images/s)"
+            f"  {case.benchmark[:44]:<44} {'x'.join(map(str, case.shape)):<14} "
+            f"{impl.name[:52]:<52} {statistics.median(times) * 1e3:10.2f} ms"
         )
-    best_peer = min(statistics.median(t) for name, t in results if not name.startswith("glassbox"))
+    peers = [statistics.median(t) for i, t in timed if not i.glassbox]
+    best_peer = min(peers) if peers else None
     rows = []
-    for name, times in results:
+    for impl, times in timed:
         med = statistics.median(times)
-        rows.append(
-            {
-                "benchmark": f"GlassBoxRepresentation.transform (defaults), {source}",
-                "shape": list(x.shape),
-                "implementation": name,
-                "median_s": med,
-                "min_s": min(times),
-                "max_s": max(times),
-                "repeats": len(times),
-                "images_per_s": len(x) / med,
-                "speedup_vs_best_peer": best_peer / med,
-            }
-        )
+        row = {
+            "benchmark": case.benchmark,
+            "shape": list(case.shape),
+            "implementation": impl.name,
+            "glassbox": impl.glassbox,
+            "threads": impl.threads,
+            "check": impl.check,
+            "median_s": med,
+            "min_s": min(times),
+            "max_s": max(times),
+            "repeats": len(times),
+            "per_image_s": med / n_case,
+            "speedup_vs_best_peer": best_peer / med if best_peer else None,
+        }
+        if impl.n_images:
+            row["note"] = f"timed on {impl.n_images} images, scaled to {n_case}"
+        moved = case.bytes_moved
+        if impl.check == "packed":
+            moved = case.tags.get("packed_bytes_moved")
+        if moved and impl.glassbox:
+            row["bytes_moved"] = moved
+            row["bound_s"] = moved / bw["copy"]
+            row["x_bound"] = med / row["bound_s"]
+        rows.append(row)
     return rows
 
 
-def _markdown(rows, meta):
+def scaling_rows(repeat, log):
+    """R with out= at N = 10k, 35k, 70k (linear in N?)."""
+    rows = []
+    for n in (10_000, 35_000, 70_000):
+        x = np.random.default_rng(0).integers(0, 256, (n, 28, 28), dtype=np.uint8)
+        out = np.empty((n, 8, 14, 14), dtype=np.uint8)
+        times = _time(lambda x=x, out=out: gb.represent_fused(x, 127, out=out), repeat)
+        med = statistics.median(times)
+        rows.append({"n": n, "median_s": med, "per_image_s": med / n})
+        log(f"  scaling R out= N={n:>6}: {med * 1e3:8.2f} ms ({med / n * 1e9:.1f} ns / image)")
+    ref = rows[-1]["per_image_s"]
+    for r in rows:
+        r["per_image_vs_70k"] = r["per_image_s"] / ref
+    return rows
+
+
+def _fmt_ms(s):
+    return f"{s * 1e3:.2f}"
+
+
+def summarise(rows, scaling):
+    """The acceptance numbers, computed from the rows of this run."""
+    out = {}
+
+    def find(bench_prefix, impl_name, shape=None):
+        for r in rows:
+            if (
+                r["benchmark"].startswith(bench_prefix)
+                and r["implementation"] == impl_name
+                and (shape is None or r["shape"] == list(shape))
+            ):
+                return r
+        return None
+
+    for r in rows:
+        if r["benchmark"].startswith("R:") and r["implementation"] in (
+            "glassbox fused, out=",
+            "glassbox fused, bit-packed out=",
+        ):
+            key = f"R {r['shape'][1]} {'packed' if 'packed' in r['implementation'] else 'uint8'}"
+            out[f"{key} out= x bound"] = r.get("x_bound")
+        if (
+            r["benchmark"].startswith("R:")
+            and r["implementation"] == "glassbox fused, fresh output"
+        ):
+            out[f"R {r['shape'][1]} fresh vs best peer"] = r["speedup_vs_best_peer"]
+    rep = [r for r in rows if r["benchmark"].startswith("GlassBoxRepresentation")]
+    gbrep = next(
+        (r for r in rep if r["implementation"] == "glassbox GlassBoxRepresentation.transform"), None
+    )
+    if gbrep:
+        out["representation images/s"] = gbrep["shape"][0] / gbrep["median_s"]
+        for r in rep:
+            if "kymatio" in r["implementation"]:
+                out["representation vs kymatio"] = r["median_s"] / gbrep["median_s"]
+            if "HOG" in r["implementation"]:
+                out["representation vs HOG"] = r["median_s"] / gbrep["median_s"]
+    # 1 -> 2 threads, for every glassbox row that has a 1-thread twin
+    for r in rows:
+        if r["glassbox"] and r["threads"] == 1:
+            twin_name = r["implementation"].replace(", 1 thread", "")
+            twin = find(r["benchmark"], twin_name, r["shape"])
+            if twin:
+                out[f"threads 1->2: {r['benchmark']} {'x'.join(map(str, r['shape']))}"] = (
+                    r["median_s"] / twin["median_s"]
+                )
+    if scaling:
+        out["linearity: worst per-image time vs 70k"] = max(
+            abs(r["per_image_vs_70k"] - 1) for r in scaling
+        )
+    return out
+
+
+def markdown(rows, scaling, summary, meta, bw):
     lines = [
         "# glassbox benchmark results",
         "",
         f"glassbox {meta['glassbox']}, numpy {meta['numpy']}, {meta['cpus']} CPUs, "
-        f"n_threads default {meta['n_threads']}, {meta['date']}",
+        f"default threads {meta['n_threads']}, {meta['date']}",
         "",
-        "| benchmark | shape | implementation | median ms | min ms | max ms "
-        "| speed-up vs best peer |",
-        "|---|---|---|---:|---:|---:|---:|",
+        f"Streaming bandwidth ({meta['n_threads']} threads, 1 GiB buffers): read "
+        f"{bw['read'] / 1e9:.1f} GB/s, write {bw['write'] / 1e9:.1f} GB/s, copy (read + write) "
+        f"{bw['copy'] / 1e9:.1f} GB/s. The bound of a memory-bound row is (bytes in + bytes out) "
+        "/ copy bandwidth; `x bound` is the glassbox time over it.",
+        "",
+        "| benchmark | shape | implementation | check | median ms | min ms | max ms "
+        "| vs best peer | x bound |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
+        vs = r["speedup_vs_best_peer"]
+        xb = r.get("x_bound")
         lines.append(
             f"| {r['benchmark']} | {'x'.join(map(str, r['shape']))} | {r['implementation']} | "
-            f"{r['median_s'] * 1e3:.2f} | {r['min_s'] * 1e3:.2f} | {r['max_s'] * 1e3:.2f} | "
-            f"{r['speedup_vs_best_peer']:.2f} |"
+            f"{r['check']} | {_fmt_ms(r['median_s'])} | {_fmt_ms(r['min_s'])} | "
+            f"{_fmt_ms(r['max_s'])} | {'' if vs is None else f'{vs:.2f}'} | "
+            f"{'' if xb is None else f'{xb:.2f}'} |"
         )
+    if scaling:
+        lines += [
+            "",
+            "## Scaling in N (R, out=, 28x28)",
+            "",
+            "| N | median ms | ns / image | per image vs 70k |",
+            "|---:|---:|---:|---:|",
+        ]
+        for r in scaling:
+            lines.append(
+                f"| {r['n']:,} | {_fmt_ms(r['median_s'])} | {r['per_image_s'] * 1e9:.1f} | "
+                f"{r['per_image_vs_70k']:.3f} |"
+            )
+    lines += ["", "## Summary", "", "| measure | value |", "|---|---:|"]
+    for k, v in summary.items():
+        lines.append(f"| {k} | {'' if v is None else f'{v:.3g}'} |")
+    lines += [
+        "",
+        "check: exact = bit-identical to glassbox; allclose = float results within 1e-6; "
+        "same job = a different algorithm for the same purpose (not comparable value for "
+        "value); packed = equal after np.packbits(bitorder='little').",
+    ]
     return "\n".join(lines) + "\n"
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repeats (CI-sized)")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer repeats (CI)")
     parser.add_argument("--repeat", type=int, default=None, help="timed repeats per implementation")
     parser.add_argument("--out", type=Path, default=Path("bench-results"), help="output directory")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=GROUPS,
+        default=None,
+        help="run only these groups of benchmarks",
+    )
     args = parser.parse_args(argv)
-    repeat = args.repeat or (3 if args.quick else 11)
+    repeat = args.repeat or (3 if args.quick else 9)
     if repeat < 1:
         parser.error("--repeat must be positive")
     slow_repeat = 1 if args.quick else 3
-    sizes = [(70_000, 28)]
+    groups = set(args.only or GROUPS)
+    if args.quick:
+        sizes = [(70_000, 28), (500, 224), (8, 1024)]
+    else:
+        sizes = [(70_000, 28), (4_000, 224), (64, 1024)]
 
     def log(msg):
         print(msg, flush=True)
@@ -150,16 +262,47 @@ def main(argv=None):
         "n_threads": resolve_n_threads(None),
         "openmp": gb._core.openmp_enabled(),
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "quick": args.quick,
     }
     log(f"glassbox benchmark suite: {meta}")
-    rows = bench_work_r(sizes, repeat, slow_repeat, log)
-    rows += bench_representation(repeat, slow_repeat, log)
+    t_start = time.perf_counter()
+    bw = bandwidth.measure(meta["n_threads"], nbytes=(1 << 28) if args.quick else (1 << 30))
+    log("bandwidth: " + ", ".join(f"{k} {v / 1e9:.1f} GB/s" for k, v in bw.items()))
+    x = np.random.default_rng(0).integers(0, 256, (70_000, 28, 28), dtype=np.uint8)
+    cases = []
+    if "binarize" in groups:
+        cases += families.binarize_cases(x)
+    if "orbit" in groups:
+        cases += families.orbit_cases(x)
+    if "pool" in groups:
+        cases += families.pool_cases(x)
+    if "patterns" in groups:
+        cases += families.patterns_cases(x)
+    if "fused" in groups:
+        cases += families.fused_cases(sizes, args.quick)
+    if "representation" in groups:
+        cases += families.representation_cases(args.quick)
+    rows = []
+    for case in cases:
+        rows += run_case(case, repeat, slow_repeat, bw, log)
+        case.impls = None  # free the inputs' closures
+    scaling = scaling_rows(repeat, log) if "scaling" in groups else []
+    summary = summarise(rows, scaling)
+    meta["seconds"] = time.perf_counter() - t_start
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.json").write_text(json.dumps({"meta": meta, "results": rows}, indent=2))
-    md = _markdown(rows, meta)
+    result = {
+        "meta": meta,
+        "bandwidth": bw,
+        "results": rows,
+        "scaling": scaling,
+        "summary": summary,
+    }
+    (args.out / "results.json").write_text(json.dumps(result, indent=2))
+    md = markdown(rows, scaling, summary, meta, bw)
     (args.out / "results.md").write_text(md)
     print()
     print(md)
+    log(f"{meta['seconds']:.0f} s; results in {args.out}/results.json and results.md")
     return 0
 
 

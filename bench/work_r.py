@@ -48,9 +48,9 @@ def opencv_pool_first(x):
     v = cv2.max(pairs[:, :w], pairs[:, w:])  # (n*h/2, w)
     cols = v.reshape(-1, 2)
     m = cv2.max(np.ascontiguousarray(cols[:, 0]), np.ascontiguousarray(cols[:, 1]))
-    _, b = cv2.threshold(m.reshape(n, h // 2, w // 2), THRESHOLD, 1, cv2.THRESH_BINARY)
+    _, b = cv2.threshold(m.reshape(n * (h // 2), w // 2), THRESHOLD, 1, cv2.THRESH_BINARY)
     out = np.empty((n, D4.order, h // 2, w // 2), dtype=np.uint8)
-    return _orbit_into(out, b)
+    return _orbit_into(out, b.reshape(n, h // 2, w // 2))
 
 
 def opencv_dilate(x):
@@ -61,9 +61,9 @@ def opencv_dilate(x):
     n, h, w = x.shape
     d = cv2.dilate(x.reshape(n * h, w), np.ones((2, 2), np.uint8), anchor=(0, 0))
     m = np.ascontiguousarray(d.reshape(n, h, w)[:, ::2, ::2])
-    _, b = cv2.threshold(m, THRESHOLD, 1, cv2.THRESH_BINARY)
+    _, b = cv2.threshold(m.reshape(n * (h // 2), w // 2), THRESHOLD, 1, cv2.THRESH_BINARY)
     out = np.empty((n, D4.order, h // 2, w // 2), dtype=np.uint8)
-    return _orbit_into(out, b)
+    return _orbit_into(out, b.reshape(n, h // 2, w // 2))
 
 
 def torch_pool_first(x):

@@ -8,6 +8,17 @@
 
 namespace glassbox {
 
+namespace {
+
+// o[i] = above(x[i]): the restrict-qualified pointers let the compiler vectorise the loop (byte
+// stores could otherwise alias the input).
+template <class T, class Above>
+inline void threshold_span(const T* __restrict x, index_t n, Above above, std::uint8_t* __restrict o) {
+  for (index_t i = 0; i < n; ++i) o[i] = above(x[i]) ? 1 : 0;
+}
+
+}  // namespace
+
 template <class T>
 void binarize(const T* images, index_t N, index_t H, index_t W, ThresholdMethod method,
               const double* thresholds, index_t K, bool packed, std::uint8_t* out, int n_threads) {
@@ -26,12 +37,11 @@ void binarize(const T* images, index_t N, index_t H, index_t W, ThresholdMethod 
         std::uint8_t* o = out + (n * K + k) * plane_out;
         detail::with_comparator<T>(rule, [&](auto above) {
           if (!packed) {
-            for (index_t i = 0; i < npix; ++i) o[i] = above(x[i]) ? 1 : 0;
+            threshold_span(x, npix, above, o);
             return;
           }
           for (index_t r = 0; r < H; ++r) {
-            const T* xr = x + r * W;
-            for (index_t j = 0; j < W; ++j) row[j] = above(xr[j]) ? 1 : 0;
+            threshold_span(x + r * W, W, above, row.data());
             pack_row(row.data(), W, o + r * Wb);
           }
         });
