@@ -262,7 +262,8 @@ def pool_cases(x):
     return cases
 
 
-def patterns_cases(x):
+def patterns_cases(x, quick=False):
+    m = 1000 if quick else 5000  # scikit-image works image by image: timed on a slice
     b = gb.binarize(x, 127)
     table = gb.pattern_table("D4")
     n, h, w = b.shape
@@ -283,10 +284,10 @@ def patterns_cases(x):
         impls.append(
             Impl(
                 "scikit-image local_binary_pattern(P=8, R=1), per image",
-                lambda: np.stack([local_binary_pattern(im, 8, 1) for im in x[:2000]]),
+                lambda: np.stack([local_binary_pattern(im, 8, 1) for im in x[:m]]),
                 check="same job",
                 slow=True,
-                n_images=2000,
+                n_images=m,
             )
         )
     impls += [
@@ -356,7 +357,7 @@ def representation_cases(quick):
                 threads=1 if "1 thread" in name else None,
             )
         )
-    m = 2000 if quick else 5000  # per-image peers: timed on a slice, reported per image
+    m = 300 if quick else 3000  # per-image peers: timed on a slice, reported per image
     xs = x[:m]
     if _has("skimage"):
         from skimage.feature import hog

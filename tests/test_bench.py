@@ -1,0 +1,104 @@
+"""The benchmark suite's machinery on tiny inputs: every peer agrees with glassbox (the suite
+asserts it before timing), rows and summary are computed and written."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import glassbox as gb
+
+# the suite lives beside the package, at the repository root (which holds no `glassbox`
+# directory, so this cannot shadow the installed package)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench import bandwidth, families, representation  # noqa: E402
+from bench import run as bench_run  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def small():
+    return np.random.default_rng(1).integers(0, 256, (300, 28, 28), dtype=np.uint8)
+
+
+def _cases(x):
+    return (
+        families.binarize_cases(x)
+        + families.orbit_cases(x)
+        + families.pool_cases(x)
+        + families.patterns_cases(x, quick=True)
+        + families.fused_cases([(40, 28), (2, 64)], quick=False)
+    )
+
+
+def test_every_case_checks_and_times(small):
+    bw = {"read": 1e10, "write": 1e10, "copy": 2e10}
+    rows = []
+    for case in _cases(small):
+        rows += bench_run.run_case(case, 1, 1, bw, lambda msg: None)
+    names = {r["implementation"] for r in rows}
+    assert (
+        "glassbox fused, bit-packed out=" in names and "numpy literal (orbit, then pool)" in names
+    )
+    for r in rows:
+        assert r["median_s"] > 0 and r["repeats"] == 1
+        if r["glassbox"] and r["benchmark"].startswith("R:"):
+            assert r["x_bound"] == pytest.approx(r["median_s"] / (r["bytes_moved"] / 2e10))
+    summary = bench_run.summarise(rows, [])
+    assert "R 28 uint8 out= x bound" in summary and "R 64 fresh vs best peer" in summary
+    assert any(k.startswith("threads 1->2: orbit D4") for k in summary)
+    md = bench_run.markdown(
+        rows,
+        [],
+        summary,
+        {"glassbox": "x", "numpy": "y", "cpus": 2, "n_threads": 2, "date": "today"},
+        bw,
+    )
+    assert md.count("\n| ") > len(rows)
+
+
+def test_a_wrong_peer_is_caught(small):
+    case = families.Case(
+        "binarize > 127",
+        small.shape,
+        [
+            families.Impl("glassbox binarize", lambda: gb.binarize(small, 127), True),
+            families.Impl("off by one", lambda: np.greater(small, 128).view(np.uint8)),
+        ],
+    )
+    with pytest.raises(AssertionError, match="off by one"):
+        bench_run.run_case(case, 1, 1, {"copy": 1e10}, lambda msg: None)
+
+
+def test_numpy_representation_peer_is_exact(small):
+    rep = gb.GlassBoxRepresentation().fit(small)
+    np.testing.assert_array_equal(representation.numpy_features(rep)(small), rep.transform(small))
+
+
+def test_bandwidth_and_scaling_helpers():
+    bw = bandwidth.measure(2, nbytes=1 << 22, repeat=1)
+    assert set(bw) == {"read", "write", "copy"} and all(v > 0 for v in bw.values())
+    scaling = [
+        {"n": 10, "median_s": 1.0, "per_image_s": 0.1, "per_image_vs_70k": 1.1},
+        {"n": 70, "median_s": 6.0, "per_image_s": 0.09, "per_image_vs_70k": 1.0},
+    ]
+    assert bench_run.summarise([], scaling)["linearity: worst per-image time vs 70k"] == (
+        pytest.approx(0.1)
+    )
+
+
+def test_main_writes_results(tmp_path, monkeypatch):
+    monkeypatch.setattr(
+        bandwidth, "measure", lambda *a, **k: {"read": 1e10, "write": 1e10, "copy": 2e10}
+    )
+    monkeypatch.setattr(families, "representation_cases", lambda quick: [])
+    assert (
+        bench_run.main(["--quick", "--repeat", "1", "--only", "binarize", "--out", str(tmp_path)])
+        == 0
+    )
+    result = json.loads((tmp_path / "results.json").read_text())
+    assert result["meta"]["quick"] and result["results"]
+    assert (tmp_path / "results.md").read_text().startswith("# glassbox benchmark results")
