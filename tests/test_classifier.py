@@ -80,6 +80,7 @@ def test_bad_input(digits):
     x_train, _, y_train, _ = digits
     with pytest.raises(ValueError, match="classifier must be one of"):
         GlassBoxClassifier(classifier="forest").fit(x_train, y_train)
+    assert not hasattr(GlassBoxClassifier(classifier="forest"), "predict_proba")
     with pytest.raises(ValueError, match="n_components must be a positive int"):
         GlassBoxClassifier(n_components=0).fit(x_train, y_train)
     with pytest.raises(ValueError, match="C must be a positive number"):

@@ -57,12 +57,12 @@ def _refuse_sparse(X):
 
 def _has(method):
     def check(self):
-        est = (
-            self.classifier_
-            if hasattr(self, "classifier_")
-            else _make_classifier(self.classifier, 1.0, None)
-        )
-        return hasattr(est, method)
+        if hasattr(self, "classifier_"):
+            return hasattr(self.classifier_, method)
+        try:
+            return hasattr(_make_classifier(self.classifier, 1.0, None), method)
+        except ValueError:  # an unknown classifier name: fit will say so
+            return False
 
     return check
 
@@ -79,7 +79,7 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
     classifier : {"svm", "linear", "lda", "knn", "mlp"}
         RBF support-vector machine (``C``, ``gamma="scale"``), multinomial logistic regression
         (``C``), linear discriminant analysis, 5-nearest neighbours, or a one-hidden-layer
-        perceptron (256 units, early stopping).
+        perceptron (256 units; early stopping on 10% of the samples when there are enough).
     C : float
         Inverse regularisation of ``"svm"`` and ``"linear"``.
     scale : bool
