@@ -17,28 +17,43 @@ index_t local_patterns(const std::uint8_t* binary, index_t B, index_t H, index_t
 #pragma omp parallel num_threads(nt) if (nt > 1) reduction(+ : not_binary)
   {
     std::vector<std::uint8_t> pad(static_cast<std::size_t>(PH * PW), 0);
+    // windows[p * W + j]: the `size` bits of padded row p starting at column j (bit c = column
+    // j + c), computed once per row; a pixel's code is `size` of them, shifted into place
+    std::vector<std::uint16_t> windows(static_cast<std::size_t>(PH * W));
+    std::vector<std::uint16_t> code(static_cast<std::size_t>(W));
 #pragma omp for schedule(static)
     for (index_t b = 0; b < B; ++b) {
       const std::uint8_t* x = binary + b * H * W;
       for (index_t i = 0; i < H; ++i) {
-        std::uint8_t* prow = pad.data() + (i + half) * PW + half;
+        const std::uint8_t* __restrict xr = x + i * W;
+        std::uint8_t* __restrict prow = pad.data() + (i + half) * PW + half;
+        index_t bad = 0;
         for (index_t j = 0; j < W; ++j) {
-          const std::uint8_t v = x[i * W + j];
-          not_binary += v > 1 ? 1 : 0;
-          prow[j] = v != 0 ? 1 : 0;
+          bad += xr[j] > 1 ? 1 : 0;
+          prow[j] = xr[j] != 0 ? 1 : 0;
         }
+        not_binary += bad;
+      }
+      for (index_t p = 0; p < PH; ++p) {
+        const std::uint8_t* __restrict prow = pad.data() + p * PW;
+        std::uint16_t* __restrict w = windows.data() + p * W;
+        for (index_t j = 0; j < W; ++j) w[j] = prow[j];
+        for (index_t c = 1; c < size; ++c)
+          for (index_t j = 0; j < W; ++j) w[j] = static_cast<std::uint16_t>(w[j] | (prow[j + c] << c));
       }
       std::uint16_t* cls = classes + b * H * W;
       std::uint8_t* elt = elements + b * H * W;
       for (index_t i = 0; i < H; ++i) {
+        std::uint16_t* __restrict cd = code.data();
+        const std::uint16_t* __restrict w0 = windows.data() + i * W;
+        for (index_t j = 0; j < W; ++j) cd[j] = w0[j];
+        for (index_t r = 1; r < size; ++r) {
+          const std::uint16_t* __restrict wr = windows.data() + (i + r) * W;
+          for (index_t j = 0; j < W; ++j) cd[j] = static_cast<std::uint16_t>(cd[j] | (wr[j] << (r * size)));
+        }
         for (index_t j = 0; j < W; ++j) {
-          const std::uint8_t* win = pad.data() + i * PW + j;  // top-left of the neighbourhood
-          std::uint32_t code = 0;
-          for (index_t r = 0; r < size; ++r)
-            for (index_t c = 0; c < size; ++c)
-              code |= static_cast<std::uint32_t>(win[r * PW + c]) << (r * size + c);
-          cls[i * W + j] = class_lut[code];
-          elt[i * W + j] = element_lut[code];
+          cls[i * W + j] = class_lut[cd[j]];
+          elt[i * W + j] = element_lut[cd[j]];
         }
       }
     }
