@@ -138,3 +138,17 @@ def test_small_image_path_every_size(packed, method):
             got = gb.represent_fused(x, t, method=method, group=group, packed=packed)
             want = ref.represent_fused(x, t, method, group, 2, 2, "max", packed)
             np.testing.assert_array_equal(got, want, err_msg=f"{H}x{W}")
+
+
+@pytest.mark.parametrize("side", [64, 70, 100])
+def test_large_planes_every_element(side):
+    """Pooled planes of 32 to 50 pixels: transposed in 16 x 16 blocks plus edges."""
+    x = make_images(np.uint8, (side, side), n=2, seed=side)
+    for packed in (False, True):
+        got = gb.represent_fused(x, [60, 180], group="D4", packed=packed)
+        want = ref.represent_fused(x, [60, 180], "fixed", "D4", 2, 2, "max", packed)
+        np.testing.assert_array_equal(got, want)
+    got = gb.represent_fused(x, 100, group="D4", mode="sum")
+    np.testing.assert_array_equal(
+        got, ref.represent_fused(x, 100, "fixed", "D4", 2, 2, "sum", False)
+    )

@@ -78,3 +78,14 @@ def test_large_image_tiles():
     # larger than the 16-row tile of the transposing kernels, and not a multiple of it
     x = make_images(np.uint8, (67, 67), n=2)
     np.testing.assert_array_equal(gb.orbit(x, "D4", n_threads=2), ref.orbit(x, "D4"))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.bool_, np.uint16, np.float32])
+@pytest.mark.parametrize("side", [15, 16, 17, 32, 47, 64])
+def test_transposing_elements_on_blocked_sizes(dtype, side):
+    """Byte planes are transposed in 16 x 16 SSE2 blocks plus scalar edges: sides below, at and
+    around multiples of 16 give the reference's result for every D4 element."""
+    x = make_images(dtype, (side, side), n=3, seed=side)
+    np.testing.assert_array_equal(gb.orbit(x, "D4"), ref.orbit(x, "D4"))
+    y = make_images(dtype, (side, side + 16), n=2, seed=side)
+    np.testing.assert_array_equal(gb.orbit(y, "D2"), ref.orbit(y, "D2"))

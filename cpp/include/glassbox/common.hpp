@@ -6,6 +6,10 @@
 #include <cstdint>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace glassbox {
 
 using index_t = std::int64_t;
@@ -124,18 +128,52 @@ void flip_plane(const T* src, index_t H, index_t W, bool flip_r, bool flip_c, T*
   }
 }
 
-// dst (W x H) = transpose of src (H x W), in cache-sized tiles.
+#if defined(__SSE2__)
+// dst rows 0..15 (stride dstride) = columns 0..15 of the 16 x 16 byte block at src (stride
+// sstride).  One round interleaves the bytes of rows k and k + 8 into rows 2k, 2k + 1: element
+// (r, c) moves to (r << 1 | c >> 3, (c & 7) << 1 | r >> 3), a rotation by one bit of the 8-bit
+// string (r, c); four rounds rotate it by four, to (c, r).
+inline void transpose16x16_bytes(const std::uint8_t* src, index_t sstride, std::uint8_t* dst, index_t dstride) {
+  __m128i a[16], b[16];
+  for (int i = 0; i < 16; ++i) a[i] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i * sstride));
+  for (int round = 0; round < 4; ++round) {
+    for (int k = 0; k < 8; ++k) {
+      b[2 * k] = _mm_unpacklo_epi8(a[k], a[k + 8]);
+      b[2 * k + 1] = _mm_unpackhi_epi8(a[k], a[k + 8]);
+    }
+    for (int i = 0; i < 16; ++i) a[i] = b[i];
+  }
+  for (int i = 0; i < 16; ++i) _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i * dstride), a[i]);
+}
+#endif
+
+// dst (W x H) = transpose of src (H x W), in cache-sized tiles (16 x 16 byte blocks with SSE2).
 template <class T>
 void transpose_plane(const T* src, index_t H, index_t W, T* dst) {
-  constexpr index_t kTile = 32;
-  for (index_t i0 = 0; i0 < H; i0 += kTile) {
-    const index_t i1 = std::min(H, i0 + kTile);
-    for (index_t j0 = 0; j0 < W; j0 += kTile) {
-      const index_t j1 = std::min(W, j0 + kTile);
-      for (index_t j = j0; j < j1; ++j)
-        for (index_t i = i0; i < i1; ++i) dst[j * H + i] = src[i * W + j];
-    }
+  index_t H16 = 0, W16 = 0;
+#if defined(__SSE2__)
+  if constexpr (sizeof(T) == 1) {
+    H16 = H - H % 16;
+    W16 = W - W % 16;
+    const auto* s = reinterpret_cast<const std::uint8_t*>(src);
+    auto* d = reinterpret_cast<std::uint8_t*>(dst);
+    for (index_t i0 = 0; i0 < H16; i0 += 16)
+      for (index_t j0 = 0; j0 < W16; j0 += 16) transpose16x16_bytes(s + i0 * W + j0, W, d + j0 * H + i0, H);
   }
+#endif
+  constexpr index_t kTile = 32;
+  auto scalar = [&](index_t ia, index_t ib, index_t ja, index_t jb) {
+    for (index_t i0 = ia; i0 < ib; i0 += kTile) {
+      const index_t i1 = std::min(ib, i0 + kTile);
+      for (index_t j0 = ja; j0 < jb; j0 += kTile) {
+        const index_t j1 = std::min(jb, j0 + kTile);
+        for (index_t j = j0; j < j1; ++j)
+          for (index_t i = i0; i < i1; ++i) dst[j * H + i] = src[i * W + j];
+      }
+    }
+  };
+  scalar(0, H16, W16, W);  // right strip of the block rows
+  scalar(H16, H, 0, W);    // bottom rows
 }
 
 // dst = g . src for one H x W plane; dst has shape (W, H) when g.swap.  `transposed` is
