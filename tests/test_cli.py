@@ -31,6 +31,7 @@ def test_run_on_digits_by_default(tmp_path, capsys):
     report = _report(out)
     assert REPORT_KEYS <= set(report)
     assert report["dataset"] == "digits" and report["group"] == "D4"
+    assert report["command"] == f"glassbox run --out {out} --plot"
     assert report["n_train"] == 1347 and report["n_test"] == 450
     assert report["accuracy"] >= 0.99
     for layer in ("raw", "representation", "pca"):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -169,7 +168,7 @@ def run(args) -> int:
     acc = float(accuracy_score(y_test, pred))
     report = {
         "glassbox_version": __version__,
-        "command": "glassbox " + " ".join(sys.argv[1:]) if sys.argv else "glassbox run",
+        "command": "glassbox " + " ".join(getattr(args, "argv", ["run"])),
         "dataset": ds.name,
         "accuracy": acc,
         "n_train": int(len(x_train)),

@@ -93,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``glassbox`` command; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # for the report
     if args.command is None:
         parser.print_help()
         return 2
