@@ -15,7 +15,7 @@ import numpy as np
 
 import glassbox as gb
 
-from . import representation, work_r
+from . import peers, representation, work_r
 
 D4 = gb.get_group("D4")
 C4 = gb.get_group("C4")
@@ -49,38 +49,6 @@ def _has(module):
         return False
 
 
-def _orbit_numpy(x, group):
-    out = np.empty((x.shape[0], group.order, *x.shape[1:]), dtype=x.dtype)
-    for i in range(group.order):
-        out[:, i] = group.apply(x, i)
-    return out
-
-
-def _orbit_torch(x, group):
-    import torch
-
-    t = torch.from_numpy(x)
-    views = {
-        "e": lambda b: b,
-        "r90": lambda b: torch.rot90(b, 1, (1, 2)),
-        "r180": lambda b: torch.rot90(b, 2, (1, 2)),
-        "r270": lambda b: torch.rot90(b, 3, (1, 2)),
-        "fh": lambda b: torch.flip(b, (2,)),
-        "fv": lambda b: torch.flip(b, (1,)),
-        "t": lambda b: b.transpose(1, 2),
-        "at": lambda b: torch.flip(b, (1, 2)).transpose(1, 2),
-    }
-    return torch.stack([views[e](t) for e in group.elements], dim=1).numpy()
-
-
-def _cv_threshold(x, t):
-    """OpenCV's threshold on a batch seen as one tall 2-D image (OpenCV 5 wants 2-D)."""
-    import cv2
-
-    n, h, w = x.shape
-    return cv2.threshold(x.reshape(n * h, w), t, 1, cv2.THRESH_BINARY)[1].reshape(n, h, w)
-
-
 def binarize_cases(x):
     import cv2
 
@@ -92,7 +60,7 @@ def binarize_cases(x):
             x.shape,
             [
                 Impl("numpy x > 127", lambda: np.greater(x, 127).view(np.uint8)),
-                Impl("opencv threshold", lambda: _cv_threshold(x, 127)),
+                Impl("opencv threshold", lambda: peers.cv_threshold(x, 127)),
                 Impl("glassbox binarize", lambda: gb.binarize(x, 127), True),
                 Impl(
                     "glassbox binarize, 1 thread",
@@ -113,9 +81,7 @@ def binarize_cases(x):
                 ),
                 Impl(
                     "opencv threshold per plane",
-                    lambda: np.stack(
-                        [cv2.threshold(x, int(t), 1, cv2.THRESH_BINARY)[1] for t in t4], axis=1
-                    ),
+                    lambda: np.stack([peers.cv_threshold(x, int(t)) for t in t4], axis=1),
                 ),
                 Impl("glassbox binarize", lambda: gb.binarize(x, t4), True),
                 Impl(
@@ -158,9 +124,14 @@ def binarize_cases(x):
 def orbit_cases(x):
     cases = []
     for group in (D4, C4):
-        impls = [Impl("numpy views copied into one array", lambda g=group: _orbit_numpy(x, g))]
+        impls = [Impl("numpy views copied into one array", lambda g=group: peers.orbit_numpy(x, g))]
         if _has("torch"):
-            impls.append(Impl("torch rot90 / flip, stacked", lambda g=group: _orbit_torch(x, g)))
+            impls.append(
+                Impl(
+                    "torch rot90 / flip, stacked",
+                    lambda g=group: peers.orbit_torch(x, g).numpy(),
+                )
+            )
         impls += [
             Impl("glassbox orbit", lambda g=group: gb.orbit(x, g), True),
             Impl(
@@ -183,23 +154,9 @@ def pool_cases(x):
     n, h, w = x.shape
     cases = []
 
-    def np_max():
-        return np.maximum(
-            np.maximum(x[:, ::2, ::2], x[:, ::2, 1::2]),
-            np.maximum(x[:, 1::2, ::2], x[:, 1::2, 1::2]),
-        )
-
-    def cv_max():
-        pairs = x.reshape(n * h // 2, 2 * w)
-        v = cv2.max(pairs[:, :w], pairs[:, w:])
-        cols = v.reshape(-1, 2)
-        return cv2.max(np.ascontiguousarray(cols[:, 0]), np.ascontiguousarray(cols[:, 1])).reshape(
-            n, h // 2, w // 2
-        )
-
     impls = [
-        Impl("numpy max of 4 strided views", np_max),
-        Impl("opencv max of row / column pairs", cv_max),
+        Impl("numpy max of 4 strided views", lambda: peers.max_pool2_numpy(x)),
+        Impl("opencv max of row / column pairs", lambda: peers.max_pool2_opencv(x)),
     ]
     if _has("torch"):
         import torch

@@ -11,14 +11,10 @@ import numpy as np
 
 import glassbox as gb
 
+from . import peers
+
 THRESHOLD = 127
 D4 = gb.get_group("D4")
-
-
-def _orbit_into(out: np.ndarray, planes: np.ndarray) -> np.ndarray:
-    for i in range(D4.order):
-        out[:, i] = D4.apply(planes, i)
-    return out
 
 
 def numpy_literal(x):
@@ -31,26 +27,13 @@ def numpy_literal(x):
 
 def numpy_pool_first(x):
     """Max of the four strided views, threshold, then orbit into one preallocated array."""
-    m = np.maximum(
-        np.maximum(x[:, ::2, ::2], x[:, ::2, 1::2]), np.maximum(x[:, 1::2, ::2], x[:, 1::2, 1::2])
-    )
-    b = np.greater(m, THRESHOLD).view(np.uint8)
-    out = np.empty((x.shape[0], D4.order, *b.shape[1:]), dtype=np.uint8)
-    return _orbit_into(out, b)
+    b = np.greater(peers.max_pool2_numpy(x), THRESHOLD).view(np.uint8)
+    return peers.orbit_numpy(b, D4)
 
 
 def opencv_pool_first(x):
     """OpenCV max of row pairs and column pairs on the batch as one tall image, threshold, orbit."""
-    import cv2
-
-    n, h, w = x.shape
-    pairs = x.reshape(n * h // 2, 2 * w)
-    v = cv2.max(pairs[:, :w], pairs[:, w:])  # (n*h/2, w)
-    cols = v.reshape(-1, 2)
-    m = cv2.max(np.ascontiguousarray(cols[:, 0]), np.ascontiguousarray(cols[:, 1]))
-    _, b = cv2.threshold(m.reshape(n * (h // 2), w // 2), THRESHOLD, 1, cv2.THRESH_BINARY)
-    out = np.empty((n, D4.order, h // 2, w // 2), dtype=np.uint8)
-    return _orbit_into(out, b.reshape(n, h // 2, w // 2))
+    return peers.orbit_numpy(peers.cv_threshold(peers.max_pool2_opencv(x), THRESHOLD), D4)
 
 
 def opencv_dilate(x):
@@ -61,9 +44,7 @@ def opencv_dilate(x):
     n, h, w = x.shape
     d = cv2.dilate(x.reshape(n * h, w), np.ones((2, 2), np.uint8), anchor=(0, 0))
     m = np.ascontiguousarray(d.reshape(n, h, w)[:, ::2, ::2])
-    _, b = cv2.threshold(m.reshape(n * (h // 2), w // 2), THRESHOLD, 1, cv2.THRESH_BINARY)
-    out = np.empty((n, D4.order, h // 2, w // 2), dtype=np.uint8)
-    return _orbit_into(out, b.reshape(n, h // 2, w // 2))
+    return peers.orbit_numpy(peers.cv_threshold(m, THRESHOLD), D4)
 
 
 def torch_pool_first(x):
@@ -73,17 +54,7 @@ def torch_pool_first(x):
     t = torch.from_numpy(x).unsqueeze(1)
     m = torch.nn.functional.max_pool2d(t.float(), 2).squeeze(1)
     b = (m > THRESHOLD).to(torch.uint8)
-    views = [
-        b,
-        torch.rot90(b, 1, (1, 2)),
-        torch.rot90(b, 2, (1, 2)),
-        torch.rot90(b, 3, (1, 2)),
-        torch.flip(b, (2,)),
-        torch.flip(b, (1,)),
-        b.transpose(1, 2),
-        torch.flip(b, (1, 2)).transpose(1, 2),
-    ]
-    return torch.stack(views, dim=1).numpy()
+    return peers.orbit_torch(b, D4).numpy()
 
 
 def glassbox_fresh(x):
