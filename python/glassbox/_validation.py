@@ -170,3 +170,12 @@ def check_out(
         if np.shares_memory(out, arr):
             raise ValueError("out must not share memory with the input")
     return out
+
+
+def refuse_sparse(x, name: str = "X") -> None:
+    """Raise ``TypeError`` for a SciPy sparse matrix or array (``np.asarray`` would silently make
+    it a 0-d object array)."""
+    import scipy.sparse
+
+    if scipy.sparse.issparse(x):
+        raise TypeError(f"{name}: sparse input is not supported; pass dense images")

@@ -6,7 +6,6 @@ import numbers
 import time
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.decomposition import PCA
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
@@ -21,6 +20,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
+from ._validation import refuse_sparse
 from .representation import GlassBoxRepresentation
 
 __all__ = ["CLASSIFIERS", "GlassBoxClassifier"]
@@ -48,11 +48,6 @@ def _make_classifier(name, C, random_state, n_samples=0, n_classes=2):
             early_stopping=n_samples // 10 >= 2 * n_classes,
         )
     raise ValueError(f"classifier must be one of {CLASSIFIERS}, got {name!r}")
-
-
-def _refuse_sparse(X):
-    if sp.issparse(X):
-        raise TypeError("X: sparse input is not supported; pass dense images")
 
 
 def _has(method):
@@ -164,7 +159,7 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         y = column_or_1d(y, warn=True)
         if y.dtype.kind == "f":
             assert_all_finite(y, input_name="y")
-        _refuse_sparse(X)
+        refuse_sparse(X)
         shape = np.asarray(X).shape
         if not shape or shape[0] != y.shape[0]:
             raise ValueError(
@@ -213,7 +208,7 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
 
     def _reduced(self, X):
         check_is_fitted(self, "pipeline_")
-        _refuse_sparse(X)
+        refuse_sparse(X)
         X = np.asarray(X)
         if X.ndim == 2 and X.shape[1] != self.n_features_in_:
             raise ValueError(

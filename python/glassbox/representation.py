@@ -5,12 +5,17 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from . import _core
-from ._validation import IMAGE_DTYPES, as_array, check_allocation, resolve_n_threads
+from ._validation import (
+    IMAGE_DTYPES,
+    as_array,
+    check_allocation,
+    refuse_sparse,
+    resolve_n_threads,
+)
 from .groups import get_group
 
 __all__ = ["GlassBoxRepresentation"]
@@ -124,8 +129,7 @@ class GlassBoxRepresentation(TransformerMixin, BaseEstimator):
 
     # -- input ---------------------------------------------------------------------------------
     def _images(self, X, shape=None):
-        if sp.issparse(X):
-            raise TypeError("X: sparse input is not supported; pass dense images")
+        refuse_sparse(X)
         X = np.asarray(X)
         if X.dtype.kind == "c":
             raise ValueError("X: Complex data not supported")
