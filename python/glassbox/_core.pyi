@@ -54,3 +54,16 @@ def represent_fused(
 def cell_histograms(
     labels: NDArray[np.uint16], n_labels: int, cell: int, out: NDArray[np.int32], n_threads: int
 ) -> int: ...
+def glass_features(
+    images: np.ndarray,
+    thresholds: NDArray[np.float64],
+    pool: int,
+    cell: int,
+    dists: NDArray[np.int64],
+    inv_index: NDArray[np.int32],
+    n_inv: int,
+    write_inv: bool,
+    write_eq: bool,
+    out: NDArray[np.float32],
+    n_threads: int,
+) -> None: ...
