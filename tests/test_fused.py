@@ -152,3 +152,69 @@ def test_large_planes_every_element(side):
     np.testing.assert_array_equal(
         got, ref.represent_fused(x, 100, "fixed", "D4", 2, 2, "sum", False)
     )
+
+
+@pytest.fixture(params=["avx2", "sse2"])
+def simd(request):
+    """Run a test with the AVX2 paths of represent_fused (when the CPU has them) and without."""
+    before = gb._core._set_fused_avx2(request.param == "avx2")
+    yield request.param
+    gb._core._set_fused_avx2(before)
+
+
+def test_simd_switch_reports_the_cpu():
+    before = gb._core._set_fused_avx2(False)
+    try:
+        assert gb._core._fused_avx2_enabled() is False
+        gb._core._set_fused_avx2(True)
+        on = gb._core._fused_avx2_enabled()
+    finally:
+        gb._core._set_fused_avx2(before)
+    assert on == before  # on exactly when the CPU supports it, as decided at first use
+
+
+@pytest.mark.parametrize("packed", [False, True])
+def test_bit_paths_every_size(simd, packed):
+    """uint8 images with "> t" and 2x2 max-pooling take bit-plane paths: up to 32 columns the
+    pooled rows in one register, wider as bit matrices (pooled with 32- or 64-column vectors and
+    an overlapping last chunk, transposed in 16 x 128 blocks, reversed by words).  Every side
+    around the vector and block edges, every D4 element, several thresholds (one output segment
+    per plane), a fractional one, one that is never exceeded (255), constant images."""
+    rng = np.random.default_rng(11)
+    sides = (16, 17, 28, 33, 34, 35, 63, 64, 65, 66, 97, 128, 129, 130, 161, 256, 258, 290)
+    for side in sides:
+        x = rng.integers(0, 256, (3, side, side), dtype=np.uint8)
+        x[0] = 255
+        x[1, ::2] = 0
+        for t in ([0, 127, 200, 254], 127, [0, 100.5, 255]):
+            got = gb.represent_fused(x, t, group="D4", packed=packed)
+            want = ref.represent_fused(x, t, "fixed", "D4", 2, 2, "max", packed)
+            np.testing.assert_array_equal(got, want, err_msg=f"side {side}, t {t}")
+
+
+@pytest.mark.parametrize("shape", [(40, 70), (70, 40), (35, 257), (301, 66), (3, 64), (64, 3)])
+@pytest.mark.parametrize("group", ["D2", "trivial", "D1h", "D1v"])
+def test_bit_paths_non_square(simd, shape, group):
+    x = make_images(np.uint8, shape, n=3, seed=sum(shape))
+    for packed in (False, True):
+        got = gb.represent_fused(x, [50, 127], group=group, packed=packed)
+        want = ref.represent_fused(x, [50, 127], "fixed", group, 2, 2, "max", packed)
+        np.testing.assert_array_equal(got, want, err_msg=str(shape))
+
+
+@pytest.mark.parametrize("side", [28, 100])
+def test_large_outputs_streamed_equal(simd, side):
+    """Outputs of 16 MB and more are written with streaming stores through a staging buffer:
+    every byte lands, in a caller's out= (offset inside a larger buffer: unaligned rows) and in a
+    fresh array, with 1 and 2 threads."""
+    n = 12_000 if side == 28 else 900  # 18.8 MB / 18 MB of output
+    x = make_images(np.uint8, (side, side), n=n, seed=side)
+    want = ref.represent_fused(x, 127, "fixed", "D4", 2, 2, "max", False)
+    buf = np.full(want.size + 3, 7, dtype=np.uint8)
+    out = buf[3:].reshape(want.shape)  # misaligned on purpose
+    for n_threads in (1, 2):
+        out[...] = 9
+        gb.represent_fused(x, 127, out=out, n_threads=n_threads)
+        np.testing.assert_array_equal(out, want)
+        assert (buf[:3] == 7).all()
+    np.testing.assert_array_equal(gb.represent_fused(x, 127), want)

@@ -1,11 +1,16 @@
 #include "glassbox/fused.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
+#include <memory>
 #include <type_traits>
 #include <vector>
 
+#include "bitplane.hpp"
+#include "bitplane_avx2.hpp"
 #include "glassbox/threads.hpp"
+#include "output_sink.hpp"
 #include "threshold_rules.hpp"
 
 #if defined(__SSE2__)
@@ -15,6 +20,9 @@
 namespace glassbox {
 
 namespace {
+
+// How far ahead of the rows being pooled the bit paths prefetch their input.
+inline constexpr index_t kPrefetchBytes = 2048;
 
 #if defined(__GNUC__) || defined(__clang__)
 typedef std::uint8_t u8x16 __attribute__((vector_size(16)));
@@ -177,51 +185,35 @@ inline void transpose16(std::uint16_t* a) {
   }
 }
 
-struct ExpandTable {  // byte b of bytes[m] = bit b of m
-  std::uint64_t bytes[256];
-  constexpr ExpandTable() : bytes() {
-    for (int m = 0; m < 256; ++m) {
-      std::uint64_t v = 0;
-      for (int b = 0; b < 8; ++b) v |= static_cast<std::uint64_t>((m >> b) & 1) << (8 * b);
-      bytes[m] = v;
-    }
-  }
-};
-inline constexpr ExpandTable kExpand{};
-
-// One plane of TH rows of TW bits into dst: bytes 0 / 1, or packed little-endian bit rows.
-inline void store_plane(const std::uint16_t* rows, index_t TH, index_t TW, bool packed, std::uint8_t* dst) {
+// One plane of TH rows of TW bits into the sink: bytes 0 / 1, or packed little-endian bit rows.
+inline void store_plane(const std::uint16_t* rows, index_t TH, index_t TW, bool packed, OutputSink& sink) {
+  const index_t row_bytes = packed ? (TW > 8 ? 2 : 1) : TW;
+  std::uint8_t* d = sink.reserve(TH * row_bytes);  // <= 16 x 16 bytes
   if (packed) {
     if (TW > 8) {
-      for (index_t r = 0; r < TH; ++r) std::memcpy(dst + 2 * r, &rows[r], 2);
+      for (index_t r = 0; r < TH; ++r) std::memcpy(d + 2 * r, &rows[r], 2);
     } else {
-      for (index_t r = 0; r < TH; ++r) dst[r] = static_cast<std::uint8_t>(rows[r]);
+      for (index_t r = 0; r < TH; ++r) d[r] = static_cast<std::uint8_t>(rows[r]);
     }
-    return;
-  }
-  const index_t plane = TH * TW;
-  for (index_t r = 0; r < TH; ++r) {
-    const std::uint64_t lo = kExpand.bytes[rows[r] & 0xFF], hi = kExpand.bytes[rows[r] >> 8];
-    std::uint8_t* d = dst + r * TW;
-    if (r * TW + 16 <= plane) {  // spill into the next rows, rewritten next
-      std::memcpy(d, &lo, 8);
-      std::memcpy(d + 8, &hi, 8);
-    } else {
-      std::memcpy(d, &lo, static_cast<std::size_t>(std::min<index_t>(TW, 8)));
-      if (TW > 8) std::memcpy(d + 8, &hi, static_cast<std::size_t>(TW - 8));
+  } else {
+    for (index_t r = 0; r < TH; ++r, d += TW) {  // 16 bytes a row: the spill is rewritten next
+      bits::store64(d, bits::kExpand.bytes[rows[r] & 0xFF]);
+      bits::store64(d + 8, bits::kExpand.bytes[rows[r] >> 8]);
     }
   }
+  sink.commit(TH * row_bytes);
 }
 
 // Pool one image's plane for threshold t and write its G transformed copies (plane k of K).
 inline void fast_small_plane(const std::uint8_t* x, index_t H, index_t W, std::uint8_t t,
                              const std::uint8_t* elements, int G, bool packed, index_t K, index_t k,
-                             index_t plane_out, std::uint8_t* out_image) {
+                             index_t plane_out, std::uint8_t* out_image, OutputSink& sink) {
   const index_t OH = H / 2, OW = W / 2;
   alignas(32) std::uint16_t rows[16] = {}, trans[16] = {}, moved[16];
   const std::uint32_t keep = (1u << OW) - 1u;
   for (index_t oi = 0; oi < OH; ++oi)
     rows[oi] = static_cast<std::uint16_t>(pair_or(above_either(x + 2 * oi * W, x + (2 * oi + 1) * W, W, t)) & keep);
+  if (K == 1) sink.begin(out_image);  // the G planes are one contiguous segment
   // the four versions the elements pick rows from: as is / transposed, columns reversed or not
   alignas(32) std::uint16_t rrev[16], trev[16];
   bool have_rev = false, have_trans = false, have_trev = false;
@@ -255,13 +247,196 @@ inline void fast_small_plane(const std::uint8_t* x, index_t H, index_t W, std::u
       for (index_t r = 0; r < SH; ++r) moved[r] = src[SH - 1 - r];
       plane = moved;
     }
-    store_plane(plane, SH, SW, packed, out_image + (static_cast<index_t>(g) * K + k) * plane_out);
+    if (K > 1) sink.begin(out_image + (static_cast<index_t>(g) * K + k) * plane_out);
+    store_plane(plane, SH, SW, packed, sink);
+    if (K > 1) sink.end();
   }
+  if (K == 1) sink.end();
+}
+
+#ifdef GLASSBOX_AVX2
+// fast_small_plane with AVX2: the pooled rows as the 16 lanes of one register, the group acting
+// through lane and bit shuffles, two rows expanded to bytes per step.
+// Columns [0, 16) and [off, off + 16) of a row.
+GLASSBOX_TARGET_AVX2 inline __m256i two_loads(const std::uint8_t* p, index_t off) {
+  return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))),
+                                 _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + off)), 1);
+}
+
+GLASSBOX_TARGET_AVX2 inline std::uint16_t pooled_row16(const std::uint8_t* a, const std::uint8_t* b, index_t W2,
+                                                       index_t OW, __m256i tt) {
+  const __m256i bias = _mm256_set1_epi8(static_cast<char>(0x80));
+  __m256i v = _mm256_max_epu8(two_loads(a, W2 - 16), two_loads(b, W2 - 16));
+  v = _mm256_max_epu8(v, _mm256_srli_epi16(v, 8));  // byte 2m: max over the window of pair m
+  const auto m = static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpgt_epi8(_mm256_xor_si256(v, bias), tt)));
+  const std::uint32_t p = _pext_u32(m, 0x55555555u);  // pairs 0..7, then pairs OW - 8 .. OW - 1
+  return static_cast<std::uint16_t>((p & 0xFFu) | ((p >> 8) << (OW - 8)));
+}
+
+GLASSBOX_TARGET_AVX2 inline void store_plane16(const std::uint16_t* rows, index_t TH, index_t TW, bool packed,
+                                               OutputSink& sink) {
+  if (packed) {
+    std::uint8_t* d = sink.reserve(2 * TH);
+    if (TW > 8) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(d), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows)));
+      sink.commit(2 * TH);  // the 32 bytes stored spill into the slack
+    } else {
+      for (index_t r = 0; r < TH; ++r) d[r] = static_cast<std::uint8_t>(rows[r]);
+      sink.commit(TH);
+    }
+    return;
+  }
+  std::uint8_t* d = sink.reserve(TH * TW);
+  for (index_t r = 0; r < TH; r += 2) {  // 16 bytes a row, in order: each spill is rewritten next
+    const std::uint32_t m = rows[r] | (r + 1 < TH ? static_cast<std::uint32_t>(rows[r + 1]) << 16 : 0u);
+    const __m256i e = bits::expand32(m);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + r * TW), _mm256_castsi256_si128(e));
+    if (r + 1 < TH) _mm_storeu_si128(reinterpret_cast<__m128i*>(d + (r + 1) * TW), _mm256_extracti128_si256(e, 1));
+  }
+  sink.commit(TH * TW);
+}
+
+GLASSBOX_TARGET_AVX2 void fast_small_plane_avx2(const std::uint8_t* x, index_t H, index_t W, std::uint8_t t,
+                                                const std::uint8_t* elements, int G, bool packed, index_t K,
+                                                index_t k, index_t plane_out, std::uint8_t* out_image,
+                                                OutputSink& sink) {
+  const index_t OH = H / 2, OW = W / 2;
+  const __m256i tt = _mm256_set1_epi8(static_cast<char>(t ^ 0x80));
+  alignas(32) std::uint16_t rows[16] = {};
+  for (index_t oi = 0; oi < OH; ++oi) rows[oi] = pooled_row16(x + 2 * oi * W, x + (2 * oi + 1) * W, 2 * OW, OW, tt);
+  // the plane, its columns reversed, its transpose, and that reversed (padding bits stay zero)
+  const __m256i m = _mm256_load_si256(reinterpret_cast<const __m256i*>(rows));
+  const __m256i mrev = _mm256_srl_epi16(bits::reverse_bits16(m), _mm_cvtsi64_si128(16 - OW));
+  const __m256i tr = bits::transpose16(m);
+  const __m256i trev = _mm256_srl_epi16(bits::reverse_bits16(tr), _mm_cvtsi64_si128(16 - OH));
+  alignas(32) std::uint16_t plane[16];
+  if (K == 1) sink.begin(out_image);
+  for (int g = 0; g < G; ++g) {
+    const D4Element e = d4_element(elements[g]);
+    const index_t SH = e.swap ? OW : OH, SW = e.swap ? OH : OW;
+    const bool flip_rows = e.swap ? e.flip_c : e.flip_r, flip_cols = e.swap ? e.flip_r : e.flip_c;
+    const __m256i v = e.swap ? (flip_cols ? trev : tr) : (flip_cols ? mrev : m);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(plane), flip_rows ? bits::reverse_rows16(v) : v);
+    if (K > 1) sink.begin(out_image + (static_cast<index_t>(g) * K + k) * plane_out);
+    store_plane16(plane + (flip_rows ? 16 - SH : 0), SH, SW, packed, sink);
+    if (K > 1) sink.end();
+  }
+  if (K == 1) sink.end();
+}
+#endif
+
+// Wider uint8 images (2 OW >= 32 columns pooled), "> t", 2x2 max-pooling: the pooled plane as a
+// bit matrix, its transforms on the bits (see bitplane.hpp), rows expanded to bytes (or copied
+// packed) into the sink.
+struct WidePlanes {
+  index_t stride = 0;
+  bool need_rev = false, need_trans = false, need_trev = false;
+  std::vector<std::uint8_t> m, rev, trans, trev;  // the plane, columns reversed, transposed, both
+
+  WidePlanes(index_t OH, index_t OW, const std::uint8_t* elements, int G) {
+    for (int g = 0; g < G; ++g) {
+      const D4Element e = d4_element(elements[g]);
+      if (e.swap) {
+        need_trans = true;
+        need_trev = need_trev || e.flip_r;
+      } else {
+        need_rev = need_rev || e.flip_c;
+      }
+    }
+    // OH rows of OW bits (square when an element transposes: the transpose has the same shape)
+    stride = bits::row_stride(OW);
+    const auto bytes = static_cast<std::size_t>(bits::rows_allocated(OH) * stride);
+    m.assign(bytes, 0);
+    if (need_rev) rev.assign(bytes, 0);
+    if (need_trans) trans.assign(bytes, 0);
+    if (need_trev) trev.assign(bytes, 0);
+  }
+};
+
+template <bool Avx2>
+void wide_plane(const std::uint8_t* x, index_t W, index_t OH, index_t OW, std::uint8_t t,
+                const std::uint8_t* elements, int G, bool packed, index_t K, index_t k, index_t plane_out,
+                std::uint8_t* out_image, WidePlanes& wp, OutputSink& sink) {
+  const index_t S = wp.stride;
+  std::uint8_t* m = wp.m.data();
+  const index_t ahead = std::max<index_t>(kPrefetchBytes, 4 * W);  // at least two row pairs
+  for (index_t oi = 0; oi < OH; ++oi) {
+    const std::uint8_t *a = x + 2 * oi * W, *b = a + W;
+#ifdef GLASSBOX_AVX2
+    if constexpr (Avx2) {
+      bits::pool_row_avx2(a, b, 2 * OW, t, m + oi * S, S, ahead);
+      continue;
+    }
+#endif
+    bits::pool_row(a, b, 2 * OW, t, m + oi * S, S, ahead);
+  }
+  if (wp.need_rev)
+    for (index_t r = 0; r < OH; ++r) bits::reverse_row(m + r * S, OW, wp.rev.data() + r * S);
+  if (wp.need_trans) bits::transpose(m, OH, S, wp.trans.data());  // square: OH == OW
+  if (wp.need_trev)
+    for (index_t r = 0; r < OW; ++r) bits::reverse_row(wp.trans.data() + r * S, OH, wp.trev.data() + r * S);
+  if (K == 1) sink.begin(out_image);
+  for (int g = 0; g < G; ++g) {
+    const D4Element e = d4_element(elements[g]);
+    // as in fast_small_plane: a swapping element is a flip of the transpose
+    const index_t SH = e.swap ? OW : OH, SW = e.swap ? OH : OW;
+    const bool flip_rows = e.swap ? e.flip_c : e.flip_r, flip_cols = e.swap ? e.flip_r : e.flip_c;
+    const std::uint8_t* src = e.swap ? (flip_cols ? wp.trev.data() : wp.trans.data()) : (flip_cols ? wp.rev.data() : m);
+    if (K > 1) sink.begin(out_image + (static_cast<index_t>(g) * K + k) * plane_out);
+    const index_t row_bytes = packed ? packed_width(SW) : SW;
+    const index_t block = std::max<index_t>(1, OutputSink::kMaxRow / row_bytes);  // rows per reserve
+    for (index_t r0 = 0; r0 < SH; r0 += block) {
+      const index_t r1 = std::min(SH, r0 + block);
+      std::uint8_t* d = sink.reserve((r1 - r0) * row_bytes);
+      for (index_t r = r0; r < r1; ++r, d += row_bytes) {  // spills past a row are rewritten next
+        const std::uint8_t* row = src + (flip_rows ? SH - 1 - r : r) * S;
+        if (packed) {
+          detail::copy_bytes(d, row, row_bytes);
+          continue;
+        }
+#ifdef GLASSBOX_AVX2
+        if constexpr (Avx2) {
+          bits::expand_row_avx2(row, SW, d);
+          continue;
+        }
+#endif
+        bits::expand_row(row, SW, d);
+      }
+      sink.commit((r1 - r0) * row_bytes);
+    }
+    if (K > 1) sink.end();
+  }
+  if (K == 1) sink.end();
 }
 #endif
 
 
+std::atomic<int> g_avx2{-1};  // -1: not decided yet; else 0 / 1
+
+bool cpu_has_avx2() {
+#ifdef GLASSBOX_AVX2
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2");
+#else
+  return false;
+#endif
+}
+
 }  // namespace
+
+bool fused_avx2_enabled() {
+  int v = g_avx2.load(std::memory_order_relaxed);
+  if (v < 0) {
+    v = cpu_has_avx2() ? 1 : 0;
+    g_avx2.store(v, std::memory_order_relaxed);
+  }
+  return v != 0;
+}
+
+bool set_fused_avx2(bool enabled) {
+  const bool before = fused_avx2_enabled();
+  g_avx2.store(enabled && cpu_has_avx2() ? 1 : 0, std::memory_order_relaxed);
+  return before;
+}
 
 template <class T, class Out>
 void represent_fused(const T* images, index_t N, index_t H, index_t W, ThresholdMethod method,
@@ -277,13 +452,26 @@ void represent_fused(const T* images, index_t N, index_t H, index_t W, Threshold
   const bool swaps = any_swap(elements, G);
   // the small-image fast path: 2x2 max-pooling of 16..32-pixel-wide images into <= 16 x 16 planes
   const bool fast_small = mode == PoolMode::Max && size == 2 && stride == 2 && W >= 16 && W <= 32 && H >= 2 && H <= 33;
-  (void)fast_small;
+  // the wide bit path: 2x2 max-pooling with at least 32 columns pooled, rows that fit the sink
+  const bool wide = mode == PoolMode::Max && size == 2 && stride == 2 && !fast_small && OW >= 16 &&
+                    OW <= OutputSink::kMaxRow && OH >= 1;
+  (void)fast_small, (void)wide;
   const index_t image_out = static_cast<index_t>(G) * K * plane_out;
+  const bool stream = N * image_out * static_cast<index_t>(sizeof(Out)) >= kStreamOutputBytes;
+  const bool avx2 = fused_avx2_enabled();
+  (void)stream, (void)avx2;
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
     const auto pooled_len = static_cast<std::size_t>(OH * OW);
     std::vector<Out> pooled(pooled_len), transposed(swaps ? pooled_len : 0), moved(packed ? pooled_len : 0);
     std::vector<std::uint8_t> column(static_cast<std::size_t>(W));  // counts <= size <= 255
+#ifdef GLASSBOX_FAST_SMALL
+    constexpr bool kBytes = std::is_same_v<T, std::uint8_t> && std::is_same_v<Out, std::uint8_t>;
+    std::unique_ptr<OutputSink> sink;
+    std::unique_ptr<WidePlanes> wplanes;
+    if (kBytes && (fast_small || wide)) sink = std::make_unique<OutputSink>(stream);
+    if (kBytes && wide) wplanes = std::make_unique<WidePlanes>(OH, OW, elements, G);
+#endif
 #pragma omp for schedule(static)
     for (index_t n = 0; n < N; ++n) {
       const T* x = images + n * npix;
@@ -291,10 +479,27 @@ void represent_fused(const T* images, index_t N, index_t H, index_t W, Threshold
       for (index_t k = 0; k < K; ++k) {
         const detail::Rule rule = detail::image_rule(x, npix, method, thresholds, k);
 #ifdef GLASSBOX_FAST_SMALL
-        if constexpr (std::is_same_v<T, std::uint8_t> && std::is_same_v<Out, std::uint8_t>) {
+        if constexpr (kBytes) {
           if (fast_small && rule.kind == detail::RuleKind::IntGt) {
+            if (k == 0) bits::prefetch(x, kPrefetchBytes, npix);
+#ifdef GLASSBOX_AVX2
+            if (avx2) {
+              fast_small_plane_avx2(x, H, W, static_cast<std::uint8_t>(rule.ithr), elements, G, packed, K, k,
+                                    plane_out, img_out, *sink);
+              continue;
+            }
+#endif
             fast_small_plane(x, H, W, static_cast<std::uint8_t>(rule.ithr), elements, G, packed, K, k, plane_out,
-                             img_out);
+                             img_out, *sink);
+            continue;
+          }
+          if (wide && rule.kind == detail::RuleKind::IntGt) {
+            if (avx2)
+              wide_plane<true>(x, W, OH, OW, static_cast<std::uint8_t>(rule.ithr), elements, G, packed, K, k,
+                               plane_out, img_out, *wplanes, *sink);
+            else
+              wide_plane<false>(x, W, OH, OW, static_cast<std::uint8_t>(rule.ithr), elements, G, packed, K, k,
+                                plane_out, img_out, *wplanes, *sink);
             continue;
           }
         }

@@ -1,0 +1,107 @@
+// AVX2 + BMI2 versions of the bit-plane steps, compiled for those instructions through function
+// attributes (the rest of the library stays baseline x86-64) and chosen at run time when the CPU
+// has them (see fused.cpp).  Each returns exactly what its SSE2 counterpart returns; the tests
+// run both.  No lambdas in here: GCC does not give them the enclosing function's target.
+#pragma once
+
+#include "bitplane.hpp"
+
+#if defined(GLASSBOX_BITPLANE) && defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define GLASSBOX_AVX2 1
+#include <immintrin.h>
+
+#define GLASSBOX_TARGET_AVX2 __attribute__((target("avx2,bmi2")))
+
+namespace glassbox::bits {
+
+// 32 pooled bits from 64 input columns of rows a and b (as pool32, twice as wide).
+GLASSBOX_TARGET_AVX2 inline std::uint32_t pool64(const std::uint8_t* a, const std::uint8_t* b, __m256i tt) {
+  const __m256i bias = _mm256_set1_epi8(static_cast<char>(0x80));
+  const __m256i low = _mm256_set1_epi16(0x00FF);
+  __m256i v0 = _mm256_max_epu8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a)),
+                               _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b)));
+  __m256i v1 = _mm256_max_epu8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + 32)),
+                               _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 32)));
+  v0 = _mm256_and_si256(_mm256_max_epu8(v0, _mm256_srli_epi16(v0, 8)), low);
+  v1 = _mm256_and_si256(_mm256_max_epu8(v1, _mm256_srli_epi16(v1, 8)), low);
+  // packus works within 128-bit lanes: quads (v0 lo, v1 lo, v0 hi, v1 hi) -> column order
+  const __m256i p = _mm256_permute4x64_epi64(_mm256_packus_epi16(v0, v1), 0xD8);
+  return static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpgt_epi8(_mm256_xor_si256(p, bias), tt)));
+}
+
+GLASSBOX_TARGET_AVX2 inline void pool_row_avx2(const std::uint8_t* a, const std::uint8_t* b, index_t W2,
+                                               std::uint8_t t, std::uint8_t* row, index_t stride, index_t ahead) {
+  const __m256i tt = _mm256_set1_epi8(static_cast<char>(t ^ 0x80));
+  index_t c = 0;
+  for (; c + 64 <= W2; c += 64) {
+    prefetch(a + c, ahead, 1);
+    prefetch(b + c, ahead, 1);
+    const std::uint32_t m = pool64(a + c, b + c, tt);
+    std::memcpy(row + c / 16, &m, 4);
+  }
+  pool_row(a, b, W2, t, row, stride, ahead, c);
+}
+
+// Bytes 0 / 1 from the 32 bits of m: byte j = bit j.
+GLASSBOX_TARGET_AVX2 inline __m256i expand32(std::uint32_t m) {
+  const __m256i idx = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,  //
+                                       2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+  const __m256i bit = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ull));
+  const __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(m)), idx);
+  return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(v, bit), bit), _mm256_set1_epi8(1));
+}
+
+// expand_row: dst[j] = bit j of the row, j < n; writes up to 31 bytes past dst + n and reads
+// up to 3 bytes past the row's last byte (inside its row stride).
+GLASSBOX_TARGET_AVX2 inline void expand_row_avx2(const std::uint8_t* row, index_t n, std::uint8_t* dst) {
+  for (index_t j = 0; j < n; j += 32) {
+    std::uint32_t m;
+    std::memcpy(&m, row + j / 8, 4);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + j), expand32(m));
+  }
+}
+
+// Planes of at most 16 x 16 bits held as 16 rows of 16 bits in one register (row i = lane i).
+
+// Every row's bits in reverse order (bit j -> bit 15 - j).
+GLASSBOX_TARGET_AVX2 inline __m256i reverse_bits16(__m256i v) {
+  const __m256i lut = _mm256_setr_epi8(0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15,  //
+                                       0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15);
+  const __m256i swap = _mm256_setr_epi8(1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14,  //
+                                        1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14);
+  const __m256i nib = _mm256_set1_epi8(0x0F);
+  const __m256i lo = _mm256_shuffle_epi8(lut, _mm256_and_si256(v, nib));
+  const __m256i hi = _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(v, 4), nib));
+  // lut values are < 16: shifting 16-bit lanes by 4 keeps every byte's bits in that byte
+  return _mm256_shuffle_epi8(_mm256_or_si256(_mm256_slli_epi16(lo, 4), hi), swap);
+}
+
+// Rows in reverse order (row i -> row 15 - i).
+GLASSBOX_TARGET_AVX2 inline __m256i reverse_rows16(__m256i v) {
+  const __m256i s = _mm256_setr_epi8(14, 15, 12, 13, 10, 11, 8, 9, 6, 7, 4, 5, 2, 3, 0, 1,  //
+                                     14, 15, 12, 13, 10, 11, 8, 9, 6, 7, 4, 5, 2, 3, 0, 1);
+  return _mm256_permute4x64_epi64(_mm256_shuffle_epi8(v, s), 0x4E);
+}
+
+// The 16 x 16 bit transpose: bit c of row r -> bit r of row c.
+GLASSBOX_TARGET_AVX2 inline __m256i transpose16(__m256i v) {
+  const __m256i low = _mm256_set1_epi16(0x00FF);
+  // bytes 0..15: the low bytes of rows 0..15; bytes 16..31: their high bytes
+  const __m256i p =
+      _mm256_permute4x64_epi64(_mm256_packus_epi16(_mm256_and_si256(v, low), _mm256_srli_epi16(v, 8)), 0xD8);
+  alignas(32) std::uint16_t t[16];
+  // bit 7 of every byte after a shift by 7 - j within 64-bit lanes is bit j of that byte
+#define GLASSBOX_T16(j)                                                                          \
+  {                                                                                              \
+    const auto m = static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_slli_epi64(p, 7 - j))); \
+    t[j] = static_cast<std::uint16_t>(m);                                                        \
+    t[j + 8] = static_cast<std::uint16_t>(m >> 16);                                              \
+  }
+  GLASSBOX_T16(0) GLASSBOX_T16(1) GLASSBOX_T16(2) GLASSBOX_T16(3)
+  GLASSBOX_T16(4) GLASSBOX_T16(5) GLASSBOX_T16(6) GLASSBOX_T16(7)
+#undef GLASSBOX_T16
+  return _mm256_load_si256(reinterpret_cast<const __m256i*>(t));
+}
+
+}  // namespace glassbox::bits
+#endif
