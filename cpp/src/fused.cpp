@@ -309,7 +309,7 @@ GLASSBOX_TARGET_AVX2 void fast_small_plane_avx2(const std::uint8_t* x, index_t H
   const __m256i mrev = _mm256_srl_epi16(bits::reverse_bits16(m), _mm_cvtsi64_si128(16 - OW));
   const __m256i tr = bits::transpose16(m);
   const __m256i trev = _mm256_srl_epi16(bits::reverse_bits16(tr), _mm_cvtsi64_si128(16 - OH));
-  alignas(32) std::uint16_t plane[16];
+  alignas(32) std::uint16_t plane[32] = {};  // store_plane16 reads 32 bytes from up to row 15
   if (K == 1) sink.begin(out_image);
   for (int g = 0; g < G; ++g) {
     const D4Element e = d4_element(elements[g]);
