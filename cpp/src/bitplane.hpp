@@ -1,7 +1,7 @@
 // Binary planes as bit matrices, for the fused path's hot case (uint8 pixels, "> t", 2x2
 // max-pooling): pooling straight into bits, and the group acting on the bits (row order, bit
-// reversal, an 8 x 8-block bit transpose), so that a pooled plane and its transforms are 1/8 of
-// the bytes and stay in L1.  Layout: row i at byte i * stride, column j = bit j % 8 of byte
+// reversal of words, a bit transpose in 16 x 128 blocks), so that a pooled plane and its
+// transforms are 1/8 of the bytes and stay in cache.  Layout: row i at byte i * stride, column j = bit j % 8 of byte
 // j / 8 (NumPy's packbits(bitorder="little")), every bit past the last column zero.
 #pragma once
 
