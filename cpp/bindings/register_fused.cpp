@@ -9,7 +9,7 @@ namespace {
 
 template <class T, class Out>
 void run_fused(const py::array& images, int method, const py::array& thresholds, index_t size, index_t stride,
-               int mode, const py::array& elements, bool packed, py::array& out, int n_threads) {
+               int mode, const py::array& elements, bool packed, py::array& out, int n_threads, bool fresh_out) {
   const auto s = require_ndim(images, 3, "images");
   const index_t N = s[0], H = s[1], W = s[2];
   const T* x = input_ptr<T>(images, "images");
@@ -36,16 +36,16 @@ void run_fused(const py::array& images, int method, const py::array& thresholds,
   Out* o = output_ptr<Out>(out, "out");
   const int nt = checked_threads(n_threads);
   py::gil_scoped_release release;
-  represent_fused<T, Out>(x, N, H, W, m, t, K, size, stride, pm, codes.data(), G, packed, o, nt);
+  represent_fused<T, Out>(x, N, H, W, m, t, K, size, stride, pm, codes.data(), G, packed, o, nt, fresh_out);
 }
 
 template <class T>
 void run_fused_out(const py::array& images, int method, const py::array& thresholds, index_t size, index_t stride,
-                   int mode, const py::array& elements, bool packed, py::array& out, int n_threads) {
+                   int mode, const py::array& elements, bool packed, py::array& out, int n_threads, bool fresh_out) {
   const std::string oc = dtype_code(out);
-  if (oc == "u1") return run_fused<T, std::uint8_t>(images, method, thresholds, size, stride, mode, elements, packed, out, n_threads);
-  if (oc == "u2") return run_fused<T, std::uint16_t>(images, method, thresholds, size, stride, mode, elements, packed, out, n_threads);
-  if (oc == "f4") return run_fused<T, float>(images, method, thresholds, size, stride, mode, elements, packed, out, n_threads);
+  if (oc == "u1") return run_fused<T, std::uint8_t>(images, method, thresholds, size, stride, mode, elements, packed, out, n_threads, fresh_out);
+  if (oc == "u2") return run_fused<T, std::uint16_t>(images, method, thresholds, size, stride, mode, elements, packed, out, n_threads, fresh_out);
+  if (oc == "f4") return run_fused<T, float>(images, method, thresholds, size, stride, mode, elements, packed, out, n_threads, fresh_out);
   throw py::type_error("out must be uint8, uint16 or float32, got " + oc);
 }
 
@@ -55,16 +55,17 @@ void register_fused(py::module_& m) {
   m.def(
       "represent_fused",
       [](const py::array& images, int method, const py::array& thresholds, index_t size, index_t stride, int mode,
-         const py::array& elements, bool packed, py::array& out, int n_threads) {
+         const py::array& elements, bool packed, py::array& out, int n_threads, bool fresh_out) {
         const std::string code = dtype_code(images);
-        if (code == "u1") return run_fused_out<std::uint8_t>(images, method, thresholds, size, stride, mode, elements, packed, out, n_threads);
-        if (code == "u2") return run_fused_out<std::uint16_t>(images, method, thresholds, size, stride, mode, elements, packed, out, n_threads);
-        if (code == "f4") return run_fused_out<float>(images, method, thresholds, size, stride, mode, elements, packed, out, n_threads);
-        if (code == "f8") return run_fused_out<double>(images, method, thresholds, size, stride, mode, elements, packed, out, n_threads);
+        if (code == "u1") return run_fused_out<std::uint8_t>(images, method, thresholds, size, stride, mode, elements, packed, out, n_threads, fresh_out);
+        if (code == "u2") return run_fused_out<std::uint16_t>(images, method, thresholds, size, stride, mode, elements, packed, out, n_threads, fresh_out);
+        if (code == "f4") return run_fused_out<float>(images, method, thresholds, size, stride, mode, elements, packed, out, n_threads, fresh_out);
+        if (code == "f8") return run_fused_out<double>(images, method, thresholds, size, stride, mode, elements, packed, out, n_threads, fresh_out);
         throw py::type_error("images must be uint8, uint16, float32 or float64, got " + code);
       },
       py::arg("images"), py::arg("method"), py::arg("thresholds"), py::arg("size"), py::arg("stride"),
       py::arg("mode"), py::arg("elements"), py::arg("packed"), py::arg("out"), py::arg("n_threads"),
+      py::arg("fresh_out") = false,
       "images (N, H, W) -> out (N, G, K, OH, OW): binarize, pool, orbit in one pass per image.");
   m.def("_fused_avx2_enabled", &fused_avx2_enabled,
         "Whether represent_fused's uint8 2x2 max-pool paths use AVX2 (the CPU has it, not switched off).");

@@ -441,7 +441,8 @@ bool set_fused_avx2(bool enabled) {
 template <class T, class Out>
 void represent_fused(const T* images, index_t N, index_t H, index_t W, ThresholdMethod method,
                      const double* thresholds, index_t K, index_t size, index_t stride, PoolMode mode,
-                     const std::uint8_t* elements, int G, bool packed, Out* out, int n_threads) {
+                     const std::uint8_t* elements, int G, bool packed, Out* out, int n_threads,
+                     bool fresh_out) {
   const int nt = usable_threads(n_threads);
   const index_t npix = H * W;
   const index_t OH = pooled_size(H, size, stride), OW = pooled_size(W, size, stride);
@@ -457,7 +458,7 @@ void represent_fused(const T* images, index_t N, index_t H, index_t W, Threshold
                     OW <= OutputSink::kMaxRow && OH >= 1;
   (void)fast_small, (void)wide;
   const index_t image_out = static_cast<index_t>(G) * K * plane_out;
-  const bool stream = N * image_out * static_cast<index_t>(sizeof(Out)) >= kStreamOutputBytes;
+  const bool stream = !fresh_out && N * image_out * static_cast<index_t>(sizeof(Out)) >= kStreamOutputBytes;
   const bool avx2 = fused_avx2_enabled();
   (void)stream, (void)avx2;
 #pragma omp parallel num_threads(nt) if (nt > 1)
@@ -536,13 +537,13 @@ void represent_fused(const T* images, index_t N, index_t H, index_t W, Threshold
 #define GLASSBOX_INSTANTIATE_FUSED(T)                                                                \
   template void represent_fused<T, std::uint8_t>(const T*, index_t, index_t, index_t, ThresholdMethod, \
                                                  const double*, index_t, index_t, index_t, PoolMode,   \
-                                                 const std::uint8_t*, int, bool, std::uint8_t*, int);  \
+                                                 const std::uint8_t*, int, bool, std::uint8_t*, int, bool); \
   template void represent_fused<T, std::uint16_t>(                                                     \
       const T*, index_t, index_t, index_t, ThresholdMethod, const double*, index_t, index_t, index_t,  \
-      PoolMode, const std::uint8_t*, int, bool, std::uint16_t*, int);                                  \
+      PoolMode, const std::uint8_t*, int, bool, std::uint16_t*, int, bool);                            \
   template void represent_fused<T, float>(const T*, index_t, index_t, index_t, ThresholdMethod,        \
                                           const double*, index_t, index_t, index_t, PoolMode,          \
-                                          const std::uint8_t*, int, bool, float*, int);
+                                          const std::uint8_t*, int, bool, float*, int, bool);
 GLASSBOX_INSTANTIATE_FUSED(std::uint8_t)
 GLASSBOX_INSTANTIATE_FUSED(std::uint16_t)
 GLASSBOX_INSTANTIATE_FUSED(float)

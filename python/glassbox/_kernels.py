@@ -616,6 +616,7 @@ def represent_fused(
         packed,
         result.reshape(full),
         nt,
+        fresh_out=out is None,
     )
     return result
 
