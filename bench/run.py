@@ -118,19 +118,25 @@ def run_case(case, repeat, slow_repeat, bw, log):
 
 def scaling_rows(repeat, log):
     """R with out= at N = 10k, 35k, 70k (linear in N?), each run from cold caches: warm, the
-    smaller batches would sit in the last-level cache and look faster per image."""
+    smaller batches would sit in the last-level cache and look faster per image.  A 100-image
+    call from the same cold state measures the fixed cost of a call (waking the threads), which
+    weighs most on the smallest N."""
     rows = []
     evict = _Evict()
-    for n in (10_000, 35_000, 70_000):
+    for n in (100, 10_000, 35_000, 70_000):
         x = np.random.default_rng(0).integers(0, 256, (n, 28, 28), dtype=np.uint8)
         out = np.empty((n, 8, 14, 14), dtype=np.uint8)
         times = _time(lambda x=x, out=out: gb.represent_fused(x, 127, out=out), repeat, evict)
         med = statistics.median(times)
-        rows.append({"n": n, "median_s": med, "per_image_s": med / n})
+        rows.append({"n": n, "median_s": med, "per_image_s": med / n, "fixed_cost": n < 1000})
         log(f"  scaling R out= N={n:>6}: {med * 1e3:8.2f} ms ({med / n * 1e9:.1f} ns / image)")
     ref = rows[-1]["per_image_s"]
+    prev = None
     for r in rows:
         r["per_image_vs_70k"] = r["per_image_s"] / ref
+        if prev is not None and not prev["fixed_cost"]:
+            r["marginal_per_image_s"] = (r["median_s"] - prev["median_s"]) / (r["n"] - prev["n"])
+        prev = r
     return rows
 
 
@@ -184,10 +190,19 @@ def summarise(rows, scaling):
                 out[f"threads 1->2: {r['benchmark']} {'x'.join(map(str, r['shape']))}"] = (
                     r["median_s"] / twin["median_s"]
                 )
-    if scaling:
+    batches = [r for r in scaling if not r.get("fixed_cost")]
+    if batches:
         out["linearity: worst per-image time vs 70k"] = max(
-            abs(r["per_image_vs_70k"] - 1) for r in scaling
+            abs(r["per_image_vs_70k"] - 1) for r in batches
         )
+    marginal = [r["marginal_per_image_s"] for r in batches if r.get("marginal_per_image_s")]
+    if len(marginal) >= 2:
+        out["linearity: marginal cost per image, first step vs last"] = abs(
+            marginal[0] / marginal[-1] - 1
+        )
+    fixed = [r for r in scaling if r.get("fixed_cost")]
+    if fixed:
+        out["fixed cost of a call, ms (100 images, cold)"] = fixed[0]["median_s"] * 1e3
     return out
 
 
@@ -221,14 +236,20 @@ def markdown(rows, scaling, summary, meta, bw):
             "",
             "## Scaling in N (R, out=, 28x28, cold caches)",
             "",
-            "| N | median ms | ns / image | per image vs 70k |",
-            "|---:|---:|---:|---:|",
+            "| N | median ms | ns / image | per image vs 70k | marginal ns / image |",
+            "|---:|---:|---:|---:|---:|",
         ]
         for r in scaling:
+            m = r.get("marginal_per_image_s")
             lines.append(
                 f"| {r['n']:,} | {_fmt_ms(r['median_s'])} | {r['per_image_s'] * 1e9:.1f} | "
-                f"{r['per_image_vs_70k']:.3f} |"
+                f"{r['per_image_vs_70k']:.3f} | {'' if m is None else f'{m * 1e9:.1f}'} |"
             )
+        lines += [
+            "",
+            "The 100-image row is the fixed cost of a call from a cold start (threads waking); "
+            "marginal = (time - time at the previous N) / (N - previous N).",
+        ]
     lines += ["", "## Summary", "", "| measure | value |", "|---|---:|"]
     for k, v in summary.items():
         lines.append(f"| {k} | {'' if v is None else f'{v:.3g}'} |")

@@ -82,12 +82,27 @@ def test_bandwidth_and_scaling_helpers():
     bw = bandwidth.measure(2, nbytes=1 << 22, repeat=1)
     assert set(bw) == {"read", "write", "copy"} and all(v > 0 for v in bw.values())
     scaling = [
+        {"n": 1, "median_s": 0.5, "per_image_s": 0.5, "per_image_vs_70k": 5.0, "fixed_cost": True},
         {"n": 10, "median_s": 1.0, "per_image_s": 0.1, "per_image_vs_70k": 1.1},
-        {"n": 70, "median_s": 6.0, "per_image_s": 0.09, "per_image_vs_70k": 1.0},
+        {
+            "n": 30,
+            "median_s": 3.0,
+            "per_image_s": 0.1,
+            "per_image_vs_70k": 1.1,
+            "marginal_per_image_s": 0.1,
+        },
+        {
+            "n": 70,
+            "median_s": 6.0,
+            "per_image_s": 0.09,
+            "per_image_vs_70k": 1.0,
+            "marginal_per_image_s": 0.075,
+        },
     ]
-    assert bench_run.summarise([], scaling)["linearity: worst per-image time vs 70k"] == (
-        pytest.approx(0.1)
-    )
+    summary = bench_run.summarise([], scaling)
+    assert summary["linearity: worst per-image time vs 70k"] == pytest.approx(0.1)
+    assert summary["linearity: marginal cost per image, first step vs last"] == pytest.approx(1 / 3)
+    assert summary["fixed cost of a call, ms (100 images, cold)"] == pytest.approx(500.0)
 
 
 def test_main_writes_results(tmp_path, monkeypatch):
