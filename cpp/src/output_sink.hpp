@@ -71,10 +71,13 @@ class OutputSink {
       index_t head = static_cast<index_t>((16 - addr % 16) % 16);
       if (head > len_) head = len_;
       std::memcpy(dst_, buf_, static_cast<std::size_t>(head));
+      // locals: the stores may alias any byte, members would be reloaded every iteration
+      std::uint8_t* const dst = dst_;
+      const std::uint8_t* const buf = buf_;
+      const index_t len = len_;
       index_t i = head;
-      for (; i + 16 <= len_; i += 16)
-        _mm_stream_si128(reinterpret_cast<__m128i*>(dst_ + i),
-                         _mm_loadu_si128(reinterpret_cast<const __m128i*>(buf_ + i)));
+      for (; i + 16 <= len; i += 16)
+        _mm_stream_si128(reinterpret_cast<__m128i*>(dst + i), _mm_loadu_si128(reinterpret_cast<const __m128i*>(buf + i)));
       streamed_ = streamed_ || i > head;
       if (all) std::memcpy(dst_ + i, buf_ + i, static_cast<std::size_t>(len_ - i));
       else done = i;
