@@ -1,4 +1,4 @@
-// AVX2 + BMI2 versions of the bit-plane steps, compiled for those instructions through function
+// AVX2 versions of the bit-plane steps, compiled for those instructions through function
 // attributes (the rest of the library stays baseline x86-64) and chosen at run time when the CPU
 // has them (see fused.cpp).  Each returns exactly what its SSE2 counterpart returns; the tests
 // run both.  No lambdas in here: GCC does not give them the enclosing function's target.
@@ -10,7 +10,7 @@
 #define GLASSBOX_AVX2 1
 #include <immintrin.h>
 
-#define GLASSBOX_TARGET_AVX2 __attribute__((target("avx2,bmi2")))
+#define GLASSBOX_TARGET_AVX2 __attribute__((target("avx2")))
 
 namespace glassbox::bits {
 

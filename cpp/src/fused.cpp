@@ -268,9 +268,11 @@ GLASSBOX_TARGET_AVX2 inline std::uint16_t pooled_row16(const std::uint8_t* a, co
   const __m256i bias = _mm256_set1_epi8(static_cast<char>(0x80));
   __m256i v = _mm256_max_epu8(two_loads(a, W2 - 16), two_loads(b, W2 - 16));
   v = _mm256_max_epu8(v, _mm256_srli_epi16(v, 8));  // byte 2m: max over the window of pair m
+  // pack each lane's 8 pair maxima into its low 8 bytes (within lanes: pairs 0..7 in the low
+  // lane, pairs OW - 8 .. OW - 1 in the high one)
+  v = _mm256_packus_epi16(_mm256_and_si256(v, _mm256_set1_epi16(0x00FF)), _mm256_setzero_si256());
   const auto m = static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpgt_epi8(_mm256_xor_si256(v, bias), tt)));
-  const std::uint32_t p = _pext_u32(m, 0x55555555u);  // pairs 0..7, then pairs OW - 8 .. OW - 1
-  return static_cast<std::uint16_t>((p & 0xFFu) | ((p >> 8) << (OW - 8)));
+  return static_cast<std::uint16_t>((m & 0xFFu) | (((m >> 16) & 0xFFu) << (OW - 8)));
 }
 
 GLASSBOX_TARGET_AVX2 inline void store_plane16(const std::uint16_t* rows, index_t TH, index_t TW, bool packed,
@@ -415,7 +417,7 @@ std::atomic<int> g_avx2{-1};  // -1: not decided yet; else 0 / 1
 
 bool cpu_has_avx2() {
 #ifdef GLASSBOX_AVX2
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2");
+  return __builtin_cpu_supports("avx2");
 #else
   return false;
 #endif
