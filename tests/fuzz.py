@@ -275,6 +275,17 @@ def check_case(data):
             x = draw_array(data, valid=valid)
             t = draw_thresholds(data, valid, method)
             size, stride = small_int(data, "size", valid), small_int(data, "stride", valid)
+            if valid and data.draw(st.booleans(), label="bit path"):
+                # uint8 images 16-300 pixels wide, 2x2 max-pooling: the bit-plane paths
+                h = data.draw(st.integers(2, 300), label="height")
+                square = not gb.get_group(group).keeps_shape
+                w = h if square else data.draw(st.integers(16, 300), label="w")
+                if w < 16:
+                    w = h = 16
+                seed = data.draw(st.integers(0, 2**32 - 1), label="bit seed")
+                rng = np.random.default_rng(seed)
+                x = rng.integers(0, 256, (data.draw(st.integers(1, 3), label="n"), h, w), np.uint8)
+                size, stride, mode = 2, 2, "max"
             packed = data.draw(st.booleans()) and (mode == "max" or not valid)
             got = gb.represent_fused(
                 x,
