@@ -181,7 +181,10 @@ def test_bit_paths_every_size(simd, packed):
     around the vector and block edges, every D4 element, several thresholds (one output segment
     per plane), a fractional one, one that is never exceeded (255), constant images."""
     rng = np.random.default_rng(11)
-    sides = (16, 17, 28, 33, 34, 35, 63, 64, 65, 66, 97, 128, 129, 130, 161, 256, 258, 290)
+    # around vector widths (32 / 64 columns), transpose blocks (16 rows, 128 columns) and the
+    # whole-byte row reversal (pooled widths that are multiples of 8, and of 128)
+    sides = [16, 17, 28, 33, 34, 35, 63, 64, 65, 66, 97, 128, 129, 130, 161, 224, 256, 258]
+    sides += [290, 512]
     for side in sides:
         x = rng.integers(0, 256, (3, side, side), dtype=np.uint8)
         x[0] = 255

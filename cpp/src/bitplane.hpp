@@ -98,6 +98,13 @@ inline void reverse_row(const std::uint8_t* src, index_t n, std::uint8_t* dst) {
   }
 }
 
+// d[0, n) = row[0, n) in 16-byte moves: reads up to 15 bytes past the row (inside its stride,
+// see row_stride) and writes up to 15 past d + n.
+inline void copy_row(const std::uint8_t* row, index_t n, std::uint8_t* d) {
+  for (index_t j = 0; j < n; j += 16)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + j), _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + j)));
+}
+
 // Rows to allocate for an n x n plane that transpose() reads and writes.
 inline index_t rows_allocated(index_t n) { return (n + 127) / 128 * 128; }
 

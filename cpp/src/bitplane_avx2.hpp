@@ -61,6 +61,37 @@ GLASSBOX_TARGET_AVX2 inline void expand_row_avx2(const std::uint8_t* row, index_
   }
 }
 
+// Every byte's bits in reverse order.
+GLASSBOX_TARGET_AVX2 inline __m128i reverse_bits_in_bytes(__m128i v) {
+  const __m128i lut = _mm_setr_epi8(0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15);
+  const __m128i nib = _mm_set1_epi8(0x0F);
+  const __m128i lo = _mm_shuffle_epi8(lut, _mm_and_si128(v, nib));
+  const __m128i hi = _mm_shuffle_epi8(lut, _mm_and_si128(_mm_srli_epi16(v, 4), nib));
+  return _mm_or_si128(_mm_slli_epi16(lo, 4), hi);  // lut values < 16: no bits cross bytes
+}
+
+// reverse_row for rows of whole bytes (n % 8 == 0): byte order reversed by a shuffle, bits
+// within bytes by a nibble table, 16 bytes at a time.  Rows of at most 16 bytes are written as
+// 16 (zeros past the row); longer rows must be whole 16-byte chunks.  Returns false (and
+// writes nothing) for other rows.
+GLASSBOX_TARGET_AVX2 inline bool reverse_row_avx2(const std::uint8_t* src, index_t n, std::uint8_t* dst) {
+  const index_t nb = n / 8;
+  if (n % 8 != 0 || (nb > 16 && nb % 16 != 0)) return false;
+  const __m128i iota = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  if (nb <= 16) {  // byte i <- byte nb - 1 - i; negative indices (i >= nb) shuffle in zeros
+    const __m128i idx = _mm_sub_epi8(_mm_set1_epi8(static_cast<char>(nb - 1)), iota);
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), reverse_bits_in_bytes(_mm_shuffle_epi8(v, idx)));
+    return true;
+  }
+  const __m128i rev = _mm_sub_epi8(_mm_set1_epi8(15), iota);
+  for (index_t j = 0; j < nb; j += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + nb - 16 - j));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + j), reverse_bits_in_bytes(_mm_shuffle_epi8(v, rev)));
+  }
+  return true;
+}
+
 // Planes of at most 16 x 16 bits held as 16 rows of 16 bits in one register (row i = lane i).
 
 // Every row's bits in reverse order (bit j -> bit 15 - j).

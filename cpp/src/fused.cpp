@@ -372,11 +372,20 @@ void wide_plane(const std::uint8_t* x, index_t W, index_t OH, index_t OW, std::u
 #endif
     bits::pool_row(a, b, 2 * OW, t, m + oi * S, S, ahead);
   }
-  if (wp.need_rev)
-    for (index_t r = 0; r < OH; ++r) bits::reverse_row(m + r * S, OW, wp.rev.data() + r * S);
+  auto reverse_rows = [&](const std::uint8_t* src, index_t rows, index_t n, std::uint8_t* dst) {
+#ifdef GLASSBOX_AVX2
+    if constexpr (Avx2) {  // whole-byte rows: shuffles (a function call each: a target boundary)
+      if (n % 8 == 0 && bits::reverse_row_avx2(src, n, dst)) {
+        for (index_t r = 1; r < rows; ++r) bits::reverse_row_avx2(src + r * S, n, dst + r * S);
+        return;
+      }
+    }
+#endif
+    for (index_t r = 0; r < rows; ++r) bits::reverse_row(src + r * S, n, dst + r * S);
+  };
+  if (wp.need_rev) reverse_rows(m, OH, OW, wp.rev.data());
   if (wp.need_trans) bits::transpose(m, OH, S, wp.trans.data());  // square: OH == OW
-  if (wp.need_trev)
-    for (index_t r = 0; r < OW; ++r) bits::reverse_row(wp.trans.data() + r * S, OH, wp.trev.data() + r * S);
+  if (wp.need_trev) reverse_rows(wp.trans.data(), OW, OH, wp.trev.data());
   if (K == 1) sink.begin(out_image);
   for (int g = 0; g < G; ++g) {
     const D4Element e = d4_element(elements[g]);
@@ -393,7 +402,7 @@ void wide_plane(const std::uint8_t* x, index_t W, index_t OH, index_t OW, std::u
       for (index_t r = r0; r < r1; ++r, d += row_bytes) {  // spills past a row are rewritten next
         const std::uint8_t* row = src + (flip_rows ? SH - 1 - r : r) * S;
         if (packed) {
-          detail::copy_bytes(d, row, row_bytes);
+          bits::copy_row(row, row_bytes, d);
           continue;
         }
 #ifdef GLASSBOX_AVX2
