@@ -177,7 +177,8 @@ def test_simd_switch_reports_the_cpu():
 def test_bit_paths_every_size(simd, packed):
     """uint8 images with "> t" and 2x2 max-pooling take bit-plane paths: up to 32 columns the
     pooled rows in one register, wider as bit matrices (pooled with 32- or 64-column vectors and
-    an overlapping last chunk, transposed in 16 x 128 blocks, reversed by words).  Every side
+    an overlapping last chunk, transposed in 16 x 128 blocks, reversed by words or, for rows
+    of whole bytes with AVX2, by byte shuffles).  Every side
     around the vector and block edges, every D4 element, several thresholds (one output segment
     per plane), a fractional one, one that is never exceeded (255), constant images."""
     rng = np.random.default_rng(11)
