@@ -213,7 +213,6 @@ inline void fast_small_plane(const std::uint8_t* x, index_t H, index_t W, std::u
   const std::uint32_t keep = (1u << OW) - 1u;
   for (index_t oi = 0; oi < OH; ++oi)
     rows[oi] = static_cast<std::uint16_t>(pair_or(above_either(x + 2 * oi * W, x + (2 * oi + 1) * W, W, t)) & keep);
-  if (K == 1) sink.begin(out_image);  // the G planes are one contiguous segment
   // the four versions the elements pick rows from: as is / transposed, columns reversed or not
   alignas(32) std::uint16_t rrev[16], trev[16];
   bool have_rev = false, have_trans = false, have_trev = false;
@@ -247,11 +246,9 @@ inline void fast_small_plane(const std::uint8_t* x, index_t H, index_t W, std::u
       for (index_t r = 0; r < SH; ++r) moved[r] = src[SH - 1 - r];
       plane = moved;
     }
-    if (K > 1) sink.begin(out_image + (static_cast<index_t>(g) * K + k) * plane_out);
+    sink.seek(out_image + (static_cast<index_t>(g) * K + k) * plane_out);
     store_plane(plane, SH, SW, packed, sink);
-    if (K > 1) sink.end();
   }
-  if (K == 1) sink.end();
 }
 
 #ifdef GLASSBOX_AVX2
@@ -312,18 +309,15 @@ GLASSBOX_TARGET_AVX2 void fast_small_plane_avx2(const std::uint8_t* x, index_t H
   const __m256i tr = bits::transpose16(m);
   const __m256i trev = _mm256_srl_epi16(bits::reverse_bits16(tr), _mm_cvtsi64_si128(16 - OH));
   alignas(32) std::uint16_t plane[32] = {};  // store_plane16 reads 32 bytes from up to row 15
-  if (K == 1) sink.begin(out_image);
   for (int g = 0; g < G; ++g) {
     const D4Element e = d4_element(elements[g]);
     const index_t SH = e.swap ? OW : OH, SW = e.swap ? OH : OW;
     const bool flip_rows = e.swap ? e.flip_c : e.flip_r, flip_cols = e.swap ? e.flip_r : e.flip_c;
     const __m256i v = e.swap ? (flip_cols ? trev : tr) : (flip_cols ? mrev : m);
     _mm256_store_si256(reinterpret_cast<__m256i*>(plane), flip_rows ? bits::reverse_rows16(v) : v);
-    if (K > 1) sink.begin(out_image + (static_cast<index_t>(g) * K + k) * plane_out);
+    sink.seek(out_image + (static_cast<index_t>(g) * K + k) * plane_out);
     store_plane16(plane + (flip_rows ? 16 - SH : 0), SH, SW, packed, sink);
-    if (K > 1) sink.end();
   }
-  if (K == 1) sink.end();
 }
 #endif
 
@@ -386,14 +380,13 @@ void wide_plane(const std::uint8_t* x, index_t W, index_t OH, index_t OW, std::u
   if (wp.need_rev) reverse_rows(m, OH, OW, wp.rev.data());
   if (wp.need_trans) bits::transpose(m, OH, S, wp.trans.data());  // square: OH == OW
   if (wp.need_trev) reverse_rows(wp.trans.data(), OW, OH, wp.trev.data());
-  if (K == 1) sink.begin(out_image);
   for (int g = 0; g < G; ++g) {
     const D4Element e = d4_element(elements[g]);
     // as in fast_small_plane: a swapping element is a flip of the transpose
     const index_t SH = e.swap ? OW : OH, SW = e.swap ? OH : OW;
     const bool flip_rows = e.swap ? e.flip_c : e.flip_r, flip_cols = e.swap ? e.flip_r : e.flip_c;
     const std::uint8_t* src = e.swap ? (flip_cols ? wp.trev.data() : wp.trans.data()) : (flip_cols ? wp.rev.data() : m);
-    if (K > 1) sink.begin(out_image + (static_cast<index_t>(g) * K + k) * plane_out);
+    sink.seek(out_image + (static_cast<index_t>(g) * K + k) * plane_out);
     const index_t row_bytes = packed ? packed_width(SW) : SW;
     const index_t block = std::max<index_t>(1, OutputSink::kMaxRow / row_bytes);  // rows per reserve
     for (index_t r0 = 0; r0 < SH; r0 += block) {
@@ -415,9 +408,7 @@ void wide_plane(const std::uint8_t* x, index_t W, index_t OH, index_t OW, std::u
       }
       sink.commit((r1 - r0) * row_bytes);
     }
-    if (K > 1) sink.end();
   }
-  if (K == 1) sink.end();
 }
 #endif
 
@@ -542,6 +533,9 @@ void represent_fused(const T* images, index_t N, index_t H, index_t W, Threshold
         }
       }
     }
+#ifdef GLASSBOX_FAST_SMALL
+    if (sink) sink->end();
+#endif
   }
 }
 

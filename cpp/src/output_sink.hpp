@@ -1,6 +1,7 @@
-// Staging buffer for output written in order: the kernels produce a contiguous segment of the
-// output (a whole image, or one plane) row by row into a small buffer that stays in L1, and the
-// buffer goes to memory in 16-byte non-temporal stores when the output is large.  Streaming
+// Staging buffer for output written in order: the kernels produce the output plane by plane,
+// row by row, into a small buffer that stays in L1 (planes adjacent in the output form one run,
+// across images too), and the buffer goes to memory in 16-byte non-temporal stores when the
+// output is large.  Streaming
 // stores skip the read-for-ownership of ordinary stores: on this project's machines they write
 // large outputs about twice as fast, and they keep the output from evicting the input.
 #pragma once
@@ -36,10 +37,12 @@ class OutputSink {
   OutputSink& operator=(const OutputSink&) = delete;
   ~OutputSink() { fence(); }
 
-  // Start a contiguous segment of the output at dst (the previous one must have ended).
-  void begin(std::uint8_t* dst) {
+  // Continue the output at dst.  Where the staged bytes end there already (planes written in
+  // output order) they simply go on; elsewhere they are written out first.
+  void seek(std::uint8_t* dst) {
+    if (dst == dst_ + len_) return;
+    end();
     dst_ = dst;
-    len_ = 0;
   }
   // Room for n <= kMaxRow bytes (plus kSlack) at the end of the staged bytes.
   std::uint8_t* reserve(index_t n) {
@@ -47,8 +50,10 @@ class OutputSink {
     return buf_ + len_;
   }
   void commit(index_t n) { len_ += n; }
-  // Write out the rest of the segment.
-  void end() { flush(true); }
+  // Write out everything staged.
+  void end() {
+    if (len_ > 0) flush(true);
+  }
   // Order this thread's streaming stores before whatever follows (the end of the parallel
   // region); ordinary stores need nothing.
   void fence() {
