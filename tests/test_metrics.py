@@ -105,3 +105,45 @@ def test_equivariance_and_invariance_errors():
         == 0.0
     )
     assert metrics.equivariance_error(lambda a: a.astype(float), x, "C4", element="r90") == 0.0
+
+
+def test_relative_error():
+    rng = np.random.default_rng(2)
+    a = rng.normal(size=(6, 3, 4))
+    b = rng.normal(size=(6, 3, 4))
+    per = metrics.relative_error(a, b, per_sample=True)
+    expected = np.linalg.norm((a - b).reshape(6, -1), axis=1) / np.linalg.norm(
+        b.reshape(6, -1), axis=1
+    )
+    np.testing.assert_allclose(per, expected)
+    assert metrics.relative_error(a, b) == pytest.approx(expected.mean())
+    assert metrics.relative_error(a, a) == 0.0
+    # an explicit scale replaces the denominators
+    np.testing.assert_allclose(
+        metrics.relative_error(a, b, scale=2 * b, per_sample=True), expected / 2
+    )
+    # zero reference: 0 when equal, infinity otherwise
+    z = np.zeros((2, 3))
+    assert list(metrics.relative_error(z, z, per_sample=True)) == [0.0, 0.0]
+    assert metrics.relative_error(z + [[1, 0, 0], [0, 0, 0]], z, per_sample=True)[0] == np.inf
+    # it is the measure behind equivariance_error
+    x = rng.integers(0, 256, (4, 6, 6)).astype(float)
+    crop = lambda v: v[:, :3, :]  # noqa: E731
+    g = gb.get_group("D2")
+    errs = [metrics.relative_error(crop(g.apply(x, i)), g.apply(crop(x), i)) for i in range(1, 4)]
+    assert errs[1] == 0.0 and errs[0] > 0.1  # the top rows map to themselves under fh only
+    assert metrics.equivariance_error(crop, x, g, act=lambda F, i: g.apply(F, i)) == pytest.approx(
+        np.mean(errs)
+    )
+
+
+def test_relative_error_bad_input():
+    a = np.ones((3, 2))
+    with pytest.raises(ValueError, match="actual has shape"):
+        metrics.relative_error(a, np.ones((3, 3)))
+    with pytest.raises(ValueError, match="at least one sample"):
+        metrics.relative_error(np.ones((0, 2)), np.ones((0, 2)))
+    with pytest.raises(ValueError, match="scale must have 3 samples"):
+        metrics.relative_error(a, a, scale=np.ones((2, 2)))
+    with pytest.raises(ValueError, match="NaN"):
+        metrics.relative_error(a, np.full((3, 2), np.nan))

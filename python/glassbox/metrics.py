@@ -9,7 +9,8 @@ Separability (larger is better unless said otherwise):
 - :func:`separability`: all three.
 
 Symmetry: :func:`equivariance_error` and :func:`invariance_error` of any feature map under a
-group, per element or averaged.
+group, per element or averaged; :func:`relative_error` is the per-sample measure behind both,
+for features computed elsewhere (for example a network's activations).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ __all__ = [
     "equivariance_error",
     "fisher_criterion",
     "invariance_error",
+    "relative_error",
     "separability",
     "silhouette",
 ]
@@ -192,6 +194,54 @@ def separability(X, y, *, n_components=20, max_samples=2000, random_state=0):
     return out
 
 
+def relative_error(actual, expected, *, scale=None, per_sample=False):
+    """Mean relative distance ``||actual_i - expected_i|| / ||scale_i||`` over samples ``i``.
+
+    The measure behind :func:`equivariance_error` and :func:`invariance_error`, for features
+    that are already computed: pass ``phi(g x)`` and ``g phi(x)`` for an equivariance error,
+    ``phi(g x)`` and ``phi(x)`` for an invariance error, ``phi(x_j)`` and ``phi(x_i)`` of
+    unrelated images for the chance level.
+
+    Parameters
+    ----------
+    actual, expected : array_like, shape (n_samples, ...)
+        Same shape; each sample is flattened.
+    scale : array_like, shape (n_samples, ...), optional
+        Samples whose norms are the denominators; default ``expected``.
+    per_sample : bool
+        Return the (n_samples,) array of errors instead of their mean.
+
+    Returns
+    -------
+    float or ndarray of float64
+        A sample whose denominator is 0 counts 0 when ``actual_i == expected_i`` and infinity
+        otherwise.
+
+    Examples
+    --------
+    >>> from glassbox.metrics import relative_error
+    >>> relative_error([[3.0, 4.0], [1.0, 0.0]], [[3.0, 4.0], [2.0, 0.0]])
+    0.25
+    """
+    a = np.asarray(actual, dtype=np.float64)
+    e = np.asarray(expected, dtype=np.float64)
+    if a.shape != e.shape:
+        raise ValueError(f"actual has shape {a.shape}, expected has shape {e.shape}")
+    if a.ndim < 1 or a.shape[0] == 0:
+        raise ValueError(f"actual and expected need at least one sample, got shape {a.shape}")
+    s = e if scale is None else np.asarray(scale, dtype=np.float64)
+    if s.shape[:1] != a.shape[:1]:
+        raise ValueError(f"scale must have {a.shape[0]} samples, got shape {s.shape}")
+    n = a.shape[0]
+    num = np.linalg.norm((a - e).reshape(n, -1), axis=1)
+    den = np.linalg.norm(s.reshape(n, -1), axis=1)
+    if not (np.all(np.isfinite(num)) and np.all(np.isfinite(den))):
+        raise ValueError("actual, expected or scale contains NaN or infinite values")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.where(num > 0, np.inf, 0.0))
+    return rel if per_sample else float(rel.mean())
+
+
 def _relative_errors(feature_map, X, group, element, act):
     g = get_group(group)
     X = np.asarray(X)
@@ -200,8 +250,6 @@ def _relative_errors(feature_map, X, group, element, act):
     base = np.asarray(feature_map(X), dtype=np.float64)
     if base.shape[0] != X.shape[0]:
         raise ValueError(f"feature_map must return one row per image, got shape {base.shape}")
-    flat = base.reshape(base.shape[0], -1)
-    norms = np.linalg.norm(flat, axis=1)
     errors = {}
     for i in elements:
         moved = np.asarray(feature_map(np.ascontiguousarray(g.apply(X, i))), dtype=np.float64)
@@ -211,12 +259,7 @@ def _relative_errors(feature_map, X, group, element, act):
                 f"feature_map(g x) has shape {moved.shape}, "
                 f"g acting on features gives {expected.shape}"
             )
-        num = np.linalg.norm((moved - expected).reshape(moved.shape[0], -1), axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rel = np.where(
-                norms > 0, num / np.where(norms > 0, norms, 1.0), np.where(num > 0, np.inf, 0.0)
-            )
-        errors[g.elements[i]] = float(rel.mean())
+        errors[g.elements[i]] = relative_error(moved, expected, scale=base)
     return errors
 
 
