@@ -1,8 +1,9 @@
 """The ``glassbox`` command.
 
 ``glassbox run`` trains and evaluates the three-layer glass-box model on a dataset and writes a
-report of what each layer does to class separability; ``glassbox tour`` walks through the
-kernels on synthetic images.
+report of what each layer does to class separability; ``glassbox compare`` measures AlexNet's
+layers (equivariance, separability) beside the glass box's (needs torch); ``glassbox tour``
+walks through the kernels on synthetic images.
 """
 
 from __future__ import annotations
@@ -20,6 +21,16 @@ def _positive(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if v < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
+    return v
+
+
+def _non_negative(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {v}")
     return v
 
 
@@ -84,6 +95,92 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--plot", action="store_true", help="also write PNG figures (matplotlib)")
     run.add_argument("--quiet", action="store_true", help="no progress output")
 
+    compare = sub.add_parser(
+        "compare",
+        help="AlexNet vs the glass box: equivariance and separability per layer (needs torch)",
+        description=(
+            "Measure, per layer and group element, how equivariant and how class-separating "
+            "AlexNet's internal layers are (random init, a D4-symmetrised control, and trained or "
+            "loaded weights when asked), beside the glass-box layers, on the same test images. "
+            "Writes DIR/compare.json and DIR/compare.md. Needs torch: pip install "
+            "'glassbox[torch]'. Nothing is downloaded."
+        ),
+    )
+    compare.add_argument(
+        "--dataset", default="digits", help="as in `glassbox run` (digits, fashion-mnist, PATH)"
+    )
+    compare.add_argument(
+        "--model",
+        default="alexnet",
+        choices=("alexnet", "alexnet28"),
+        help="alexnet: torchvision's AlexNet at 223 px (default); alexnet28: a half-width "
+        "AlexNet for 28x28 images",
+    )
+    compare.add_argument(
+        "--weights",
+        default=None,
+        metavar="PATH",
+        help="a state_dict file (torch.save) to measure beside the random init",
+    )
+    compare.add_argument(
+        "--train-epochs",
+        type=_non_negative,
+        default=0,
+        metavar="N",
+        help="train the model for N epochs on the training images (cached under --out) and "
+        "also fit the glass-box classifier, to compare accuracies (default 0: random init only)",
+    )
+    compare.add_argument(
+        "--augment", action="store_true", help="train with random group elements (augmentation)"
+    )
+    compare.add_argument(
+        "--images",
+        type=_positive,
+        default=256,
+        metavar="N",
+        help="test images for the measures (a stratified sample; default 256)",
+    )
+    compare.add_argument(
+        "--size",
+        type=_positive,
+        default=None,
+        help="the network's input side (default: 223 for alexnet, 28 for alexnet28; sizes that "
+        "misalign the grids get a warning)",
+    )
+    compare.add_argument("--group", default="D4", choices=GROUP_NAMES, help="symmetry group (D4)")
+    compare.add_argument(
+        "--fit-maps",
+        action="store_true",
+        help="also fit Lenc & Vedaldi's 1x1 channel maps (equivariance up to channel mixing)",
+    )
+    compare.add_argument(
+        "--classifier", default="svm", choices=CLASSIFIERS, help="glass-box classifier (svm)"
+    )
+    compare.add_argument(
+        "--n-components", type=_positive, default=200, help="glass-box principal components"
+    )
+    compare.add_argument("--train-size", type=_positive, default=None, help="as in `run`")
+    compare.add_argument("--test-size", type=float, default=0.25, help="as in `run`")
+    compare.add_argument(
+        "--image-size",
+        type=_positive,
+        nargs=2,
+        metavar=("H", "W"),
+        default=None,
+        help="as in `run`",
+    )
+    compare.add_argument(
+        "--batch-size", type=_positive, default=64, help="images per forward pass (64)"
+    )
+    compare.add_argument(
+        "--train-batch-size", type=_positive, default=128, help="images per training step (128)"
+    )
+    compare.add_argument("--seed", type=int, default=0, help="seed of weights, samples (0)")
+    compare.add_argument("--n-threads", type=_positive, default=None, help="torch threads")
+    compare.add_argument("--out", default="glassbox-compare", help="output directory")
+    compare.add_argument("--plot", action="store_true", help="also write compare.png")
+    compare.add_argument("--quiet", action="store_true", help="no progress output")
+
     tour = sub.add_parser("tour", help="a short tour of the kernels on synthetic images")
     _tour.add_arguments(tour)
     return parser
@@ -102,6 +199,10 @@ def main(argv: list[str] | None = None) -> int:
             from . import _tour
 
             return _tour.tour(args)
+        if args.command == "compare":
+            from . import _compare
+
+            return _compare.run(args)
         from . import _run
 
         return _run.run(args)

@@ -1,0 +1,562 @@
+"""``glassbox compare``: AlexNet's layers beside the glass box's, per layer and group element.
+
+Writes ``DIR/compare.json`` and ``DIR/compare.md`` (and ``compare.png`` with ``--plot``).  torch
+is imported here only when the command runs.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import platform
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from ._progress import Stage
+from ._run import load_dataset, split, write_atomically
+
+
+def _import_reference():
+    try:
+        from .reference import alexnet as A
+        from .reference import compare as C
+    except ImportError as exc:
+        raise ImportError(str(exc)) from None
+    return A, C
+
+
+def _eval_sample(x_test, y_test, n, seed):
+    """The first comparison images: a stratified sample of ``n`` test images."""
+    from sklearn.model_selection import train_test_split
+
+    if n > len(x_test):
+        raise ValueError(f"--images {n} exceeds the {len(x_test)} test images")
+    if n == len(x_test):
+        return x_test, y_test
+    counts = np.bincount(y_test)
+    stratify = y_test if n >= np.count_nonzero(counts) and counts[counts > 0].min() >= 2 else None
+    x, _, y, _ = train_test_split(
+        x_test, y_test, train_size=n, stratify=stratify, random_state=seed
+    )
+    return x, y
+
+
+def _weights_cache(out_dir, args, ds_name, n_train):
+    aug = f"-aug{args.group}" if args.augment else ""
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in ds_name)
+    return out_dir / (
+        f"{args.model}-{safe}-n{n_train}-s{args.size}-e{args.train_epochs}-b{args.train_batch_size}"
+        f"-seed{args.seed}{aug}.pt"
+    )
+
+
+def _check_memory(n, size, model):
+    """Refuse --images counts whose conv1 activations alone would not fit in memory."""
+    from ._validation import check_allocation
+
+    c1 = model.features[0]
+    k, s, p = c1.kernel_size[0], c1.stride[0], c1.padding[0]
+    side = (size + 2 * p - k) // s + 1
+    # conv1..conv5 are kept for every image; conv1 is the largest, as float64 in the metrics
+    check_allocation((n, c1.out_channels * side * side * 4), np.float64, "--images")
+
+
+def run(args) -> int:
+    """Run ``glassbox compare`` with parsed arguments; returns the exit status."""
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise ImportError(
+                "--plot needs matplotlib: pip install matplotlib (or glassbox[plot])"
+            ) from None
+    A, C = _import_reference()
+    import torch
+
+    from .classifier import GlassBoxClassifier
+    from .representation import GlassBoxRepresentation
+
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if not os.access(out_dir, os.W_OK):
+        raise PermissionError(f"--out {str(out_dir)!r} is not writable")
+    if args.weights is not None and not Path(args.weights).is_file():
+        raise FileNotFoundError(f"--weights {args.weights!r}: no such file")
+    quiet = args.quiet
+    say = (lambda *a: None) if quiet else print
+    timings: dict[str, float] = {}
+    warnings_: list[str] = []
+    t_start = time.perf_counter()
+    if args.n_threads is not None:
+        torch.set_num_threads(args.n_threads)
+
+    with Stage("load", timings, "load", quiet=quiet):
+        ds = load_dataset(args.dataset, args.image_size)
+        x_train, x_test, y_train, y_test = split(ds, args.train_size, args.test_size, args.seed)
+        x_eval, y_eval = _eval_sample(x_test, y_test, args.images, args.seed)
+    n_classes = len(ds.class_names)
+    build = A.alexnet if args.model == "alexnet" else A.alexnet28
+    channels = 3 if args.model == "alexnet" else 1
+    model = build(num_classes=n_classes if args.model == "alexnet28" else 1000, seed=args.seed)
+    if args.size is None:
+        args.size = model.input_size
+    msg = A.alignment_message(model, args.size, option="--size")
+    if msg:
+        warnings_.append(msg)
+        print(f"glassbox compare: warning: {msg}", file=sys.stderr)
+    _check_memory(len(x_eval), args.size, model)
+    say(
+        f"{ds.name}: {len(x_eval):,} test images for the measures, {args.model} at "
+        f"{args.size}x{args.size} ({channels} channel{'s' if channels > 1 else ''}), "
+        f"group {args.group}"
+    )
+    x_prep = A.prepare_images(x_eval, model, args.size)
+
+    def measure(label, net, key, **kw):
+        total = len(x_eval) * 8
+        with Stage(label, timings, key, total=total, quiet=quiet) as stage:
+
+            def progress(done, tot):
+                stage.total = tot
+                stage.advance(done)
+
+            with warnings.catch_warnings():  # the misalignment is reported once, above
+                warnings.filterwarnings("ignore", message="at input size", category=UserWarning)
+                return C.alexnet_layers(
+                    net,
+                    x_prep,
+                    y_eval,
+                    group=args.group,
+                    seed=args.seed,
+                    batch_size=args.batch_size,
+                    progress=progress,
+                    **kw,
+                )
+
+    networks = {}
+    networks["random"] = measure(
+        f"{args.model}, random init", model, "alexnet random", fit_maps=args.fit_maps
+    )
+    networks["symmetrized"] = measure(
+        f"{args.model}, D4-symmetrised control",
+        A.symmetrize(model, args.group),
+        "control",
+        layers=list(A.CONV_LAYERS),
+        separability=False,
+    )
+
+    accuracy = {}
+    training = None
+    trained = None
+    if args.weights is not None:
+        trained = build(
+            num_classes=n_classes if args.model == "alexnet28" else 1000, weights=args.weights
+        )
+        label = f"weights {Path(args.weights).name}"
+    elif args.train_epochs:
+        if args.model == "alexnet" and n_classes != 1000:
+            trained = A.alexnet(num_classes=n_classes, seed=args.seed)
+        else:
+            trained = build(num_classes=n_classes, seed=args.seed)
+        cache = _weights_cache(out_dir, args, ds.name, len(x_train))
+        label = f"trained {args.train_epochs} epoch{'s' if args.train_epochs > 1 else ''}"
+        if cache.is_file():
+            A.load_weights(trained, cache)
+            meta_path = cache.with_suffix(".json")
+            training = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+            training["cached"] = str(cache)
+            say(f"trained weights loaded from {cache} (delete it to train again)")
+        else:
+            epochs = f"{args.train_epochs} epoch{'s' if args.train_epochs > 1 else ''}"
+            with Stage(
+                f"train {args.model} ({epochs})",
+                timings,
+                "train",
+                total=args.train_epochs * len(x_train),
+                quiet=quiet,
+            ) as stage:
+                history = A.train(
+                    trained,
+                    x_train,
+                    y_train,
+                    size=args.size,
+                    epochs=args.train_epochs,
+                    batch_size=args.train_batch_size,
+                    seed=args.seed,
+                    augment_group=args.group if args.augment else None,
+                    progress=lambda d, t: stage.advance(d),
+                )
+            buf = io.BytesIO()
+            torch.save(trained.state_dict(), buf)
+            training = {
+                "epochs": args.train_epochs,
+                "loss_per_epoch": [round(v, 6) for v in history["loss"]],
+                "seconds": round(history["seconds"], 1),
+                "n_train": int(len(x_train)),
+                "augment": args.group if args.augment else None,
+                "optimizer": "Adam lr 1e-3",
+                "batch_size": args.train_batch_size,
+            }
+            write_atomically(cache, buf.getvalue())
+            write_atomically(
+                cache.with_suffix(".json"), (json.dumps(training, indent=2) + "\n").encode()
+            )
+            training["cached"] = str(cache)
+    if trained is not None:
+        with Stage(
+            f"{args.model} test accuracy", timings, "predict", total=len(x_test), quiet=quiet
+        ) as stage:
+            pred = A.predict(
+                trained, x_test, size=args.size, progress=lambda d, t: stage.advance(d)
+            )
+        if trained.classifier[-1].out_features == n_classes:
+            accuracy[f"{args.model} ({label})"] = float(np.mean(pred == y_test))
+        networks["trained"] = measure(
+            f"{args.model}, {label}", trained, "alexnet trained", fit_maps=args.fit_maps
+        )
+
+    clf = None
+    if args.train_epochs or args.weights is not None:
+        with Stage(f"fit glass box ({args.classifier})", timings, "glass box fit", quiet=quiet):
+            clf = GlassBoxClassifier(
+                representation=GlassBoxRepresentation(group=args.group),
+                classifier=args.classifier,
+                n_components=args.n_components,
+                random_state=args.seed,
+            ).fit(x_train, y_train)
+        with Stage("glass box test accuracy", timings, "glass box predict", quiet=quiet):
+            accuracy[f"glass box ({args.classifier})"] = float(clf.score(x_test, y_test))
+        rep = clf.representation_
+    else:
+        with Stage("fit glass-box representation", timings, "glass box fit", quiet=quiet):
+            rep = GlassBoxRepresentation(group=args.group).fit(x_train)
+    with Stage("glass-box layers", timings, "glass box layers", quiet=quiet):
+        glass = C.glassbox_layers(
+            rep,
+            x_eval,
+            y_eval,
+            reduced=clf._reduced(x_eval) if clf is not None else None,
+            seed=args.seed,
+        )
+    timings["total"] = time.perf_counter() - t_start
+
+    report = {
+        "glassbox_version": __version__,
+        "torch_version": torch.__version__,
+        "command": "glassbox " + " ".join(getattr(args, "argv", ["compare"])),
+        "dataset": ds.name,
+        "model": args.model,
+        "input_size": args.size,
+        "group": args.group,
+        "n_images": int(len(x_eval)),
+        "n_train": int(len(x_train)),
+        "n_test": int(len(x_test)),
+        "seed": args.seed,
+        "warnings": warnings_,
+        "alexnet": networks,
+        "trained_label": label if trained is not None else None,
+        "training": training,
+        "glassbox": glass,
+        "accuracy": accuracy,
+        "timings": {k: round(v, 3) for k, v in timings.items()},
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+        },
+    }
+    write_atomically(out_dir / "compare.json", (json.dumps(report, indent=2) + "\n").encode())
+    write_atomically(out_dir / "compare.md", markdown(report).encode())
+    written = []
+    if args.plot:
+        with Stage("plot", timings, "plot", quiet=quiet):
+            written.append(plot(report, out_dir / "compare.png"))
+    say("")
+    say(summary(report))
+    say(f"report: {out_dir / 'compare.json'}, {out_dir / 'compare.md'}")
+    if written:
+        say("figure: " + ", ".join(str(p) for p in written))
+    return 0
+
+
+def _f(v, digits=3):
+    if v is None:
+        return "-"
+    if v == 0:
+        return "0"
+    if abs(v) < 10 ** (-digits):
+        return f"{v:.1e}"
+    return f"{v:.{digits}f}"
+
+
+_PLOT_NAMES = {
+    "pixels": "GB pixels",
+    "equivariant": "GB equivariant",
+    "invariant": "GB invariant",
+    "representation": "GB both blocks",
+    "pca": "GB PCA",
+}
+_GLASS_NAMES = {
+    "pixels": "pixels",
+    "equivariant": "equivariant block",
+    "invariant": "invariant block",
+    "representation": "representation (both blocks)",
+    "pca": "after PCA",
+}
+
+
+def summary(report) -> str:
+    """A few lines for the terminal."""
+    nets = report["alexnet"]
+    lines = [
+        f"{report['model']} at {report['input_size']} px on {report['n_images']} "
+        f"{report['dataset']} test images, group {report['group']}",
+        "layer      E random  E/chance  control E" + ("  E trained" if "trained" in nets else ""),
+    ]
+    for name, row in nets["random"].items():
+        if row["equivariance"] is None:
+            continue
+        ctrl = nets["symmetrized"][name]["equivariance"]
+        line = f"  {name:8s} {_f(row['equivariance']):>8s}  {_f(row['equivariance_vs_chance']):>8s}"
+        line += f"  {_f(ctrl):>9s}"
+        if "trained" in nets:
+            line += f"  {_f(nets['trained'][name]['equivariance']):>9s}"
+        lines.append(line)
+    g = report["glassbox"]
+    lines.append(
+        "glass box: E = "
+        + ", ".join(
+            f"{k} {_f(v['equivariance'])}" for k, v in g.items() if v["equivariance"] is not None
+        )
+        + f"; invariant block invariance error {_f(g['invariant']['invariance'])}"
+    )
+    for k, v in report["accuracy"].items():
+        lines.append(f"test accuracy {k}: {v:.4f}")
+    lines.append("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in report["timings"].items()))
+    return "\n".join(lines)
+
+
+def _overview(report, variants):
+    """One table: each model's test accuracy and its per-layer curves, side by side."""
+    nets = report["alexnet"]
+    acc = report["accuracy"]
+
+    def curve(rows, key):
+        vals = [r[key] for r in rows.values() if r[key] is not None]
+        return " / ".join(_f(v, 2) for v in vals) if vals else "-"
+
+    def fisher(rows):
+        vals = [r["separability"]["fisher"] for r in rows.values() if r["separability"]]
+        return " / ".join(f"{v:.1f}" for v in vals) if vals else "-"
+
+    conv = " / ".join(k for k, r in nets["random"].items() if r["equivariance"] is not None)
+    sep = " / ".join(k for k, r in nets["random"].items() if r["separability"])
+    glass = " / ".join(k for k, r in report["glassbox"].items() if r["separability"])
+    out = [
+        "",
+        "## Overview",
+        "",
+        f"Per-layer curves: AlexNet layers {conv} (E / chance) and {sep} (Fisher); glass-box "
+        f"layers {glass}.",
+        "",
+        "| model | test accuracy | E / chance per layer | Fisher criterion per layer |",
+        "|---|---:|---|---|",
+    ]
+    model = report["model"]
+    for key, lab in variants:
+        a = (
+            next((v for k, v in acc.items() if k.startswith(model)), None)
+            if key != "random"
+            else None
+        )
+        out.append(
+            f"| {model} ({lab}) | {_f(a, 4)} | {curve(nets[key], 'equivariance_vs_chance')} | "
+            f"{fisher(nets[key])} |"
+        )
+    out.append(
+        f"| {model} (D4-symmetrised control) | - | "
+        + " / ".join(_f(r["equivariance_vs_chance"], 2) for r in nets["symmetrized"].values())
+        + " | - |"
+    )
+    a = next((v for k, v in acc.items() if k.startswith("glass box")), None)
+    out.append(
+        f"| glass box | {_f(a, 4)} | {curve(report['glassbox'], 'equivariance_vs_chance')} | "
+        f"{fisher(report['glassbox'])} |"
+    )
+    return out
+
+
+def markdown(report) -> str:
+    """compare.md: the per-layer tables."""
+    nets = report["alexnet"]
+    out = [
+        f"# glassbox compare: {report['model']} vs the glass box on {report['dataset']}",
+        "",
+        f"`{report['command']}` (glassbox {report['glassbox_version']}, "
+        f"torch {report['torch_version']})",
+        "",
+        f"- {report['n_images']:,} test images (stratified sample, seed {report['seed']}); "
+        f"{report['model']} input {report['input_size']}x{report['input_size']}; group "
+        f"{report['group']}, errors averaged over its non-identity elements",
+        "- E = mean ||phi(g x) - g phi(x)|| / ||phi(x)||; chance = mean ||phi(x_j) - phi(x_i)|| / "
+        "||phi(x_i)|| for unrelated images; invariance = the same with phi(g x) and phi(x) after "
+        "global average pooling (conv) or directly (fc); fitted map: Lenc & Vedaldi's 1x1 "
+        "channel map, fitted on half the images and tested on the other half",
+    ]
+    for w in report["warnings"]:
+        out.append(f"- **warning**: {w}")
+    variants = [("random", "random init")]
+    if "trained" in nets:
+        variants.append(("trained", report["trained_label"]))
+    out += _overview(report, variants)
+    out += ["", "## Equivariance per layer", ""]
+    head = "| layer |"
+    rule = "|---|"
+    for _, lab in variants:
+        head += f" E ({lab}) | E / chance | invariance | fitted map |"
+        rule += "---:|---:|---:|---:|"
+    head += " E, D4-symmetrised control |"
+    rule += "---:|"
+    out += [head, rule]
+    for name in nets["random"]:
+        line = f"| {name} |"
+        for key, _ in variants:
+            r = nets[key][name]
+            line += (
+                f" {_f(r['equivariance'])} | {_f(r['equivariance_vs_chance'])} | "
+                f"{_f(r['invariance'])} | {_f(r['fitted_map'])} |"
+            )
+        ctrl = nets["symmetrized"].get(name)
+        line += f" {_f(ctrl['equivariance'] if ctrl else None, 3)} |"
+        out.append(line)
+    out += [
+        "",
+        "## Glass-box layers",
+        "",
+        "| layer | features | E | E / chance | invariance | chance |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, r in report["glassbox"].items():
+        out.append(
+            f"| {_GLASS_NAMES.get(name, name)} | {int(np.prod(r['shape'])):,} | "
+            f"{_f(r['equivariance'])} | {_f(r['equivariance_vs_chance'])} | "
+            f"{_f(r['invariance'])} | {_f(r['chance'])} |"
+        )
+    out += [
+        "",
+        "## Class separability of each layer's features",
+        "",
+        "| model | layer | features | intra/inter ratio (lower is better) | Fisher | silhouette |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for key, lab in variants:
+        for name, r in nets[key].items():
+            s = r["separability"]
+            if s:
+                out.append(
+                    f"| {report['model']} ({lab}) | {name} | {int(np.prod(r['shape'])):,} | "
+                    f"{s['ratio']:.4f} | {s['fisher']:.2f} | {s['silhouette']:.4f} |"
+                )
+    for name, r in report["glassbox"].items():
+        s = r["separability"]
+        if s:
+            out.append(
+                f"| glass box | {_GLASS_NAMES.get(name, name)} | {int(np.prod(r['shape'])):,} | "
+                f"{s['ratio']:.4f} | {s['fisher']:.2f} | {s['silhouette']:.4f} |"
+            )
+    if report["accuracy"]:
+        out += ["", "## Test accuracy", "", "| model | test accuracy |", "|---|---:|"]
+        for k, v in report["accuracy"].items():
+            out.append(f"| {k} | {v:.4f} |")
+        out.append(f"\n({report['n_train']:,} training and {report['n_test']:,} test images.)")
+    if report["training"]:
+        t = report["training"]
+        out += ["", "## Training", ""]
+        out += [f"- {k}: {v}" for k, v in t.items()]
+    for key, lab in variants:
+        out += ["", f"## Equivariance error per group element ({lab})", ""]
+        elements = None
+        for name, r in nets[key].items():
+            per = r["equivariance_per_element"]
+            if not per:
+                continue
+            if elements is None:
+                elements = list(per)
+                out += [
+                    "| layer | " + " | ".join(elements) + " |",
+                    "|---|" + "---:|" * len(elements),
+                ]
+            out.append(f"| {name} | " + " | ".join(_f(per[e]) for e in elements) + " |")
+    out += ["", "## Seconds per stage", "", "| stage | seconds |", "|---|---:|"]
+    out += [f"| {k} | {v:.1f} |" for k, v in report["timings"].items()]
+    return "\n".join(out) + "\n"
+
+
+def plot(report, path: Path) -> Path:
+    """compare.png: equivariance / chance and Fisher separability per layer."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ._plots import _save
+
+    nets = report["alexnet"]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
+    styles = {"random": "o-", "trained": "s-", "symmetrized": "^--"}
+    colors = {"random": "tab:blue", "trained": "tab:red", "symmetrized": "tab:green"}
+    labels = {
+        "random": f"{report['model']}, random init",
+        "trained": f"{report['model']}, {report['trained_label']}",
+        "symmetrized": f"{report['model']}, D4-symmetrised control",
+    }
+    conv = [k for k, v in nets["random"].items() if v["equivariance"] is not None]
+    for key, rows in nets.items():
+        ys = [rows[k]["equivariance_vs_chance"] for k in conv if k in rows]
+        ax1.plot(conv[: len(ys)], ys, styles[key], color=colors[key], label=labels[key])
+    g = report["glassbox"]
+    gx = [k for k, v in g.items() if v["equivariance"] is not None]
+    ax1.plot(
+        [_PLOT_NAMES[k] for k in gx],
+        [g[k]["equivariance_vs_chance"] for k in gx],
+        "D-",
+        color="black",
+        label="glass box (GB), exactly 0",
+    )
+    ax1.set_ylabel("equivariance error / chance")
+    ax1.set_title("equivariance per layer (0 = exact)")
+    ax1.tick_params(axis="x", rotation=45)
+    ax1.legend(fontsize=8)
+    for key in ("random", "trained"):
+        if key in nets:
+            names = [k for k, v in nets[key].items() if v["separability"]]
+            ax2.plot(
+                names,
+                [nets[key][k]["separability"]["fisher"] for k in names],
+                styles[key],
+                color=colors[key],
+                label=labels[key],
+            )
+    names = [k for k, v in g.items() if v["separability"]]
+    ax2.plot(
+        [_PLOT_NAMES[k] for k in names],
+        [g[k]["separability"]["fisher"] for k in names],
+        "D-",
+        color="black",
+        label="glass box (GB)",
+    )
+    ax2.set_ylabel("Fisher criterion (higher separates better)")
+    ax2.set_title(f"class separability per layer ({report['n_images']} test images)")
+    ax2.tick_params(axis="x", rotation=45)
+    ax2.legend(fontsize=8)
+    fig.suptitle(f"glass box vs {report['model']} on {report['dataset']}, group {report['group']}")
+    fig.tight_layout()
+    out = _save(fig, path)
+    plt.close(fig)
+    return out
