@@ -423,6 +423,8 @@ def test_compare_warns_about_misaligned_sizes(tmp_path, capsys):
         (["--images", "100000"], "--images 100000 exceeds"),
         (["--weights", "/nonexistent.pt"], "--weights '/nonexistent.pt': no such file"),
         (["--dataset", "/nonexistent"], "no such file or directory"),
+        (["--weights", "w.pt", "--train-epochs", "1"], "exclude each other"),
+        (["--size", "3"], "too small"),
     ],
 )
 def test_compare_errors(tmp_path, capsys, extra, message):

@@ -20,6 +20,7 @@ import numpy as np
 from . import __version__
 from ._progress import Stage
 from ._run import load_dataset, split, write_atomically
+from .groups import get_group
 
 
 def _import_reference():
@@ -86,8 +87,11 @@ def run(args) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     if not os.access(out_dir, os.W_OK):
         raise PermissionError(f"--out {str(out_dir)!r} is not writable")
+    if args.weights is not None and args.train_epochs:
+        raise ValueError("--weights and --train-epochs exclude each other: measure one network")
     if args.weights is not None and not Path(args.weights).is_file():
         raise FileNotFoundError(f"--weights {args.weights!r}: no such file")
+    order = get_group(args.group).order
     quiet = args.quiet
     say = (lambda *a: None) if quiet else print
     timings: dict[str, float] = {}
@@ -106,7 +110,7 @@ def run(args) -> int:
     model = build(num_classes=n_classes if args.model == "alexnet28" else 1000, seed=args.seed)
     if args.size is None:
         args.size = model.input_size
-    msg = A.alignment_message(model, args.size, option="--size")
+    msg = A.alignment_message(model, args.size, option="--size") if order > 1 else None
     if msg:
         warnings_.append(msg)
         print(f"glassbox compare: warning: {msg}", file=sys.stderr)
@@ -119,7 +123,7 @@ def run(args) -> int:
     x_prep = A.prepare_images(x_eval, model, args.size)
 
     def measure(label, net, key, **kw):
-        total = len(x_eval) * 8
+        total = len(x_eval) * order
         with Stage(label, timings, key, total=total, quiet=quiet) as stage:
 
             def progress(done, tot):
@@ -144,7 +148,7 @@ def run(args) -> int:
         f"{args.model}, random init", model, "alexnet random", fit_maps=args.fit_maps
     )
     networks["symmetrized"] = measure(
-        f"{args.model}, D4-symmetrised control",
+        f"{args.model}, {args.group}-symmetrised control",
         A.symmetrize(model, args.group),
         "control",
         layers=list(A.CONV_LAYERS),
@@ -160,10 +164,7 @@ def run(args) -> int:
         )
         label = f"weights {Path(args.weights).name}"
     elif args.train_epochs:
-        if args.model == "alexnet" and n_classes != 1000:
-            trained = A.alexnet(num_classes=n_classes, seed=args.seed)
-        else:
-            trained = build(num_classes=n_classes, seed=args.seed)
+        trained = build(num_classes=n_classes, seed=args.seed)  # a head for this dataset
         cache = _weights_cache(out_dir, args, ds.name, len(x_train))
         label = f"trained {args.train_epochs} epoch{'s' if args.train_epochs > 1 else ''}"
         if cache.is_file():
@@ -380,7 +381,7 @@ def _overview(report, variants):
             f"{fisher(nets[key])} |"
         )
     out.append(
-        f"| {model} (D4-symmetrised control) | - | "
+        f"| {model} ({report['group']}-symmetrised control) | - | "
         + " / ".join(_f(r["equivariance_vs_chance"], 2) for r in nets["symmetrized"].values())
         + " | - |"
     )
@@ -421,7 +422,7 @@ def markdown(report) -> str:
     for _, lab in variants:
         head += f" E ({lab}) | E / chance | invariance | fitted map |"
         rule += "---:|---:|---:|---:|"
-    head += " E, D4-symmetrised control |"
+    head += f" E, {report['group']}-symmetrised control |"
     rule += "---:|"
     out += [head, rule]
     for name in nets["random"]:
@@ -514,7 +515,7 @@ def plot(report, path: Path) -> Path:
     labels = {
         "random": f"{report['model']}, random init",
         "trained": f"{report['model']}, {report['trained_label']}",
-        "symmetrized": f"{report['model']}, D4-symmetrised control",
+        "symmetrized": f"{report['model']}, {report['group']}-symmetrised control",
     }
     conv = [k for k, v in nets["random"].items() if v["equivariance"] is not None]
     for key, rows in nets.items():
