@@ -23,7 +23,7 @@ except ImportError as exc:  # pragma: no cover - only without a build
         f"sys.path has no compiled module). Original error: {exc}"
     ) from exc
 
-from . import datasets, groups, metrics
+from . import datasets, groups, metrics, streaming
 from ._kernels import (
     LocalPatterns,
     PatternTable,
@@ -64,5 +64,6 @@ __all__ = [
     "pattern_table",
     "pool",
     "represent_fused",
+    "streaming",
     "unpack_bits",
 ]

@@ -181,6 +181,50 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--plot", action="store_true", help="also write compare.png")
     compare.add_argument("--quiet", action="store_true", help="no progress output")
 
+    pre = sub.add_parser(
+        "preprocess",
+        help="features of a large image collection, streamed to an .npy file",
+        description=(
+            "Fit the representation's thresholds on a random sample of INPUT, then stream every "
+            "image through it in chunks and write the features to OUTPUT (.npy) with bounded "
+            "memory. INPUT: an .npy file, an IDX file (gzip or not) or a folder of images. "
+            "OUTPUT appears only when complete (a temporary file is renamed at the end)."
+        ),
+    )
+    pre.add_argument("input", metavar="INPUT", help=".npy file, IDX file or image folder")
+    pre.add_argument("output", metavar="OUTPUT", help="the .npy file to write")
+    pre.add_argument("--group", default="D4", choices=GROUP_NAMES, help="symmetry group (D4)")
+    pre.add_argument(
+        "--chunk-size", type=_positive, default=10_000, help="images per chunk (10000)"
+    )
+    pre.add_argument(
+        "--fit-sample",
+        type=_positive,
+        default=10_000,
+        metavar="N",
+        help="images the thresholds are fitted on (a random sample; 10000)",
+    )
+    pre.add_argument(
+        "--n-components",
+        type=_positive,
+        default=None,
+        metavar="K",
+        help="write K principal components instead of the features (scaler and "
+        "IncrementalPCA fitted over all images in chunks: two more passes)",
+    )
+    pre.add_argument("--no-scale", action="store_true", help="PCA without standardising first")
+    pre.add_argument(
+        "--image-size",
+        type=_positive,
+        nargs=2,
+        metavar=("H", "W"),
+        default=None,
+        help="size images of a folder are resized to (default: the first image's)",
+    )
+    pre.add_argument("--seed", type=int, default=0, help="seed of the fit sample (0)")
+    pre.add_argument("--n-threads", type=_positive, default=None, help="kernel threads (all)")
+    pre.add_argument("--quiet", action="store_true", help="no progress output")
+
     tour = sub.add_parser("tour", help="a short tour of the kernels on synthetic images")
     _tour.add_arguments(tour)
     return parser
@@ -199,6 +243,10 @@ def main(argv: list[str] | None = None) -> int:
             from . import _tour
 
             return _tour.tour(args)
+        if args.command == "preprocess":
+            from . import _preprocess
+
+            return _preprocess.run(args)
         if args.command == "compare":
             from . import _compare
 

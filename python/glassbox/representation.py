@@ -378,6 +378,35 @@ class GlassBoxRepresentation(TransformerMixin, BaseEstimator):
         )
         return out
 
+    def transform_chunked(self, source, out=None, *, chunk_size=10_000, progress=None):
+        """Features of images read and written one chunk at a time (bounded memory).
+
+        Parameters
+        ----------
+        source : array_like, np.memmap, str or path-like
+            An ``(N, H, W)`` array or memmap, an ``.npy`` file, an IDX file or a folder of
+            image files (see :func:`glassbox.streaming.open_images`).
+        out : str, path-like or ndarray, optional
+            An ``.npy`` path (written atomically, returned as a read-only memmap) or an array
+            to fill; default: a new array.
+        chunk_size : int
+            Images per chunk; peak memory grows with it, not with N.
+        progress : callable, optional
+            ``progress(done, total)`` after every chunk.
+
+        Returns
+        -------
+        ndarray or np.memmap of float32, shape (N, n_features_out_)
+            Equal to ``transform(images)`` for any chunk size and thread count.
+
+        See Also
+        --------
+        glassbox.streaming.transform_chunked
+        """
+        from .streaming import transform_chunked
+
+        return transform_chunked(self, source, out, chunk_size=chunk_size, progress=progress)
+
     def feature_permutation(self, element):
         """The permutation of output features caused by a group element.
 

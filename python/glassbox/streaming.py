@@ -1,0 +1,642 @@
+"""Features of image collections larger than memory, one chunk at a time.
+
+:func:`transform_chunked` reads images in chunks from a NumPy array or ``np.memmap``, an ``.npy``
+file, an IDX file (gzip or not) or a folder of image files, and writes the representation's
+features into an ``.npy`` file (or an array), so that peak memory depends on the chunk size and
+not on the number of images.  Files are read with ordinary reads, not mapped, and output files
+are written sequentially: neither grows the process's resident memory with N.
+
+An output file appears under its name only when complete: it is written to a temporary file
+beside it and renamed at the end; an error or an interruption removes the temporary file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import mmap
+import numbers
+import os
+import signal
+import tempfile
+import threading
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["ImageSource", "fit_reduction", "open_images", "transform_chunked", "transform_reduced"]
+
+_IDX_DTYPES = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),
+               0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}  # fmt: skip
+
+
+class ImageSource:
+    """Images readable by index range: ``len(src)``, ``src.shape``, ``src.read(a, b)``.
+
+    Made by :func:`open_images`.  ``name`` names the source in error messages; ``read(a, b)``
+    returns images ``a`` to ``b - 1`` as a new C-contiguous ``(b - a, H, W)`` array and raises
+    an error naming the file and the image index when the data cannot be read.
+    """
+
+    name = "images"
+    n = 0
+    image_shape = (0, 0)
+    dtype = np.dtype(np.uint8)
+
+    def __len__(self):
+        return self.n
+
+    @property
+    def shape(self):
+        """``(N, H, W)``."""
+        return (self.n, *self.image_shape)
+
+    def read(self, a, b):  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def take(self, indices):
+        """The images at sorted ``indices``, as one ``(len(indices), H, W)`` array."""
+        idx = np.asarray(indices, dtype=np.intp)
+        out = np.empty((idx.size, *self.image_shape), dtype=np.dtype(self.dtype).newbyteorder("="))
+        k = 0
+        while k < idx.size:  # runs of consecutive indices are read at once
+            j = k
+            while j + 1 < idx.size and idx[j + 1] == idx[j] + 1:
+                j += 1
+            out[k : j + 1] = self.read(int(idx[k]), int(idx[j]) + 1)
+            k = j + 1
+        return out
+
+    def close(self):
+        """Release open files (sources are also context managers)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+class _ArraySource(ImageSource):
+    def __init__(self, arr, image_shape):
+        if arr.ndim == 2 and image_shape is not None:
+            h, w = image_shape
+            if arr.shape[1] != h * w:
+                raise ValueError(
+                    f"source has rows of {arr.shape[1]} values, image_shape {image_shape} needs "
+                    f"{h * w}"
+                )
+            arr = arr.reshape(arr.shape[0], h, w)
+        if arr.ndim != 3:
+            raise ValueError(f"source must be an (N, H, W) array, got shape {arr.shape}")
+        self.arr = arr
+        self.n, self.image_shape, self.dtype = arr.shape[0], arr.shape[1:], arr.dtype
+        self.name = "the source array"
+        self._mm = getattr(arr, "_mmap", None) if isinstance(arr, np.memmap) else None
+
+    def read(self, a, b):
+        out = np.array(self.arr[a:b], order="C", copy=True)
+        if self._mm is not None:
+            self._release(a, b)
+        return out
+
+    def _release(self, a, b):
+        """Drop the mapped pages just read from this process's resident set (best effort):
+        they stay in the page cache, and reading them again faults them back in."""
+        try:
+            base = np.frombuffer(self._mm, dtype=np.uint8).ctypes.data
+            chunk = self.arr[a:b]
+            start = chunk.ctypes.data - base
+            if not chunk.flags.c_contiguous or start < 0:
+                return
+            page = mmap.PAGESIZE
+            lo = (start // page) * page
+            hi = start + chunk.nbytes
+            hi = min(-(-hi // page) * page, len(self._mm))
+            if hi > lo:
+                self._mm.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
+        except (AttributeError, ValueError, OSError, TypeError):
+            pass
+
+
+class _FileRows(ImageSource):
+    """Fixed-size images stored one after another in a file, read with ``readinto``."""
+
+    def __init__(self, path, offset, n, image_shape, dtype, what):
+        self.path, self.offset = Path(path), offset
+        self.n, self.image_shape, self.dtype = n, tuple(image_shape), np.dtype(dtype)
+        self.name = str(self.path)
+        self.row = int(np.prod(self.image_shape)) * self.dtype.itemsize
+        size = self.path.stat().st_size
+        have = (size - offset) // self.row if self.row else n
+        if have < n:
+            raise ValueError(
+                f"{self.path}: truncated {what}: the header promises {n} images of "
+                f"{self.image_shape}, the data end in image {have}"
+            )
+        try:
+            self.f = open(self.path, "rb")  # noqa: SIM115 - closed in close()
+        except OSError as exc:
+            raise OSError(f"cannot read {self.path}: {exc.strerror or exc}") from exc
+
+    def read(self, a, b):
+        out = np.empty((b - a, *self.image_shape), dtype=self.dtype)
+        try:
+            self.f.seek(self.offset + a * self.row)
+            got = self.f.readinto(memoryview(out).cast("B"))
+        except OSError as exc:
+            raise OSError(
+                f"{self.path}: reading images {a}..{b - 1} failed: {exc.strerror or exc}"
+            ) from exc
+        if got != out.nbytes:
+            raise ValueError(
+                f"{self.path}: truncated: image {a + got // self.row} of {self.n} cannot be read "
+                "(the file ends early)"
+            )
+        return out if self.dtype.isnative else out.astype(self.dtype.newbyteorder("="))
+
+    def close(self):
+        self.f.close()
+
+
+class _GzipIdx(ImageSource):
+    """A gzip-compressed IDX file, decompressed as it is read (in order)."""
+
+    def __init__(self, path, image_shape_hint):
+        self.path = Path(path)
+        self.name = str(self.path)
+        self._open()
+        self.row = int(np.prod(self.image_shape)) * self.dtype.itemsize
+
+    def _open(self):
+        try:
+            self.f = gzip.open(self.path, "rb")
+            head = self.f.read(4)
+            if len(head) < 4 or head[0] != 0 or head[1] != 0:
+                raise ValueError(f"{self.path}: not an IDX file (bad magic number)")
+            dtype = _IDX_DTYPES.get(head[2])
+            if dtype is None or head[3] != 3:
+                raise ValueError(
+                    f"{self.path}: not an IDX file of images (type 0x{head[2]:02x}, {head[3]} dims)"
+                )
+            dims = np.frombuffer(self.f.read(12), ">u4")
+        except (OSError, EOFError, zlib.error) as exc:
+            raise ValueError(f"{self.path}: corrupt or truncated gzip data ({exc})") from None
+        if dims.size != 3:
+            raise ValueError(f"{self.path}: corrupt IDX header")
+        self.n, self.image_shape, self.dtype = int(dims[0]), (int(dims[1]), int(dims[2])), dtype
+        self.pos = 0
+
+    def read(self, a, b):
+        if a < self.pos:  # a gzip stream only reads forward: start again
+            self.f.close()
+            self._open()
+        try:
+            while self.pos < a:
+                k = min(a - self.pos, 4096)
+                if len(self.f.read(k * self.row)) != k * self.row:
+                    raise EOFError("unexpected end of data")
+                self.pos += k
+            data = self.f.read((b - a) * self.row)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise ValueError(
+                f"{self.path}: corrupt or truncated gzip data at image {self.pos} ({exc})"
+            ) from None
+        if len(data) != (b - a) * self.row:
+            raise ValueError(
+                f"{self.path}: truncated: image {a + len(data) // self.row} of {self.n} cannot "
+                "be read (the data end early)"
+            )
+        self.pos = b
+        out = np.frombuffer(data, self.dtype).reshape(b - a, *self.image_shape)
+        return out.astype(self.dtype.newbyteorder("="), copy=True)
+
+    def close(self):
+        self.f.close()
+
+
+class _Folder(ImageSource):
+    """Image files under a directory (recursively, in sorted path order), read as grey levels."""
+
+    def __init__(self, root, image_shape):
+        from .datasets import _IMAGE_SUFFIXES
+
+        self.root = Path(root)
+        self.files = sorted(
+            p for p in self.root.rglob("*") if p.suffix.lower() in _IMAGE_SUFFIXES and p.is_file()
+        )
+        if not self.files:
+            raise ValueError(f"{self.root}: no image files")
+        self.n, self.name = len(self.files), str(self.root)
+        self.dtype = np.dtype(np.uint8)
+        if image_shape is None:
+            image_shape = self._imread(0).shape
+        self.image_shape = tuple(int(s) for s in image_shape)
+
+    def _imread(self, i):
+        import cv2
+
+        img = cv2.imread(str(self.files[i]), cv2.IMREAD_GRAYSCALE)
+        if img is None:
+            raise ValueError(f"{self.files[i]}: cannot be read as an image (image {i})")
+        return img
+
+    def read(self, a, b):
+        import cv2
+
+        h, w = self.image_shape
+        out = np.empty((b - a, h, w), dtype=np.uint8)
+        for i in range(a, b):
+            img = self._imread(i)
+            out[i - a] = img if img.shape == (h, w) else cv2.resize(img, (w, h), cv2.INTER_AREA)
+        return out
+
+
+def open_images(source, *, image_shape=None):
+    """Open a collection of images for reading in chunks.
+
+    Parameters
+    ----------
+    source : array_like, np.memmap, str or path-like
+        An ``(N, H, W)`` array (or ``(N, H * W)`` with ``image_shape``); an ``.npy`` file; an
+        IDX file of images (``*-idx3-ubyte``, gzip or not); or a directory of image files (read
+        recursively in sorted order, as grey levels, resized to ``image_shape`` if given, else
+        to the first image's shape).
+    image_shape : (int, int), optional
+
+    Returns
+    -------
+    ImageSource
+        Use as a context manager, or call ``close()``.
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file or directory.
+    ValueError
+        An unknown format, a header that does not describe images, or a truncated file (named,
+        with the first image that cannot be read).
+    """
+    if image_shape is not None:
+        image_shape = tuple(int(s) for s in image_shape)
+        if len(image_shape) != 2 or min(image_shape) < 1:
+            raise ValueError(f"image_shape must be (H, W) with positive sides, got {image_shape}")
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.exists():
+            raise FileNotFoundError(f"source {str(path)!r}: no such file or directory")
+        if path.is_dir():
+            return _Folder(path, image_shape)
+        return _open_file(path, image_shape)
+    if isinstance(source, ImageSource):
+        return source
+    arr = source if isinstance(source, np.ndarray) else np.asarray(source)
+    return _ArraySource(arr, image_shape)
+
+
+def _open_file(path, image_shape):
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except OSError as exc:
+        raise OSError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if head[:6] == b"\x93NUMPY":
+        return _open_npy(path, image_shape)
+    if head[:2] == b"\x1f\x8b":
+        return _GzipIdx(path, image_shape)
+    if len(head) >= 16 and head[0] == 0 and head[1] == 0 and head[2] in _IDX_DTYPES:
+        if head[3] != 3:
+            raise ValueError(f"{path}: an IDX file of {head[3]} dimensions, not images")
+        n, h, w = (int(v) for v in np.frombuffer(head, ">u4", count=3, offset=4))
+        return _FileRows(path, 16, n, (h, w), _IDX_DTYPES[head[2]], "IDX file")
+    raise ValueError(f"{path}: not an .npy or IDX file (unknown format)")
+
+
+def _open_npy(path, image_shape):
+    from numpy.lib import format as npf
+
+    try:
+        with open(path, "rb") as f:
+            version = npf.read_magic(f)
+            # format 3.0 differs from 2.0 only in the header's text encoding (utf-8)
+            read = npf.read_array_header_1_0 if version == (1, 0) else npf.read_array_header_2_0
+            shape, fortran, dtype = read(f)
+            offset = f.tell()
+    except (ValueError, OSError, SyntaxError) as exc:
+        raise ValueError(f"{path}: corrupt .npy header ({exc})") from None
+    if dtype.hasobject or dtype.kind not in "biuf":
+        raise ValueError(f"{path}: holds {dtype}, not numeric images")
+    if fortran and len(shape) > 1:
+        raise ValueError(f"{path}: Fortran-ordered arrays cannot be streamed by image")
+    if len(shape) == 2 and image_shape is not None:
+        if shape[1] != image_shape[0] * image_shape[1]:
+            raise ValueError(f"{path}: rows of {shape[1]} values do not fit {image_shape}")
+        shape = (shape[0], *image_shape)
+    if len(shape) != 3:
+        raise ValueError(f"{path}: holds an array of shape {shape}, not (N, H, W) images")
+    return _FileRows(path, offset, shape[0], shape[1:], dtype, ".npy file")
+
+
+@contextlib.contextmanager
+def _sigint_deferred():
+    """Hold Ctrl-C (SIGINT) back while a temporary file is created and its owner recorded, so
+    that an interruption always finds the file and removes it."""
+    if threading.current_thread() is threading.main_thread() and hasattr(signal, "pthread_sigmask"):
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            yield
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+    else:  # pragma: no cover - other threads do not receive KeyboardInterrupt
+        yield
+
+
+@contextlib.contextmanager
+def _opened(source, image_shape):
+    """``open_images(source)``, closed at the end unless it was an open source already."""
+    if isinstance(source, ImageSource):
+        yield source
+    else:
+        with open_images(source, image_shape=image_shape) as src:
+            yield src
+
+
+class _NpyWriter:
+    """An ``.npy`` file written in order through a temporary file, renamed when complete."""
+
+    def __init__(self, path, shape, dtype):
+        from numpy.lib import format as npf
+
+        self.path = Path(path)
+        if self.path.suffix != ".npy":
+            raise ValueError(f"out {str(self.path)!r}: the output file must end in .npy")
+        parent = self.path.parent
+        if not parent.is_dir():
+            raise FileNotFoundError(f"out {str(self.path)!r}: no such directory {str(parent)!r}")
+        if self.path.is_dir():
+            raise IsADirectoryError(f"out {str(self.path)!r} is a directory")
+        try:
+            fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{self.path.name}.", suffix=".tmp")
+        except OSError as exc:
+            raise OSError(f"out {str(self.path)!r}: cannot write there ({exc.strerror})") from exc
+        self.tmp = Path(tmp)
+        self.f = os.fdopen(fd, "wb")
+        self.done = 0
+        header = {
+            "descr": npf.dtype_to_descr(np.dtype(dtype)),
+            "fortran_order": False,
+            "shape": tuple(int(s) for s in shape),
+        }
+        try:
+            npf.write_array_header_2_0(self.f, header)
+        except BaseException:
+            self.abort()
+            raise
+
+    def write(self, block, first):
+        try:
+            self.f.write(memoryview(np.ascontiguousarray(block)).cast("B"))
+        except OSError as exc:
+            raise OSError(
+                f"out {str(self.path)!r}: writing the features of images {first}.."
+                f"{first + len(block) - 1} failed: {exc.strerror or exc}"
+            ) from exc
+
+    def commit(self):
+        try:
+            self.f.flush()
+            os.fsync(self.f.fileno())
+            self.f.close()
+            mask = os.umask(0o022)
+            os.umask(mask)
+            os.chmod(self.tmp, 0o666 & ~mask)
+            os.replace(self.tmp, self.path)
+        except OSError as exc:
+            self.abort()
+            raise OSError(
+                f"out {str(self.path)!r}: finishing the file failed: {exc.strerror or exc}"
+            ) from exc
+
+    def abort(self):
+        try:
+            self.f.close()
+        except OSError:
+            pass
+        self.tmp.unlink(missing_ok=True)
+
+
+def _check_chunk_size(chunk_size):
+    if (
+        not isinstance(chunk_size, numbers.Integral)
+        or isinstance(chunk_size, bool)
+        or chunk_size < 1
+    ):
+        raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
+    return int(chunk_size)
+
+
+def _chunks(n, chunk_size, min_last=1):
+    """[a, b) bounds of chunks; a last chunk shorter than ``min_last`` joins the one before."""
+    bounds = [(a, min(n, a + chunk_size)) for a in range(0, n, chunk_size)]
+    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] < min_last:
+        last = bounds.pop()
+        bounds[-1] = (bounds[-1][0], last[1])
+    return bounds
+
+
+def fit_reduction(representation, source, n_components, *, scale=True, chunk_size=10_000,
+                  progress=None):  # fmt: skip
+    """Fit ``StandardScaler`` and ``IncrementalPCA`` on the features of every image, by chunks.
+
+    Two passes over ``source``: the scaler's ``partial_fit``, then the PCA's ``partial_fit`` on
+    the scaled features; the ``(N, n_features)`` matrix is never held in memory.
+
+    Parameters
+    ----------
+    representation : GlassBoxRepresentation
+        Fitted.
+    source : see :func:`open_images`
+    n_components : int
+        At most the number of images and of features.
+    scale : bool
+        Standardise before PCA (as :class:`~glassbox.GlassBoxClassifier` does by default).
+    chunk_size : int
+        Images per chunk (a shorter last chunk joins the one before, so that every PCA batch
+        has at least ``n_components`` images).
+    progress : callable, optional
+        ``progress(done, total)``, counting images over both passes.
+
+    Returns
+    -------
+    scaler : StandardScaler or None
+    pca : IncrementalPCA
+    """
+    from sklearn.decomposition import IncrementalPCA
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.utils.validation import check_is_fitted
+
+    rep = representation
+    check_is_fitted(rep, "thresholds_")
+    chunk_size = _check_chunk_size(chunk_size)
+    with _opened(source, rep.image_shape_) as src:
+        n = len(src)
+        _check_source_shape(src, rep)
+        if (
+            not isinstance(n_components, numbers.Integral)
+            or isinstance(n_components, bool)
+            or not 1 <= n_components <= min(n, rep.n_features_out_)
+        ):
+            raise ValueError(
+                f"n_components must be an int in [1, {min(n, rep.n_features_out_)}] (the number "
+                f"of images and of features), got {n_components!r}"
+            )
+        bounds = _chunks(n, max(chunk_size, n_components), min_last=n_components)
+        passes = 2 if scale else 1
+        scaler = StandardScaler() if scale else None
+        pca = IncrementalPCA(n_components=int(n_components))
+        done = 0
+        for p in range(passes):
+            for a, b in bounds:
+                F = rep.transform(src.read(a, b))
+                if scale and p == 0:
+                    scaler.partial_fit(F)
+                else:
+                    pca.partial_fit(scaler.transform(F) if scale else F)
+                done += b - a
+                if progress is not None:
+                    progress(done, passes * n)
+    return scaler, pca
+
+
+def _check_source_shape(src, rep):
+    if len(src) == 0:
+        raise ValueError(f"{src.name}: holds no images")
+    if tuple(src.image_shape) != tuple(rep.image_shape_):
+        raise ValueError(
+            f"{src.name}: images of shape {tuple(src.image_shape)}, the representation was "
+            f"fitted on {tuple(rep.image_shape_)}"
+        )
+
+
+def transform_chunked(representation, source, out=None, *, chunk_size=10_000, progress=None):
+    """Features of a collection of images, computed one chunk at a time.
+
+    Parameters
+    ----------
+    representation : GlassBoxRepresentation
+        Fitted.
+    source : array_like, np.memmap, str, path-like or ImageSource
+        See :func:`open_images`.  Images must have the representation's ``image_shape_``
+        (image folders are resized to it).
+    out : str, path-like or ndarray, optional
+        An ``.npy`` path: the features are written there, through a temporary file renamed
+        at the end, and returned opened as a read-only ``np.memmap``.  An array (or writable
+        ``np.memmap``) of shape ``(N, n_features_out_)`` and dtype float32: filled in place.
+        Default: a new in-memory array.
+    chunk_size : int
+        Images per chunk: peak memory is about ``chunk_size * (H * W + 2 * 4 *
+        n_features_out_)`` bytes plus the output when it is in memory.
+    progress : callable, optional
+        ``progress(done, total)`` after every chunk.
+
+    Returns
+    -------
+    ndarray or np.memmap of float32, shape (N, n_features_out_)
+        Equal to ``representation.transform(images)`` for every chunk size and thread count.
+
+    Raises
+    ------
+    ValueError, OSError
+        Unreadable or truncated input (named, with the image index), a full disk or another
+        write error (named, with the images being written).  No output file is left behind.
+    """
+    from sklearn.utils.validation import check_is_fitted
+
+    rep = representation
+    check_is_fitted(rep, "thresholds_")
+    return _stream(rep, rep.transform, rep.n_features_out_, source, out, chunk_size, progress)
+
+
+def _stream(rep, func, n_out, source, out, chunk_size, progress):
+    """Write ``func(images)`` chunk by chunk (see :func:`transform_chunked`)."""
+    from ._validation import check_allocation
+
+    chunk_size = _check_chunk_size(chunk_size)
+    # the fitted shape: used by flattened (N, H * W) data and to resize folder images
+    with _opened(source, rep.image_shape_) as src:
+        n = len(src)
+        _check_source_shape(src, rep)
+        shape = (n, n_out)
+        writer = None
+        try:  # from here on an error or Ctrl-C removes the temporary output file
+            if isinstance(out, (str, os.PathLike)):
+                with _sigint_deferred():  # a Ctrl-C lands once `writer` is set, inside the try
+                    writer = _NpyWriter(out, shape, np.float32)
+                result = None
+            elif out is None:
+                check_allocation(shape, np.float32, "the output of transform_chunked")
+                result = np.empty(shape, dtype=np.float32)
+            else:
+                result = out
+                if not isinstance(result, np.ndarray):
+                    raise TypeError(
+                        f"out must be an .npy path or an ndarray, got {type(out).__name__}"
+                    )
+                if result.shape != shape or result.dtype != np.float32:
+                    raise ValueError(
+                        f"out must have shape {shape} and dtype float32, got {result.shape} "
+                        f"{result.dtype}"
+                    )
+                if not result.flags.writeable:
+                    raise ValueError("out is read-only")
+            for a in range(0, n, chunk_size):
+                b = min(n, a + chunk_size)
+                F = func(src.read(a, b))
+                if writer is not None:
+                    writer.write(F, a)
+                else:
+                    result[a:b] = F
+                if progress is not None:
+                    progress(b, n)
+            if writer is not None:
+                writer.commit()
+        except BaseException:
+            if writer is not None:
+                writer.abort()
+            raise
+    if writer is not None:
+        return np.load(writer.path, mmap_mode="r")
+    if isinstance(result, np.memmap):
+        result.flush()
+    return result
+
+
+def transform_reduced(representation, scaler, pca, source, out=None, *, chunk_size=10_000,
+                      progress=None):  # fmt: skip
+    """Principal components of the features of every image, chunk by chunk.
+
+    Parameters
+    ----------
+    representation : GlassBoxRepresentation
+    scaler : StandardScaler or None
+    pca : PCA or IncrementalPCA
+        Fitted, for example by :func:`fit_reduction`.
+    source, out, chunk_size, progress :
+        As in :func:`transform_chunked`.
+
+    Returns
+    -------
+    ndarray or np.memmap of float32, shape (N, pca.n_components_)
+    """
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(representation, "thresholds_")
+    check_is_fitted(pca)
+
+    def func(x):
+        F = representation.transform(x)
+        return pca.transform(scaler.transform(F) if scaler is not None else F).astype(np.float32)
+
+    return _stream(representation, func, int(pca.n_components_), source, out, chunk_size, progress)
