@@ -24,9 +24,18 @@ import numpy as np
 
 import glassbox as gb
 
-from . import bandwidth, families
+from . import bandwidth, families, streaming
 
-GROUPS = ("binarize", "orbit", "pool", "patterns", "fused", "representation", "scaling")
+GROUPS = (
+    "binarize",
+    "orbit",
+    "pool",
+    "patterns",
+    "fused",
+    "representation",
+    "scaling",
+    "streaming",
+)
 
 
 def _time(fn, repeat, before=None, warm=True):
@@ -144,9 +153,18 @@ def _fmt_ms(s):
     return f"{s * 1e3:.2f}"
 
 
-def summarise(rows, scaling):
+def summarise(rows, scaling, stream=()):
     """The acceptance numbers, computed from the rows of this run."""
     out = {}
+    by_mode = {r["mode"]: r for r in stream}
+    if {"memory", "stream"} <= set(by_mode):
+        mem, st = by_mode["memory"], by_mode["stream"]
+        n = f"{st['n'] // 1000}k" if st["n"] < 1_000_000 else f"{st['n'] / 1e6:g}M"
+        out[f"streaming {n}: throughput vs in-memory transform"] = (
+            st["images_per_s"] / mem["images_per_s"]
+        )
+        out[f"streaming {n}: peak RSS, MiB"] = st["peak_rss_bytes"] / 2**20
+        out[f"in-memory transform {n}: peak RSS, MiB"] = mem["peak_rss_bytes"] / 2**20
 
     def find(bench_prefix, impl_name, shape=None):
         for r in rows:
@@ -206,7 +224,7 @@ def summarise(rows, scaling):
     return out
 
 
-def markdown(rows, scaling, summary, meta, bw):
+def markdown(rows, scaling, summary, meta, bw, stream=()):
     lines = [
         "# glassbox benchmark results",
         "",
@@ -249,6 +267,26 @@ def markdown(rows, scaling, summary, meta, bw):
             "",
             "The 100-image row is the fixed cost of a call from a cold start (threads waking); "
             "marginal = (time - time at the previous N) / (N - previous N).",
+        ]
+    if stream:
+        lines += [
+            "",
+            "## Streaming (.npy file -> transform_chunked -> .npy file, vs in-memory transform)",
+            "",
+            "| mode | N | median s | min s | max s | images / s | peak RSS MiB |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for r in stream:
+            lines.append(
+                f"| {r['mode']} | {r['n']:,} | {r['median_s']:.2f} | {r['min_s']:.2f} | "
+                f"{r['max_s']:.2f} | {r['images_per_s']:,.0f} | "
+                f"{r['peak_rss_bytes'] / 2**20:,.0f} |"
+            )
+        lines += [
+            "",
+            "Each mode runs in a fresh process (its own peak resident memory): `memory` loads the "
+            "images and calls `transform`; `stream` reads the .npy in chunks of 10,000 and writes "
+            "the features to an .npy (through a temporary file, fsync'ed and renamed).",
         ]
     lines += ["", "## Summary", "", "| measure | value |", "|---|---:|"]
     for k, v in summary.items():
@@ -325,7 +363,12 @@ def main(argv=None):
         rows += run_case(case, repeat, slow_repeat, bw, log)
         case.impls = None  # free the inputs' closures
     scaling = scaling_rows(repeat, log) if "scaling" in groups else []
-    summary = summarise(rows, scaling)
+    stream = (
+        streaming.streaming_rows(100_000 if args.quick else 1_000_000, log, 1 if args.quick else 3)
+        if "streaming" in groups
+        else []
+    )
+    summary = summarise(rows, scaling, stream)
     meta["seconds"] = time.perf_counter() - t_start
     args.out.mkdir(parents=True, exist_ok=True)
     result = {
@@ -333,10 +376,11 @@ def main(argv=None):
         "bandwidth": bw,
         "results": rows,
         "scaling": scaling,
+        "streaming": stream,
         "summary": summary,
     }
     (args.out / "results.json").write_text(json.dumps(result, indent=2))
-    md = markdown(rows, scaling, summary, meta, bw)
+    md = markdown(rows, scaling, summary, meta, bw, stream)
     (args.out / "results.md").write_text(md)
     print()
     print(md)

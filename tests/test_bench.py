@@ -117,3 +117,22 @@ def test_main_writes_results(tmp_path, monkeypatch):
     result = json.loads((tmp_path / "results.json").read_text())
     assert result["meta"]["quick"] and result["results"]
     assert (tmp_path / "results.md").read_text().startswith("# glassbox benchmark results")
+
+
+def test_streaming_rows_and_summary():
+    from bench import streaming
+
+    rows = streaming.streaming_rows(3_000, lambda msg: None)
+    assert [r["mode"] for r in rows] == ["memory", "stream"]
+    for r in rows:
+        assert r["n"] == 3_000 and r["median_s"] > 0 and r["peak_rss_bytes"] > 10 * 2**20
+    summary = bench_run.summarise([], [], rows)
+    ratio = summary["streaming 3k: throughput vs in-memory transform"]
+    assert ratio == pytest.approx(rows[1]["images_per_s"] / rows[0]["images_per_s"])
+    assert summary["streaming 3k: peak RSS, MiB"] == pytest.approx(
+        rows[1]["peak_rss_bytes"] / 2**20
+    )
+    md = bench_run.markdown([], [], summary, {"glassbox": "x", "numpy": "y", "cpus": 2,
+                            "n_threads": 2, "date": "today"}, {"read": 1e10, "write": 1e10,
+                            "copy": 2e10}, rows)  # fmt: skip
+    assert "## Streaming" in md and "| stream | 3,000 |" in md

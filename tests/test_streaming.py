@@ -162,23 +162,41 @@ def test_unreadable_image_in_a_folder(images, rep, tmp_path):
 
 
 def test_full_disk_is_reported_and_cleaned_up(images, rep, tmp_path, monkeypatch):
-    real_write = streaming._NpyWriter.write
-    calls = []
+    """The disk fills up after two blocks of features (the writing thread writes in order)."""
+    real = streaming._NpyWriter._write_raw
+    blocks = []
 
-    def failing_write(self, block, first):
-        calls.append(first)
-        if len(calls) == 3:
-            self.f.write = _raise_enospc  # the next write hits a full disk
-        return real_write(self, block, first)
+    def filling(self, data):
+        if len(memoryview(data).cast("B")) > 5000:  # a block of features, not the header
+            blocks.append(1)
+            if len(blocks) > 2:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(self, data)
 
-    monkeypatch.setattr(streaming._NpyWriter, "write", failing_write)
+    monkeypatch.setattr(streaming._NpyWriter, "_write_raw", filling)
     with pytest.raises(OSError, match=r"f.npy'?: writing the features of images 100..149 failed: "):
         rep.transform_chunked(images, tmp_path / "f.npy", chunk_size=50)
     assert not (tmp_path / "f.npy").exists() and no_temporaries(tmp_path)
 
 
-def _raise_enospc(*args):
-    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+def test_direct_and_buffered_writes_agree(images, rep, tmp_path, monkeypatch):
+    """O_DIRECT writes (page-aligned, the last page padded then truncated) and ordinary writes
+    give the same file; blocks of every size cross page boundaries."""
+    expected = rep.transform(images)
+    for chunk in (1, 3, 50, 257):
+        rep.transform_chunked(images, tmp_path / f"d{chunk}.npy", chunk_size=chunk)
+        np.testing.assert_array_equal(np.load(tmp_path / f"d{chunk}.npy"), expected)
+    Z = np.random.default_rng(0).normal(size=(257, 7))
+    w = streaming._NpyWriter(tmp_path / "z.npy", Z.shape, np.float32)
+    w.open()
+    for a in range(0, 257, 10):
+        w.write(Z[a : a + 10].astype(np.float32), a)  # not from buffer(): copied, aligned
+    w.commit()
+    np.testing.assert_array_equal(np.load(tmp_path / "z.npy"), Z.astype(np.float32))
+    monkeypatch.delattr(streaming.os, "O_DIRECT", raising=False)
+    rep.transform_chunked(images, tmp_path / "b.npy", chunk_size=50)
+    assert (tmp_path / "b.npy").read_bytes() == (tmp_path / "d50.npy").read_bytes()
+    assert no_temporaries(tmp_path)
 
 
 def test_existing_output_is_replaced_only_when_complete(images, rep, tmp_path):

@@ -359,9 +359,13 @@ class GlassBoxRepresentation(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "thresholds_")
         X = self._images(X, self.image_shape_)
-        nt = resolve_n_threads(self.n_threads)
         check_allocation((X.shape[0], self.n_features_out_), np.float32, "the output of transform")
-        out = np.empty((X.shape[0], self.n_features_out_), dtype=np.float32)
+        return self._transform_into(X, np.empty((X.shape[0], self.n_features_out_), np.float32))
+
+    def _transform_into(self, X, out):
+        """transform() of checked images X into a C-contiguous float32 ``out`` (reused buffers
+        in streaming: no fresh pages to fault in per chunk)."""
+        nt = resolve_n_threads(self.n_threads)
         n_inv = int(self._inv_index.max()) + 1
         _core.glass_features(
             X,
