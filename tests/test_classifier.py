@@ -100,3 +100,25 @@ def test_bad_input(digits):
         clf.predict(np.zeros((2, 10)))
     with pytest.raises(ValueError, match="NaN"):
         clf.predict(np.full((2, 8, 8), np.nan))
+
+
+def test_incremental_pca_in_chunks(digits, tmp_path):
+    """pca_batch_size: scaler and IncrementalPCA fitted over chunks of features; the training
+    images may be a memmap. Accuracy stays that of the in-memory model."""
+    from sklearn.decomposition import IncrementalPCA
+
+    x_train, x_test, y_train, y_test = digits
+    full = gb.GlassBoxClassifier(n_components=40).fit(x_train, y_train)
+    np.save(tmp_path / "x.npy", x_train)
+    mm = np.load(tmp_path / "x.npy", mmap_mode="r")
+    inc = gb.GlassBoxClassifier(n_components=40, pca_batch_size=300).fit(mm, y_train)
+    assert isinstance(inc.pca_, IncrementalPCA) and inc.pca_.n_components_ == 40
+    assert inc.pca_.n_samples_seen_ == len(x_train)
+    np.testing.assert_allclose(inc.scaler_.mean_, full.scaler_.mean_, rtol=1e-6, atol=1e-9)
+    assert abs(inc.score(x_test, y_test) - full.score(x_test, y_test)) < 0.02
+    assert inc.score(x_test, y_test) > 0.97
+    assert list(inc.pipeline_.named_steps) == ["representation", "scaler", "pca", "classifier"]
+    small = gb.GlassBoxClassifier(n_components=500, pca_batch_size=50).fit(x_train, y_train)
+    assert small.pca_.n_components_ == min(len(x_train), small.representation_.n_features_out_)
+    with pytest.raises(ValueError, match="pca_batch_size must be None or a positive int"):
+        gb.GlassBoxClassifier(pca_batch_size=0).fit(x_train, y_train)

@@ -17,5 +17,5 @@ def test_readme_example_runs():
 
 def test_readme_commands():
     text = README.read_text()
-    assert 'pip install ".[test,torch]" && python -m pytest' in text
+    assert 'pip install ".[test,torch,dask]" && python -m pytest' in text
     assert "pip install . && glassbox run" in text

@@ -81,12 +81,18 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         Standardise the representation's features before PCA.
     random_state : int, optional
         Seeds PCA's randomised solver and the MLP.
+    pca_batch_size : int, optional
+        For training sets whose features do not fit in memory: compute the features in chunks
+        of this many images and fit the scaler and an ``IncrementalPCA`` with ``partial_fit``
+        over them (:func:`glassbox.streaming.fit_reduction`), so that only the principal
+        components of all images are held at once.  ``X`` may then be an ``np.memmap``.
+        Default: one ``PCA`` on all features in memory.
 
     Attributes
     ----------
     representation_ : GlassBoxRepresentation
     scaler_ : StandardScaler or None
-    pca_ : PCA
+    pca_ : PCA or IncrementalPCA
     classifier_ : estimator
     pipeline_ : sklearn.pipeline.Pipeline
         The fitted stages in order; ``pipeline_[:-1].transform(X)`` gives the principal
@@ -111,6 +117,7 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         C=10.0,
         scale=True,
         random_state=0,
+        pca_batch_size=None,
     ):
         self.representation = representation
         self.n_components = n_components
@@ -118,6 +125,7 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         self.C = C
         self.scale = scale
         self.random_state = random_state
+        self.pca_batch_size = pca_batch_size
 
     def _check_params(self):
         if self.classifier not in CLASSIFIERS:
@@ -125,6 +133,9 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         n = self.n_components
         if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
             raise ValueError(f"n_components must be a positive int, got {n!r}")
+        b = self.pca_batch_size
+        if b is not None and (isinstance(b, bool) or not isinstance(b, numbers.Integral) or b < 1):
+            raise ValueError(f"pca_batch_size must be None or a positive int, got {b!r}")
         if not isinstance(self.C, numbers.Real) or not self.C > 0:
             raise ValueError(f"C must be a positive number, got {self.C!r}")
         rep = self.representation
@@ -148,7 +159,33 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         """
         y_enc = self._check_fit_input(X, y)
         rep = self._new_representation()
+        if self.pca_batch_size is not None:
+            return self._fit_incremental(rep, X, y_enc)
         return self._fit_features(rep, rep.fit_transform(X), y_enc)
+
+    def _fit_incremental(self, rep, X, y_enc):
+        """fit() with the features computed and reduced in chunks (``pca_batch_size``)."""
+        from .streaming import fit_reduction, transform_reduced
+
+        rep.fit(X)
+        n = np.shape(X)[0]
+        n_comp = min(self.n_components, n, rep.n_features_out_)
+        self.scaler_, self.pca_ = fit_reduction(
+            rep, X, n_comp, scale=self.scale, chunk_size=self.pca_batch_size
+        )
+        Z = transform_reduced(rep, self.scaler_, self.pca_, X, chunk_size=self.pca_batch_size)
+        self.classifier_ = _make_classifier(
+            self.classifier, float(self.C), self.random_state, n, self.classes_.size
+        )
+        self.classifier_.fit(Z, y_enc)
+        self.n_features_in_ = rep.n_features_in_
+        steps = [("representation", rep)]
+        if self.scaler_ is not None:
+            steps.append(("scaler", self.scaler_))
+        steps += [("pca", self.pca_), ("classifier", self.classifier_)]
+        self.pipeline_ = Pipeline(steps)
+        self.representation_ = rep
+        return self
 
     # The stages, separately: ``glassbox run`` times them and shows progress.
     def _check_fit_input(self, X, y):
