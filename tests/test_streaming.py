@@ -82,6 +82,18 @@ def test_every_source_kind(images, rep, tmp_path):
         np.testing.assert_array_equal(src.take([1, 2, 3, 100]), images[[1, 2, 3, 100]])
 
 
+def test_copy_on_write_memmap_keeps_its_changes(images, rep, tmp_path):
+    np.save(tmp_path / "x.npy", images)
+    mm = np.load(tmp_path / "x.npy", mmap_mode="c")
+    mm[:] = 255 - mm  # private changes, in memory only
+    expected = rep.transform(255 - images)
+    np.testing.assert_array_equal(rep.transform_chunked(mm, chunk_size=40), expected)
+    np.testing.assert_array_equal(mm, 255 - images)  # still there after reading
+    ro = np.load(tmp_path / "x.npy", mmap_mode="r")
+    np.testing.assert_array_equal(rep.transform_chunked(ro, chunk_size=40), rep.transform(images))
+    np.testing.assert_array_equal(ro[100:110], images[100:110])  # pages dropped, data kept
+
+
 def test_out_array_and_memmap(images, rep, tmp_path):
     expected = rep.transform(images)
     buf = np.zeros_like(expected)

@@ -93,7 +93,10 @@ class _ArraySource(ImageSource):
         self.arr = arr
         self.n, self.image_shape, self.dtype = arr.shape[0], arr.shape[1:], arr.dtype
         self.name = "the source array"
-        self._mm = getattr(arr, "_mmap", None) if isinstance(arr, np.memmap) else None
+        # pages of a shared mapping can be dropped after reading (they stay in the page cache);
+        # never those of a copy-on-write one (mode "c"): that would discard the user's changes
+        shared = isinstance(arr, np.memmap) and getattr(arr, "mode", "c") in ("r", "r+", "w+")
+        self._mm = getattr(arr, "_mmap", None) if shared else None
 
     def read(self, a, b):
         out = np.array(self.arr[a:b], order="C", copy=True)
