@@ -160,6 +160,19 @@ def test_file_truncated_mid_stream(images, rep, tmp_path):
     assert not (tmp_path / "f.npy").exists() and no_temporaries(tmp_path)
 
 
+def test_folder_images_of_another_size_are_resized(images, rep, tmp_path):
+    import cv2
+
+    big = cv2.resize(images[0], (56, 56), interpolation=cv2.INTER_NEAREST)
+    cv2.imwrite(str(tmp_path / "a.png"), big)
+    cv2.imwrite(str(tmp_path / "b.png"), images[1])
+    got = rep.transform_chunked(tmp_path)
+    small = cv2.resize(big, (28, 28), interpolation=cv2.INTER_AREA)
+    np.testing.assert_array_equal(got, rep.transform(np.stack([small, images[1]])))
+    with streaming.open_images(tmp_path) as src:  # no shape given: the first image's
+        assert src.image_shape == (56, 56)
+
+
 def test_unreadable_image_in_a_folder(images, rep, tmp_path):
     import cv2
 

@@ -183,11 +183,16 @@ class _GzipIdx(ImageSource):
                 raise ValueError(
                     f"{self.path}: not an IDX file of images (type 0x{head[2]:02x}, {head[3]} dims)"
                 )
-            dims = np.frombuffer(self.f.read(12), ">u4")
+            raw = self.f.read(12)
+            if len(raw) != 12:
+                raise ValueError(f"{self.path}: corrupt IDX header")
+            dims = np.frombuffer(raw, ">u4")
         except (OSError, EOFError, zlib.error) as exc:
+            self.f.close()
             raise ValueError(f"{self.path}: corrupt or truncated gzip data ({exc})") from None
-        if dims.size != 3:
-            raise ValueError(f"{self.path}: corrupt IDX header")
+        except ValueError:
+            self.f.close()
+            raise
         self.n, self.image_shape, self.dtype = int(dims[0]), (int(dims[1]), int(dims[2])), dtype
         self.pos = 0
 
@@ -252,7 +257,9 @@ class _Folder(ImageSource):
         out = np.empty((b - a, h, w), dtype=np.uint8)
         for i in range(a, b):
             img = self._imread(i)
-            out[i - a] = img if img.shape == (h, w) else cv2.resize(img, (w, h), cv2.INTER_AREA)
+            if img.shape != (h, w):
+                img = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+            out[i - a] = img
         return out
 
 
