@@ -179,13 +179,7 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         )
         self.classifier_.fit(Z, y_enc)
         self.n_features_in_ = rep.n_features_in_
-        steps = [("representation", rep)]
-        if self.scaler_ is not None:
-            steps.append(("scaler", self.scaler_))
-        steps += [("pca", self.pca_), ("classifier", self.classifier_)]
-        self.pipeline_ = Pipeline(steps)
-        self.representation_ = rep
-        return self
+        return self._assemble(rep)
 
     # The stages, separately: ``glassbox run`` times them and shows progress.
     def _check_fit_input(self, X, y):
@@ -231,6 +225,10 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         t0 = time.perf_counter()
         self.classifier_.fit(Z, y_enc)
         timings["classifier"] = time.perf_counter() - t0
+        return self._assemble(rep)
+
+    def _assemble(self, rep):
+        """Set ``pipeline_`` and ``representation_`` from the fitted stages; return self."""
         steps = [("representation", rep)]
         if self.scaler_ is not None:
             steps.append(("scaler", self.scaler_))

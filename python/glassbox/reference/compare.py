@@ -50,6 +50,16 @@ def _pairing(n, seed):
     return j
 
 
+def _labels(y, n):
+    """Class labels for the separability, checked."""
+    if y is None:
+        raise ValueError("y (class labels) is needed for separability")
+    y = np.asarray(y)
+    if y.shape != (n,):
+        raise ValueError(f"y must have shape ({n},), got {y.shape}")
+    return y
+
+
 def _gap(a):
     return a.mean(axis=(2, 3)) if a.ndim == 4 else a
 
@@ -149,11 +159,7 @@ def alexnet_layers(
         raise ValueError(f"x needs at least {4 if fit_maps else 2} images, got {n}")
     g.check_shape(x.shape, "x")
     if separability:
-        if y is None:
-            raise ValueError("y (class labels) is needed for separability")
-        y = np.asarray(y)
-        if y.shape != (n,):
-            raise ValueError(f"y must have shape ({n},), got {y.shape}")
+        y = _labels(y, n)
     if g.order > 1 and x.shape[-1] == x.shape[-2]:
         msg = alignment_message(model, x.shape[-1])
         if msg:
@@ -288,11 +294,7 @@ def glassbox_layers(representation, images, y=None, *, reduced=None, separabilit
     if x.ndim != 3 or n < 2:
         raise ValueError(f"images must be (N, H, W) with N >= 2, got shape {x.shape}")
     if separability:
-        if y is None:
-            raise ValueError("y (class labels) is needed for separability")
-        y = np.asarray(y)
-        if y.shape != (n,):
-            raise ValueError(f"y must have shape ({n},), got {y.shape}")
+        y = _labels(y, n)
     k = rep.n_invariant_
     F = rep.transform(x)
     blocks = {
