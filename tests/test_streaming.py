@@ -287,6 +287,11 @@ def test_preprocess_command(images, tmp_path, capsys):
     assert np.load(out).shape == (257, 10)
     assert main(["preprocess", str(tmp_path / "nothing.npy"), str(out)]) == 1
     assert "no such file" in capsys.readouterr().err
+    # a bad OUTPUT is refused before the input is even opened
+    assert main(["preprocess", str(tmp_path / "nothing.npy"), str(tmp_path / "f.txt")]) == 1
+    assert "must be an .npy file" in capsys.readouterr().err
+    assert main(["preprocess", str(tmp_path / "x.npy"), str(tmp_path / "no" / "f.npy")]) == 1
+    assert "no such directory" in capsys.readouterr().err
 
 
 def test_preprocess_interrupted_leaves_no_output(images, tmp_path):

@@ -2,7 +2,8 @@
 
 ``glassbox run`` trains and evaluates the three-layer glass-box model on a dataset and writes a
 report of what each layer does to class separability; ``glassbox compare`` measures AlexNet's
-layers (equivariance, separability) beside the glass box's (needs torch); ``glassbox tour``
+layers (equivariance, separability) beside the glass box's (needs torch); ``glassbox
+preprocess`` streams a large image collection into an .npy file of features; ``glassbox tour``
 walks through the kernels on synthetic images.
 """
 
