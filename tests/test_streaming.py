@@ -326,3 +326,14 @@ def test_preprocess_interrupted_leaves_no_output(images, tmp_path):
     assert proc.wait(timeout=60) == 130
     assert "interrupted" in rest
     assert not out.exists() and no_temporaries(tmp_path)
+
+
+def test_check_output_path(tmp_path):
+    assert streaming.check_output_path(tmp_path / "f.npy") == tmp_path / "f.npy"
+    with pytest.raises(ValueError, match=r"OUTPUT '.*f.txt' must be an .npy file"):
+        streaming.check_output_path(tmp_path / "f.txt", "OUTPUT")
+    with pytest.raises(FileNotFoundError, match="no such directory"):
+        streaming.check_output_path(tmp_path / "no" / "f.npy")
+    (tmp_path / "d.npy").mkdir()
+    with pytest.raises(IsADirectoryError, match="is a directory"):
+        streaming.check_output_path(tmp_path / "d.npy")

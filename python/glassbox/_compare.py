@@ -19,7 +19,7 @@ import numpy as np
 
 from . import __version__
 from ._progress import Stage
-from ._run import load_dataset, split, write_atomically
+from ._run import load_dataset, prepare_output, split, write_atomically
 from .groups import get_group
 
 
@@ -70,23 +70,14 @@ def _check_memory(n, size, model):
 
 def run(args) -> int:
     """Run ``glassbox compare`` with parsed arguments; returns the exit status."""
-    if args.plot:
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError:
-            raise ImportError(
-                "--plot needs matplotlib: pip install matplotlib (or glassbox[plot])"
-            ) from None
     A, C = _import_reference()
     import torch
+
+    out_dir = prepare_output(args)
 
     from .classifier import GlassBoxClassifier
     from .representation import GlassBoxRepresentation
 
-    out_dir = Path(args.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if not os.access(out_dir, os.W_OK):
-        raise PermissionError(f"--out {str(out_dir)!r} is not writable")
     if args.weights is not None and args.train_epochs:
         raise ValueError("--weights and --train-epochs exclude each other: measure one network")
     if args.weights is not None and not Path(args.weights).is_file():

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -16,13 +14,7 @@ from .representation import GlassBoxRepresentation
 def run(args) -> int:
     """Run ``glassbox preprocess`` with parsed arguments; returns the exit status."""
     say = (lambda *a: None) if args.quiet else print
-    out = Path(args.output)  # checked before any work, not after the fit and the passes
-    if out.suffix != ".npy":
-        raise ValueError(f"OUTPUT {args.output!r} must be an .npy file")
-    if not out.parent.is_dir():
-        raise FileNotFoundError(f"OUTPUT {args.output!r}: no such directory {str(out.parent)!r}")
-    if not os.access(out.parent, os.W_OK):
-        raise PermissionError(f"OUTPUT {args.output!r}: its directory is not writable")
+    streaming.check_output_path(args.output, "OUTPUT")  # before the fit and the passes
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     image_shape = tuple(args.image_size) if args.image_size else None

@@ -93,6 +93,23 @@ def write_atomically(path: Path, data: bytes) -> None:
         raise
 
 
+def prepare_output(args) -> Path:
+    """Checks a command makes before its work, not after it: matplotlib for ``--plot``, and
+    ``--out`` created and writable.  Returns the output directory."""
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise ImportError(
+                "--plot needs matplotlib: pip install matplotlib (or glassbox[plot])"
+            ) from None
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if not os.access(out_dir, os.W_OK):
+        raise PermissionError(f"--out {str(out_dir)!r} is not writable")
+    return out_dir
+
+
 def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
@@ -107,17 +124,7 @@ def run(args) -> int:
     """Run ``glassbox run`` with parsed arguments; returns the exit status."""
     from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
-    if args.plot:  # fail before the work, not after it
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError:
-            raise ImportError(
-                "--plot needs matplotlib: pip install matplotlib (or glassbox[plot])"
-            ) from None
-    out_dir = Path(args.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if not os.access(out_dir, os.W_OK):
-        raise PermissionError(f"--out {str(out_dir)!r} is not writable")
+    out_dir = prepare_output(args)
     quiet = args.quiet
     say = (lambda *a: None) if quiet else print
     timings: dict[str, float] = {}

@@ -35,6 +35,36 @@ def _non_negative(text: str) -> int:
     return v
 
 
+def _add_dataset_arguments(parser) -> None:
+    """--dataset and how it is split: the same for every command that reads a dataset."""
+    parser.add_argument(
+        "--dataset",
+        default="digits",
+        help="digits (default), fashion-mnist, or a PATH: an .npz file, a directory of IDX files "
+        "(MNIST layout) or of one sub-folder of images per class (needs --image-size)",
+    )
+    parser.add_argument(
+        "--train-size",
+        type=_positive,
+        default=None,
+        help="use N training images (a stratified sample; default: all)",
+    )
+    parser.add_argument(
+        "--image-size",
+        type=_positive,
+        nargs=2,
+        metavar=("H", "W"),
+        default=None,
+        help="image size for an image-folder dataset",
+    )
+    parser.add_argument(
+        "--test-size",
+        type=float,
+        default=0.25,
+        help="held-out fraction for datasets without a standard split (0.25, stratified)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``glassbox`` command (all sub-commands)."""
     from . import _tour
@@ -57,38 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
             "Without arguments: digits, in seconds."
         ),
     )
-    run.add_argument(
-        "--dataset",
-        default="digits",
-        help="digits (default), fashion-mnist, or a PATH: an .npz file, a directory of IDX files "
-        "(MNIST layout) or of one sub-folder of images per class (needs --image-size)",
-    )
+    _add_dataset_arguments(run)
     run.add_argument("--group", default="D4", choices=GROUP_NAMES, help="symmetry group (D4)")
     run.add_argument(
         "--classifier", default="svm", choices=CLASSIFIERS, help="last layer (default: svm)"
     )
     run.add_argument(
-        "--train-size",
-        type=_positive,
-        default=None,
-        help="use N training images (a stratified sample; default: all)",
-    )
-    run.add_argument(
         "--n-components", type=_positive, default=200, help="principal components (200)"
-    )
-    run.add_argument(
-        "--image-size",
-        type=_positive,
-        nargs=2,
-        metavar=("H", "W"),
-        default=None,
-        help="image size for an image-folder dataset",
-    )
-    run.add_argument(
-        "--test-size",
-        type=float,
-        default=0.25,
-        help="held-out fraction for datasets without a standard split (0.25, stratified)",
     )
     run.add_argument("--seed", type=int, default=0, help="random seed of splits and samples (0)")
     run.add_argument("--n-threads", type=_positive, default=None, help="kernel threads (all)")
@@ -107,9 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
             "'glassbox[torch]'. Nothing is downloaded."
         ),
     )
-    compare.add_argument(
-        "--dataset", default="digits", help="as in `glassbox run` (digits, fashion-mnist, PATH)"
-    )
+    _add_dataset_arguments(compare)
     compare.add_argument(
         "--model",
         default="alexnet",
@@ -159,16 +162,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     compare.add_argument(
         "--n-components", type=_positive, default=200, help="glass-box principal components"
-    )
-    compare.add_argument("--train-size", type=_positive, default=None, help="as in `run`")
-    compare.add_argument("--test-size", type=float, default=0.25, help="as in `run`")
-    compare.add_argument(
-        "--image-size",
-        type=_positive,
-        nargs=2,
-        metavar=("H", "W"),
-        default=None,
-        help="as in `run`",
     )
     compare.add_argument(
         "--batch-size", type=_positive, default=64, help="images per forward pass (64)"

@@ -24,7 +24,14 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["ImageSource", "fit_reduction", "open_images", "transform_chunked", "transform_reduced"]
+__all__ = [
+    "ImageSource",
+    "check_output_path",
+    "fit_reduction",
+    "open_images",
+    "transform_chunked",
+    "transform_reduced",
+]
 
 _IDX_DTYPES = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),
                0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}  # fmt: skip
@@ -358,6 +365,36 @@ def _opened(source, image_shape):
             yield src
 
 
+def check_output_path(path, what="out"):
+    """Check, before any work, that ``path`` can become an ``.npy`` output file.
+
+    Parameters
+    ----------
+    path : str or path-like
+    what : str
+        How error messages name it (``"out"``, or ``"OUTPUT"`` on the command line).
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    ValueError, FileNotFoundError, IsADirectoryError, PermissionError
+        Not an ``.npy`` name, no such directory, a directory, or a directory not writable.
+    """
+    p = Path(path)
+    if p.suffix != ".npy":
+        raise ValueError(f"{what} {str(p)!r} must be an .npy file (its name must end in .npy)")
+    if not p.parent.is_dir():
+        raise FileNotFoundError(f"{what} {str(p)!r}: no such directory {str(p.parent)!r}")
+    if p.is_dir():
+        raise IsADirectoryError(f"{what} {str(p)!r} is a directory")
+    if not os.access(p.parent, os.W_OK):
+        raise PermissionError(f"{what} {str(p)!r}: its directory is not writable")
+    return p
+
+
 _PAGE = 4096  # the unit of direct I/O, and the size of the .npy header written here
 
 
@@ -386,14 +423,8 @@ class _NpyWriter:
     def __init__(self, path, shape, dtype, depth=2):
         import queue
 
-        self.path = Path(path)
-        if self.path.suffix != ".npy":
-            raise ValueError(f"out {str(self.path)!r}: the output file must end in .npy")
+        self.path = check_output_path(path)
         parent = self.path.parent
-        if not parent.is_dir():
-            raise FileNotFoundError(f"out {str(self.path)!r}: no such directory {str(parent)!r}")
-        if self.path.is_dir():
-            raise IsADirectoryError(f"out {str(self.path)!r} is a directory")
         # the temporary file's name is chosen, and known to abort(), before the file exists:
         # an interruption at any instant finds and removes it
         self.tmp = parent / f".{self.path.name}.{secrets.token_hex(8)}.tmp"
@@ -535,9 +566,9 @@ class _NpyWriter:
             os.fsync(self.fd)
             os.close(self.fd)
             self.fd = None
-            mask = os.umask(0o022)
-            os.umask(mask)
-            os.chmod(self.tmp, 0o666 & ~mask)
+            from ._run import _umask
+
+            os.chmod(self.tmp, 0o666 & ~_umask())  # an ordinary file, not mkstemp's 0600
             os.replace(self.tmp, self.path)
         except OSError as exc:
             self.abort()
