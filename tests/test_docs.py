@@ -7,10 +7,12 @@ import doctest
 import pytest
 
 import glassbox
-from glassbox import _kernels, classifier, groups, metrics, representation
+from glassbox import _kernels, classifier, explain, groups, metrics, persistence, representation
 
 
-@pytest.mark.parametrize("module", [_kernels, classifier, groups, metrics, representation])
+@pytest.mark.parametrize(
+    "module", [_kernels, classifier, explain, groups, metrics, persistence, representation]
+)
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0

@@ -10,6 +10,10 @@ The representation layer is built from a few exact, fast kernels (C++ with OpenM
 - :func:`local_patterns`: each pixel's 3x3 pattern as an orbit class (invariant) and an
   orientation (equivariant);
 - :func:`represent_fused`: binarize, pool and orbit in one pass per image.
+
+:class:`GlassBoxClassifier` adds scaling, PCA and a classifier; its ``explain`` breaks every
+decision down into features, planes, patterns, group elements and pixels
+(:mod:`glassbox.explain`), and :func:`save_model` / :func:`load_model` store it without pickle.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ except ImportError as exc:  # pragma: no cover - only without a build
         f"sys.path has no compiled module). Original error: {exc}"
     ) from exc
 
-from . import datasets, groups, metrics, streaming
+from . import datasets, explain, groups, metrics, streaming
 from ._kernels import (
     LocalPatterns,
     PatternTable,
@@ -39,6 +43,7 @@ from ._kernels import (
 )
 from .classifier import CLASSIFIERS, GlassBoxClassifier
 from .groups import GROUP_NAMES, Group, get_group
+from .persistence import load_model, save_model
 from .representation import GlassBoxRepresentation
 
 __version__ = _core.__version__
@@ -55,15 +60,18 @@ __all__ = [
     "binarize",
     "cell_histograms",
     "datasets",
+    "explain",
     "get_group",
     "group_pool",
     "groups",
+    "load_model",
     "local_patterns",
     "metrics",
     "orbit",
     "pattern_table",
     "pool",
     "represent_fused",
+    "save_model",
     "streaming",
     "unpack_bits",
 ]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .explain import step_map
 from .groups import get_group
 
 
@@ -17,19 +18,6 @@ def _save(fig, path: Path) -> Path:
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     write_atomically(path, buf.getvalue())
     return path
-
-
-def step_map(rep, image, direction=(0, 1), distance=1):
-    """Per-pixel step of one direction: max(level(p) - level(p + d·dir), 0), the quantity the
-    step features sum over each cell."""
-    level = np.searchsorted(rep.thresholds_, np.asarray(image, dtype=np.float64), side="left")
-    H, W = level.shape
-    d = distance
-    pad = np.zeros((H + 2 * d, W + 2 * d), dtype=np.int64)
-    pad[d : d + H, d : d + W] = level
-    dr, dc = direction
-    nb = pad[d + d * dr : d + d * dr + H, d + d * dc : d + d * dc + W]
-    return np.maximum(level - nb, 0)
 
 
 def write_plots(out_dir, report, rep, x_test, y_test, z_test, class_names):

@@ -27,6 +27,15 @@ __all__ = ["CLASSIFIERS", "GlassBoxClassifier"]
 
 #: Names accepted by ``GlassBoxClassifier(classifier=...)``.
 CLASSIFIERS = ("svm", "linear", "lda", "knn", "mlp")
+_LINEAR = ("linear", "lda")
+_REDUCE_CHUNK = 4096  # rows of features reduced at once in float64
+_OCCLUSION_ROWS = 16_384  # occluded copies scored per classifier call
+
+
+def _add_class_sums(sums, F, y_enc):
+    """sums[k] += the sum of the rows of F of class k (in float64)."""
+    for k in np.unique(y_enc):
+        sums[k] += F[y_enc == k].sum(axis=0, dtype=np.float64)
 
 
 def _make_classifier(name, C, random_state, n_samples=0, n_classes=2):
@@ -37,7 +46,9 @@ def _make_classifier(name, C, random_state, n_samples=0, n_classes=2):
     if name == "lda":
         return LinearDiscriminantAnalysis()
     if name == "knn":
-        return KNeighborsClassifier(n_neighbors=5)
+        # brute force: exact, what "auto" picks beyond 15 dimensions anyway, and no tree
+        # object in the fitted state (so that glassbox.save_model can store it without pickle)
+        return KNeighborsClassifier(n_neighbors=5, algorithm="brute")
     if name == "mlp":
         # early stopping holds out 10% of the samples: only when that holds every class
         return MLPClassifier(
@@ -98,6 +109,8 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         The fitted stages in order; ``pipeline_[:-1].transform(X)`` gives the principal
         components the classifier sees.
     classes_ : ndarray
+    class_means_ : ndarray of float64, shape (n_classes, n_features)
+        Mean representation of each class's training images (see :meth:`class_prototypes`).
     n_features_in_ : int
 
     Examples
@@ -165,7 +178,7 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
 
     def _fit_incremental(self, rep, X, y_enc):
         """fit() with the features computed and reduced in chunks (``pca_batch_size``)."""
-        from .streaming import fit_reduction, transform_reduced
+        from .streaming import fit_reduction
 
         rep.fit(X)
         n = np.shape(X)[0]
@@ -173,7 +186,15 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         self.scaler_, self.pca_ = fit_reduction(
             rep, X, n_comp, scale=self.scale, chunk_size=self.pca_batch_size
         )
-        Z = transform_reduced(rep, self.scaler_, self.pca_, X, chunk_size=self.pca_batch_size)
+        # one more pass: the principal components, and the class means on the way
+        Z = np.empty((n, self.pca_.n_components_), dtype=np.float32)
+        sums = np.zeros((self.classes_.size, rep.n_features_out_))
+        for a in range(0, n, self.pca_batch_size):
+            b = min(n, a + self.pca_batch_size)
+            F = rep.transform(X[a:b])
+            _add_class_sums(sums, F, y_enc[a:b])
+            Z[a:b] = self._reduce_features(F)
+        self.class_means_ = sums / np.bincount(y_enc, minlength=self.classes_.size)[:, None]
         self.classifier_ = _make_classifier(
             self.classifier, float(self.C), self.random_state, n, self.classes_.size
         )
@@ -212,6 +233,9 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         """Fit scaler, PCA and classifier on the fitted representation's features F."""
         timings = {} if timings is None else timings
         self.n_features_in_ = rep.n_features_in_
+        sums = np.zeros((self.classes_.size, F.shape[1]))
+        _add_class_sums(sums, F, y_enc)
+        self.class_means_ = sums / np.bincount(y_enc, minlength=self.classes_.size)[:, None]
         n_comp = min(self.n_components, F.shape[0], F.shape[1])
         self.scaler_ = StandardScaler() if self.scale else None
         self.pca_ = PCA(n_comp, random_state=self.random_state)
@@ -238,8 +262,16 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def _reduce_features(self, F):
-        Z = self.scaler_.transform(F) if self.scaler_ is not None else F
-        return self.pca_.transform(Z)
+        """Principal components of features F: ``((F - mu) / s - m) @ V.T`` in float64 (in
+        chunks, to bound the memory), the linear map :meth:`explain` decomposes.  scikit-learn's
+        ``PCA.transform`` would centre in the components' dtype (float32 for float32 features)."""
+        V, m, mu, s = self._reduction_map()
+        shift = ((mu / s + m) @ V.T)[None]
+        W = (V / s).T
+        Z = np.empty((F.shape[0], V.shape[0]), dtype=np.float64)
+        for a in range(0, F.shape[0], _REDUCE_CHUNK):
+            Z[a : a + _REDUCE_CHUNK] = np.asarray(F[a : a + _REDUCE_CHUNK], np.float64) @ W - shift
+        return Z
 
     def _reduced(self, X):
         check_is_fitted(self, "pipeline_")
@@ -296,3 +328,154 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         """
         Z = self._reduced(X)
         return self.classifier_.decision_function(Z)
+
+    # -- explanations ------------------------------------------------------------------------------
+    def _scores(self, Z):
+        """(n, n_classes) scores the explanations break down: decision_function (two classes:
+        the negated score for classes_[0]) or, for k-NN and the MLP, predict_proba."""
+        clf = self.classifier_
+        if self.classifier in ("knn", "mlp"):
+            return clf.predict_proba(Z)
+        d = np.asarray(clf.decision_function(Z), dtype=np.float64)
+        return np.stack([-d, d], axis=1) if d.ndim == 1 else d
+
+    def _target_index(self, target, Z):
+        """Class indices of the targets: the predicted classes, one label, or one per image."""
+        n = Z.shape[0]
+        if target is None:
+            return np.asarray(self.classifier_.predict(Z), dtype=np.intp)
+        t = np.asarray(target)
+        if t.ndim > 1 or (t.ndim == 1 and t.shape[0] != n):
+            raise ValueError(
+                f"target must be one class label or one per image ({n}), got shape {t.shape}"
+            )
+        lookup = {c: i for i, c in enumerate(self.classes_.tolist())}
+        labels = np.broadcast_to(t, (n,)).tolist()
+        idx = [lookup.get(v, -1) for v in labels]
+        if -1 in idx:
+            raise ValueError(
+                f"target {labels[idx.index(-1)]!r} is not one of the classes "
+                f"{self.classes_.tolist()}"
+            )
+        return np.asarray(idx, dtype=np.intp)
+
+    def _reduction_map(self):
+        """(V, m, mu, s) with the principal components ``((F - mu) / s - m) @ V.T``; ``mu`` is
+        the training mean of the features."""
+        pca = self.pca_
+        V = np.asarray(pca.components_, dtype=np.float64)
+        if getattr(pca, "whiten", False):
+            V = V / np.sqrt(np.asarray(pca.explained_variance_, dtype=np.float64))[:, None]
+        m = np.asarray(pca.mean_, dtype=np.float64)
+        if self.scaler_ is None:
+            return V, np.zeros_like(m), m, np.ones_like(m)
+        mu = np.asarray(self.scaler_.mean_, dtype=np.float64)
+        return V, m, mu, np.asarray(self.scaler_.scale_, dtype=np.float64)
+
+    def _linear_map(self):
+        """(A, base, mu): decision scores of every class as ``base + A @ (F - mu)``."""
+        V, m, mu, s = self._reduction_map()
+        W = np.asarray(self.classifier_.coef_, dtype=np.float64)
+        b = np.asarray(self.classifier_.intercept_, dtype=np.float64)
+        A, base = (W @ V) / s, b - W @ (V @ m)
+        if W.shape[0] == 1:  # two classes: one score, for classes_[1]
+            A, base = np.vstack([-A, A]), np.concatenate([-base, base])
+        return A, base, mu
+
+    def _occlusion(self, F, Z, t, score):
+        """Slopes a (n, n_features) with ``a_j (F_j - mu_j)`` the drop of the target's score
+        when feature j alone is set to its training mean; and the baseline scores."""
+        V, _, mu, s = self._reduction_map()
+        n, n_feat = F.shape
+        dev = F.astype(np.float64) - mu
+        slopes = np.zeros((n, n_feat))
+        per_call = max(1, _OCCLUSION_ROWS // n_feat)  # images whose copies are scored at once
+        for a in range(0, n, per_call):
+            idx = range(a, min(n, a + per_call))
+            cols = [np.flatnonzero(dev[i]) for i in idx]
+            P = np.concatenate(
+                [Z[i] - (dev[i, j] / s[j])[:, None] * V[:, j].T
+                 for i, j in zip(idx, cols, strict=True)]
+            )  # fmt: skip
+            who = np.repeat(np.arange(a, a + len(cols)), [len(j) for j in cols])
+            drop = score[who] - self._scores(P)[np.arange(len(P)), t[who]]
+            slopes[who, np.concatenate(cols)] = drop / dev[who, np.concatenate(cols)]
+        base = self._scores(self._reduce_features(mu[None]))[0]
+        return slopes, base[t], mu
+
+    def explain(self, X, *, target=None):
+        """Break each image's score for a class down into contributions of the features.
+
+        For ``classifier="linear"`` and ``"lda"`` the decomposition is exact: the scaler, the
+        PCA and the linear layer compose into one linear map, and ``baseline +
+        contributions.sum(1)`` equals ``decision_function`` within floating-point rounding.
+        For ``"svm"``, ``"knn"`` and ``"mlp"`` it is an **approximation** by occlusion: the
+        contribution of a feature is the drop of the target's score when that feature alone
+        is set to its training mean (one classifier evaluation per feature and image: about
+        ``n_features`` times the cost of a prediction).  See :mod:`glassbox.explain`.
+
+        Parameters
+        ----------
+        X : array_like, shape (N, H, W) or (N, H * W)
+        target : label or array_like of labels, optional
+            The class whose score is explained, one for all images or one per image; default:
+            the predicted class of each image.
+
+        Returns
+        -------
+        Explanation
+            Contributions per feature, with :meth:`~glassbox.explain.Explanation.heatmap` and
+            :meth:`~glassbox.explain.Explanation.aggregate` (planes, patterns, group elements,
+            cells, blocks).
+
+        Examples
+        --------
+        >>> from glassbox import GlassBoxClassifier, datasets
+        >>> ds = datasets.load_digits()
+        >>> clf = GlassBoxClassifier(n_components=40, classifier="linear").fit(ds.images, ds.labels)
+        >>> ex = clf.explain(ds.images[:5])
+        >>> bool(abs(ex.baseline + ex.contributions.sum(1) - ex.score).max() < 1e-8)
+        True
+        """
+        from .explain import Explanation
+
+        check_is_fitted(self, "pipeline_")
+        refuse_sparse(X)
+        rep = self.representation_
+        images = rep._images(X, rep.image_shape_)
+        F = rep.transform(images)
+        Z = self._reduce_features(F)
+        t = self._target_index(target, Z)
+        score = self._scores(Z)[np.arange(len(t)), t]
+        if self.classifier in _LINEAR:
+            A, base, mu = self._linear_map()
+            slopes, baseline, method = A[t], base[t], "linear"
+        else:
+            slopes, baseline, mu = self._occlusion(F, Z, t, score)
+            method = "occlusion"
+        return Explanation(rep, images, F, slopes, mu, self.classes_[t], score, baseline, method)
+
+    def class_prototypes(self):
+        """What the model considers typical of each class: the class-mean representation of the
+        training images, mapped back to the image grid.
+
+        The equivariant part shows the typical image in its own pose; the invariant part shows
+        the same averaged over the group (each orbit sum spread evenly over its members), as
+        the invariant features see it.
+
+        Returns
+        -------
+        dict of str to ndarray of float64, shape (n_classes, H, W)
+            - ``"level"``: mean fraction of thresholds exceeded per pixel (from the level maps,
+              constant over each pooling window), in [0, 1];
+            - ``"edges"``: mean number of oriented-step events per pixel, all directions and
+              distances (constant over each cell);
+            - ``"level_invariant"``, ``"edges_invariant"``: the same from the invariant block
+              (the group average);
+            ``"level"`` and ``"edges"`` are None for a representation with
+            ``blocks="invariant"``.  Rows follow ``classes_``.
+        """
+        from .explain import class_prototypes
+
+        check_is_fitted(self, "class_means_")
+        return class_prototypes(self.representation_, self.class_means_)

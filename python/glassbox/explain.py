@@ -1,0 +1,388 @@
+"""Why did the model say that?  Exact explanations of the glass-box model's decisions.
+
+Every feature of :class:`~glassbox.GlassBoxRepresentation` is a count of *events*: a (pixel,
+threshold) pair above threshold inside a window (level maps), or a (pixel, threshold) pair above
+threshold whose neighbour at a step ``d·(dr, dc)`` is not (oriented steps), and the invariant
+features are sums of equivariant ones over group orbits.  So a contribution given to a feature
+can be handed down, without loss, to the events it counts, and from there to binarization planes,
+local patterns, group elements, cells and pixels.
+
+:meth:`GlassBoxClassifier.explain <glassbox.GlassBoxClassifier.explain>` returns an
+:class:`Explanation`:
+
+- for the linear classifiers (``"linear"``, ``"lda"``) the scaler, the PCA and the linear layer
+  compose into one linear map ``score = baseline + sum_j a_j (F_j - mu_j)``, where ``mu`` is the
+  training mean of the features and ``baseline`` the score of that mean.  The decomposition is
+  **exact**: it adds up to ``decision_function`` within floating-point rounding;
+- for ``"svm"``, ``"knn"`` and ``"mlp"`` the contribution of feature ``j`` is measured by
+  **occlusion**: the drop of the target's score when ``F_j`` alone is replaced by its training
+  mean.  This is an **approximation**: interactions between features are not captured, and the
+  contributions do not add up to ``score - baseline`` (the difference is reported as
+  :attr:`Explanation.residual`).
+
+How a feature's contribution ``C_j = a_j (F_j - mu_j)`` is handed down (:meth:`Explanation.heatmap`,
+:meth:`Explanation.aggregate`): each event counted by ``F_j`` receives ``a_j``, and the baseline
+part ``-a_j mu_j`` is spread evenly over the pixels the feature counts (and evenly over the
+binarization planes, and over the members of an invariant feature's orbit).  An event of a step
+feature belongs to its pixel ``p`` (the one above threshold), not to the neighbour.  Every
+aggregate therefore sums to the total contribution ``sum_j C_j``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _core
+from ._validation import resolve_n_threads
+from .groups import get_group
+from .representation import DIRECTIONS
+
+__all__ = ["AGGREGATIONS", "Explanation", "class_prototypes", "level_map", "step_map"]
+
+#: The groupings accepted by :meth:`Explanation.aggregate`.
+AGGREGATIONS = ("block", "plane", "pattern", "element", "scale", "cell")
+
+
+def level_map(rep, images):
+    """Per-pixel level: the number of the representation's thresholds each pixel exceeds.
+
+    Parameters
+    ----------
+    rep : GlassBoxRepresentation
+        Fitted.
+    images : array_like, shape (..., H, W)
+
+    Returns
+    -------
+    ndarray of int32, same shape
+        The level maps of :class:`~glassbox.GlassBoxRepresentation` sum this over each window.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from glassbox import GlassBoxRepresentation
+    >>> X = np.array([[[0, 100], [150, 250]]], dtype=np.uint8)
+    >>> rep = GlassBoxRepresentation(thresholds=[50, 200], pool_size=1, cell_size=1,
+    ...                              distances=(1,)).fit(X)
+    >>> level_map(rep, X)[0].tolist()
+    [[0, 1], [1, 2]]
+    """
+    x = np.asarray(images, dtype=np.float64)
+    return np.searchsorted(rep.thresholds_, x, side="left").astype(np.int32)
+
+
+def _neighbour(level, direction, distance):
+    """``level`` at ``p + distance * direction`` (0 outside the image), same shape."""
+    H, W = level.shape[-2:]
+    d = distance
+    pad = np.zeros((*level.shape[:-2], H + 2 * d, W + 2 * d), dtype=level.dtype)
+    pad[..., d : d + H, d : d + W] = level
+    dr, dc = direction
+    return pad[..., d + d * dr : d + d * dr + H, d + d * dc : d + d * dc + W]
+
+
+def step_map(rep, images, direction=(0, 1), distance=1):
+    """Per-pixel step of one direction: ``max(level(p) - level(p + d·dir), 0)``.
+
+    The oriented-step features sum this over each cell: it is the number of thresholds at
+    which pixel ``p`` is above and its neighbour (0 outside the image) is not.
+
+    Parameters
+    ----------
+    rep : GlassBoxRepresentation
+        Fitted.
+    images : array_like, shape (..., H, W)
+    direction : (int, int)
+        One of :data:`glassbox.representation.DIRECTIONS`.
+    distance : int
+
+    Returns
+    -------
+    ndarray of int32, same shape
+    """
+    level = level_map(rep, images)
+    return np.maximum(level - _neighbour(level, direction, distance), 0)
+
+
+def _upsample(a, k):
+    """(..., h, w) -> (..., h * k, w * k), each value repeated over a k x k block."""
+    return np.repeat(np.repeat(a, k, axis=-2), k, axis=-1)
+
+
+class _Layout:
+    """Where every equivariant feature of a fitted representation lives (see
+    ``GlassBoxRepresentation._layout``): kinds, windows, cells, orbits and group elements."""
+
+    def __init__(self, rep):
+        self.rep = rep
+        self.group = get_group(rep.group)
+        self.H, self.W = rep.image_shape_
+        self.p, self.c = int(rep.pool_size), int(rep.cell_size)
+        self.OH, self.OW = rep._level_grid
+        self.CH, self.CW = rep._cell_grid
+        self.dists = [int(d) for d in rep.distances_]
+        self.K = int(rep.thresholds_.size)
+        self.n_level = self.OH * self.OW
+        self.n_cells = self.CH * self.CW
+        self.orbit = rep._inv_index.astype(np.intp)  # eq feature -> orbit
+        self.n_eq = self.orbit.size
+        self.n_orbits = int(self.orbit.max()) + 1
+        self.orbit_size = np.bincount(self.orbit, minlength=self.n_orbits).astype(np.float64)
+        self.n_inv = int(rep.n_invariant_)
+        self.has_eq = rep.blocks != "invariant"
+
+    def element_shares(self):
+        """(n_eq, order): feature j of x is the canonical member of its orbit seen in h·x for
+        the elements h of its row, which share it equally (rows sum to 1)."""
+        g, rep = self.group, self.rep
+        canonical = np.full(self.n_orbits, np.iinfo(np.intp).max, dtype=np.intp)
+        np.minimum.at(canonical, self.orbit, np.arange(self.n_eq))
+        M = np.zeros((self.n_eq, g.order))
+        for h in range(g.order):
+            perm = rep._eq_permutation(g, h)
+            M[perm[canonical], h] += 1.0
+        return M / M.sum(axis=1, keepdims=True)
+
+    def pattern_names(self):
+        names = ["level"]
+        for d in self.dists:
+            names += [f"step d={d} dir=({dr},{dc})" for dr, dc in DIRECTIONS]
+        return names
+
+    def pattern_of(self):
+        """Pattern class of every equivariant feature: 0 = level, 1 + 8 * i + k = step of
+        distance i, direction k."""
+        step = np.arange(self.n_eq - self.n_level) // self.n_cells
+        return np.concatenate([np.zeros(self.n_level, np.intp), 1 + step])
+
+
+def _equivariant_features(rep, X):
+    """The equivariant block of checked images X, whatever ``rep.blocks`` is."""
+    out = np.empty((X.shape[0], rep._inv_index.size), dtype=np.float32)
+    n_inv = int(rep._inv_index.max()) + 1
+    _core.glass_features(
+        X, rep.thresholds_, rep.pool_size, rep.cell_size, rep.distances_, rep._inv_index,
+        n_inv, False, True, out, resolve_n_threads(rep.n_threads),
+    )  # fmt: skip
+    return out
+
+
+class Explanation:
+    """The decision scores of a :class:`~glassbox.GlassBoxClassifier` for some images, broken
+    down into contributions of the representation's features.
+
+    Made by :meth:`GlassBoxClassifier.explain <glassbox.GlassBoxClassifier.explain>`; see
+    :mod:`glassbox.explain` for the method and how contributions are handed down.
+
+    Attributes
+    ----------
+    target : ndarray, shape (N,)
+        The class explained for each image (a label of ``classes_``).
+    score : ndarray of float64, shape (N,)
+        The model's score for the target: ``decision_function`` for the linear classifiers and
+        the SVM (for two classes, the score of ``classes_[1]`` and its negative for
+        ``classes_[0]``), ``predict_proba`` for k-NN and the MLP.
+    baseline : ndarray of float64, shape (N,)
+        The score of the training mean of the features.
+    contributions : ndarray of float64, shape (N, n_features)
+        One value per representation feature (columns as ``feature_names``).
+    feature_names : ndarray of str
+    exact : bool
+        True when ``baseline + contributions.sum(1) == score`` up to rounding (linear models).
+    method : {"linear", "occlusion"}
+    residual : ndarray of float64, shape (N,)
+        ``score - baseline - contributions.sum(1)``: rounding for the linear models, the part
+        the occlusion approximation does not account for otherwise.
+    images : ndarray, shape (N, H, W)
+        The images explained.
+    """
+
+    def __init__(self, rep, images, features, slopes, mean, target, score, baseline, method):
+        self._rep = rep
+        self._layout = _Layout(rep)
+        self.images = images
+        self._slopes = slopes
+        self._mean = mean
+        self.target = target
+        self.score = score
+        self.baseline = baseline
+        self.contributions = slopes * (features.astype(np.float64) - mean)
+        self.feature_names = rep.get_feature_names_out()
+        self.method = method
+        self.exact = method == "linear"
+        self.residual = score - baseline - self.contributions.sum(axis=1)
+        self._eq = None
+
+    def __len__(self):
+        return self.score.shape[0]
+
+    def __repr__(self):
+        kind = "exact" if self.exact else "approximate"
+        return f"<Explanation of {len(self)} image(s), {self.method} ({kind})>"
+
+    # -- the contributions in the equivariant layout ---------------------------------------------
+    def _eq_terms(self):
+        """(c, beta, F_eq): every contribution as ``c_j * F_eq_j - beta_j`` over the
+        equivariant features (invariant ones handed to their orbit's members)."""
+        if self._eq is None:
+            L, rep = self._layout, self._rep
+            N = len(self)
+            a, mu = self._slopes, self._mean
+            a_inv, a_eq = a[:, : L.n_inv], a[:, L.n_inv :]
+            mu_inv, mu_eq = mu[: L.n_inv], mu[L.n_inv :]
+            c = np.zeros((N, L.n_eq))
+            beta = np.zeros((N, L.n_eq))
+            if L.has_eq:
+                c += a_eq
+                beta += a_eq * mu_eq
+            if L.n_inv:
+                c += a_inv[:, L.orbit]
+                beta += (a_inv * (mu_inv / L.orbit_size))[:, L.orbit]
+            F_eq = _equivariant_features(rep, self.images).astype(np.float64)
+            self._eq = (c, beta, F_eq)
+        return self._eq
+
+    def _eq_contributions(self):
+        c, beta, F_eq = self._eq_terms()
+        return c * F_eq - beta
+
+    # -- pixels ----------------------------------------------------------------------------------
+    def heatmap(self):
+        """Contributions on the image grid.
+
+        Each event counted by a feature puts the feature's coefficient on its pixel; the
+        baseline part is spread evenly over the feature's window or cell.
+
+        Returns
+        -------
+        ndarray of float64, shape (N, H, W)
+            ``heatmap().sum((1, 2)) == contributions.sum(1)`` up to rounding.
+        """
+        L = self._layout
+        c, beta, _ = self._eq_terms()
+        N = len(self)
+        level = level_map(self._rep, self.images)
+        lv = slice(0, L.n_level)
+        grid = (N, L.OH, L.OW)
+        out = _upsample(c[:, lv].reshape(grid), L.p) * level
+        out -= _upsample(beta[:, lv].reshape(grid) / L.p**2, L.p)
+        cells = (N, len(L.dists), 8, L.CH, L.CW)
+        c_step = c[:, L.n_level :].reshape(cells)
+        b_step = beta[:, L.n_level :].reshape(cells).sum(axis=(1, 2))
+        for i, d in enumerate(L.dists):
+            for k, direction in enumerate(DIRECTIONS):
+                step = np.maximum(level - _neighbour(level, direction, d), 0)
+                out += _upsample(c_step[:, i, k], L.c) * step
+        out -= _upsample(b_step / L.c**2, L.c)
+        return out
+
+    # -- aggregates ------------------------------------------------------------------------------
+    def aggregate(self, by):
+        """Contributions summed over groups of features.
+
+        Parameters
+        ----------
+        by : {"block", "plane", "pattern", "element", "scale", "cell"}
+            - ``"block"``: invariant / equivariant block and kind (level maps, steps);
+            - ``"plane"``: binarization plane ``x > t_k`` (each event belongs to one plane);
+            - ``"pattern"``: the local pattern: level, or a step of one distance and direction
+              (an invariant feature is handed to its orbit's members, which have directions);
+            - ``"element"``: group element ``h``: what the canonical patterns contribute as seen
+              in ``h·x``;
+            - ``"scale"``: level maps, or steps of one distance;
+            - ``"cell"``: the heatmap summed over each ``cell_size`` x ``cell_size`` cell.
+
+        Returns
+        -------
+        names : list of str
+        values : ndarray of float64, shape (N, len(names))
+            Each row sums to ``contributions.sum(1)`` of that image, up to rounding.
+        """
+        L = self._layout
+        if by == "block":
+            names, values, a = [], [], 0
+            for block, sizes in self._rep.block_sizes_.items():
+                for kind, n in sizes.items():  # features in this order: see block_sizes_
+                    names.append(f"{block} {kind}")
+                    values.append(self.contributions[:, a : a + n].sum(axis=1))
+                    a += n
+            return names, np.stack(values, axis=1)
+        if by == "plane":
+            return self._by_plane()
+        if by in ("pattern", "scale"):
+            E = self._eq_contributions()
+            pat = L.pattern_of()
+            names = L.pattern_names()
+            if by == "scale":
+                pat = np.where(pat == 0, 0, 1 + (pat - 1) // 8)
+                names = ["level"] + [f"step d={d}" for d in L.dists]
+            onehot = np.zeros((L.n_eq, len(names)))
+            onehot[np.arange(L.n_eq), pat] = 1.0
+            return names, E @ onehot
+        if by == "element":
+            return list(L.group.elements), self._eq_contributions() @ L.element_shares()
+        if by == "cell":
+            h = self.heatmap().reshape(len(self), L.CH, L.c, L.CW, L.c).sum(axis=(2, 4))
+            names = [f"cell ({r},{col})" for r in range(L.CH) for col in range(L.CW)]
+            return names, h.reshape(len(self), -1)
+        raise ValueError(f"by must be one of {AGGREGATIONS}, got {by!r}")
+
+    def _by_plane(self):
+        """Plane k holds the events at threshold k: ``level(p) > k`` for level maps and
+        ``level(q) <= k < level(p)`` for steps; summed with difference arrays over k."""
+        L = self._layout
+        c, beta, _ = self._eq_terms()
+        N, K = len(self), L.K
+        level = level_map(self._rep, self.images).reshape(N, -1)
+        base = (np.arange(N) * (K + 1))[:, None]
+        diff = np.zeros(N * (K + 1))
+
+        def add(coef, start, stop):  # +coef on planes [start, stop) of each pixel
+            keep = stop > start
+            diff[:] += np.bincount((base + start)[keep], coef[keep], N * (K + 1))
+            diff[:] -= np.bincount((base + stop)[keep], coef[keep], N * (K + 1))
+
+        grid = (N, L.OH, L.OW)
+        c_level = _upsample(c[:, : L.n_level].reshape(grid), L.p).reshape(N, -1)
+        add(c_level, np.zeros_like(level), level)
+        cells = (N, len(L.dists), 8, L.CH, L.CW)
+        c_step = c[:, L.n_level :].reshape(cells)
+        lv2 = level.reshape(N, L.H, L.W)
+        for i, d in enumerate(L.dists):
+            for k, direction in enumerate(DIRECTIONS):
+                q = _neighbour(lv2, direction, d).reshape(N, -1)
+                add(_upsample(c_step[:, i, k], L.c).reshape(N, -1), q, level)
+        planes = np.cumsum(diff.reshape(N, K + 1), axis=1)[:, :K]
+        planes -= beta.sum(axis=1, keepdims=True) / K
+        t = self._rep.thresholds_
+        return [f"plane {k}: x > {t[k]:g}" for k in range(K)], planes
+
+
+def class_prototypes(rep, means):
+    """Class-mean features mapped back to the image grid (see
+    :meth:`GlassBoxClassifier.class_prototypes <glassbox.GlassBoxClassifier.class_prototypes>`).
+    """
+    L = _Layout(rep)
+    means = np.asarray(means, dtype=np.float64)
+    C = means.shape[0]
+    if L.n_inv:  # the orbit sums, handed evenly to their members
+        sym = (means[:, : L.n_inv] / L.orbit_size)[:, L.orbit]
+    else:  # the same from the equivariant block: the orbit average
+        eq = means[:, L.n_inv :]
+        sums = np.zeros((C, L.n_orbits))
+        for k in range(C):
+            sums[k] = np.bincount(L.orbit, eq[k], L.n_orbits)
+        sym = (sums / L.orbit_size)[:, L.orbit]
+
+    def maps(eq):
+        level = _upsample(eq[:, : L.n_level].reshape(C, L.OH, L.OW), L.p) / (L.p**2 * L.K)
+        steps = eq[:, L.n_level :].reshape(C, len(L.dists) * 8, L.CH, L.CW).sum(axis=1)
+        return level, _upsample(steps, L.c) / L.c**2
+
+    out = {}
+    out["level_invariant"], out["edges_invariant"] = maps(sym)
+    if L.has_eq:
+        out["level"], out["edges"] = maps(means[:, L.n_inv :])
+    else:
+        out["level"] = out["edges"] = None
+    return out
