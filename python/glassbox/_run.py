@@ -103,10 +103,15 @@ def prepare_output(args) -> Path:
             raise ImportError(
                 "--plot needs matplotlib: pip install matplotlib (or glassbox[plot])"
             ) from None
-    out_dir = Path(args.out)
+    return check_writable_dir(args.out, "--out")
+
+
+def check_writable_dir(path, option) -> Path:
+    """Create directory ``path`` if needed and check it is writable; return it."""
+    out_dir = Path(path)
     out_dir.mkdir(parents=True, exist_ok=True)
     if not os.access(out_dir, os.W_OK):
-        raise PermissionError(f"--out {str(out_dir)!r} is not writable")
+        raise PermissionError(f"{option} {str(out_dir)!r} is not writable")
     return out_dir
 
 
@@ -125,6 +130,8 @@ def run(args) -> int:
     from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
     out_dir = prepare_output(args)
+    if args.save_model is not None:
+        check_writable_dir(args.save_model, "--save-model")
     quiet = args.quiet
     say = (lambda *a: None) if quiet else print
     timings: dict[str, float] = {}
@@ -219,11 +226,26 @@ def run(args) -> int:
 
         with Stage("plots", timings, "plots", quiet=quiet):
             written = write_plots(out_dir, report, rep, x_test, y_test, z_test, ds.class_names)
+    if args.save_model is not None:
+        from .persistence import save_model
+
+        dataset = {
+            "spec": args.dataset,
+            "image_size": args.image_size,
+            "train_size": args.train_size,
+            "test_size": args.test_size,
+            "seed": args.seed,
+        }
+        meta = {"dataset": dataset, "class_names": list(ds.class_names), "accuracy": acc}
+        with Stage("save model", timings, "save", quiet=quiet):
+            save_model(clf, args.save_model, metadata=meta)
     say("")
     say(summary(report))
     say(f"report: {out_dir / 'report.json'}, {out_dir / 'report.md'}")
     if args.plot:
         say("figures: " + ", ".join(str(p) for p in written))
+    if args.save_model is not None:
+        say(f"model: {args.save_model} (glassbox explain --model {args.save_model} --index N)")
     return 0
 
 

@@ -3,7 +3,8 @@
 ``glassbox run`` trains and evaluates the three-layer glass-box model on a dataset and writes a
 report of what each layer does to class separability; ``glassbox compare`` measures AlexNet's
 layers (equivariance, separability) beside the glass box's (needs torch); ``glassbox
-preprocess`` streams a large image collection into an .npy file of features; ``glassbox tour``
+preprocess`` streams a large image collection into an .npy file of features; ``glassbox
+explain`` shows why a saved model classified an image as it did; ``glassbox tour``
 walks through the kernels on synthetic images.
 """
 
@@ -99,7 +100,45 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--n-threads", type=_positive, default=None, help="kernel threads (all)")
     run.add_argument("--out", default="glassbox-report", help="report directory (glassbox-report)")
     run.add_argument("--plot", action="store_true", help="also write PNG figures (matplotlib)")
+    run.add_argument(
+        "--save-model",
+        default=None,
+        metavar="DIR",
+        help="save the fitted model in DIR (model.json + arrays.npz, no pickle) for glassbox "
+        "explain and glassbox.load_model",
+    )
     run.add_argument("--quiet", action="store_true", help="no progress output")
+
+    explain = sub.add_parser(
+        "explain",
+        help="why a saved model classified an image as it did: PNG + JSON",
+        description=(
+            "Load a model saved by `glassbox run --save-model DIR`, explain its score for one "
+            "image (exactly for the linear classifiers, by occlusion otherwise) and write "
+            "DIR/explain.png (the image, its orbit, the pixel heatmap, the target class's "
+            "prototypes and the top contributing feature groups) and DIR/explain.json (the "
+            "numbers). Needs matplotlib."
+        ),
+    )
+    explain.add_argument("--model", required=True, metavar="DIR", help="a saved model")
+    which = explain.add_mutually_exclusive_group(required=True)
+    which.add_argument(
+        "--image", metavar="PATH", help="an image file (grey levels; resized to the model's size)"
+    )
+    which.add_argument(
+        "--index",
+        type=_non_negative,
+        metavar="N",
+        help="image N of the test split of the dataset the model was trained on",
+    )
+    explain.add_argument(
+        "--target",
+        default=None,
+        metavar="CLASS",
+        help="the class whose score is explained (name or label; default: the predicted class)",
+    )
+    explain.add_argument("--out", default="glassbox-explain", help="output directory")
+    explain.add_argument("--quiet", action="store_true", help="no terminal output")
 
     compare = sub.add_parser(
         "compare",
@@ -241,6 +280,10 @@ def main(argv: list[str] | None = None) -> int:
             from . import _preprocess
 
             return _preprocess.run(args)
+        if args.command == "explain":
+            from . import _explain
+
+            return _explain.run(args)
         if args.command == "compare":
             from . import _compare
 

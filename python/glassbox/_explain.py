@@ -1,0 +1,211 @@
+"""``glassbox explain``: why a saved model classified one image as it did."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ._run import load_dataset, prepare_output, split, write_atomically
+from .explain import AGGREGATIONS
+from .groups import get_group
+from .persistence import load_model
+
+_TOP_FEATURES = 20
+
+
+def read_image(path, shape):
+    """One image file as grey levels (OpenCV; or an .npy (H, W) array), resized to ``shape``
+    with ``INTER_AREA`` as image folders are."""
+    import cv2
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"--image {str(path)!r}: no such file")
+    if path.suffix == ".npy":
+        try:
+            img = np.load(path, allow_pickle=False)
+        except ValueError as exc:
+            raise ValueError(f"--image {str(path)!r}: cannot be read as an array ({exc})") from None
+        if img.ndim != 2:
+            raise ValueError(f"--image {str(path)!r}: an .npy image must be 2-D, got {img.shape}")
+    else:
+        img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+        if img is None:
+            raise ValueError(f"--image {str(path)!r}: cannot be read as an image")
+    h, w = shape
+    if img.shape != (h, w):
+        if img.dtype == np.float64 or img.dtype == np.int64:
+            img = img.astype(np.float32)
+        img = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+    return img
+
+
+def _class_name(names, label):
+    try:
+        return str(names[int(label)])
+    except (TypeError, ValueError, IndexError):
+        return str(label)
+
+
+def _target_label(model, names, text):
+    """--target as a class name or a label of the model."""
+    if text is None:
+        return None
+    matches = [c for c in model.classes_ if str(c) == text or _class_name(names, c) == text]
+    if not matches:
+        raise ValueError(
+            f"--target {text!r}: not a class of the model (classes: "
+            f"{', '.join(_class_name(names, c) for c in model.classes_)})"
+        )
+    return matches[0]
+
+
+def run(args) -> int:
+    """Run ``glassbox explain`` with parsed arguments; returns the exit status."""
+    say = (lambda *a: None) if args.quiet else print
+    args.plot = True  # the PNG is the point: matplotlib is checked before any work
+    out_dir = prepare_output(args)
+    model, meta = load_model(args.model, with_metadata=True)
+    rep = model.representation_
+    names = list(meta.get("class_names") or [])
+    true = None
+    if args.image is not None:
+        image = read_image(args.image, rep.image_shape_)
+        source = str(args.image)
+    else:
+        data = meta.get("dataset")
+        if not isinstance(data, dict) or "spec" not in data:
+            raise ValueError(
+                f"--index: {args.model} does not record its dataset (saved outside glassbox "
+                "run); use --image"
+            )
+        ds = load_dataset(data["spec"], data.get("image_size"))
+        _, x_test, _, y_test = split(ds, data.get("train_size"), data["test_size"], data["seed"])
+        if not 0 <= args.index < len(x_test):
+            raise ValueError(f"--index {args.index}: the test set has {len(x_test)} images")
+        image, true = x_test[args.index], y_test[args.index]
+        source = f"{ds.name} test image {args.index}"
+    target = _target_label(model, names, args.target)
+    predicted = model.predict(image[None])[0]
+    ex = model.explain(image[None], target=target)
+    heat = ex.heatmap()[0]
+    aggregates = {}
+    for by in AGGREGATIONS:
+        labels, values = ex.aggregate(by)
+        aggregates[by] = [
+            {"name": n, "contribution": float(v)} for n, v in zip(labels, values[0], strict=True)
+        ]
+    contrib = ex.contributions[0]
+    order = np.argsort(-np.abs(contrib))[:_TOP_FEATURES]
+    report = {
+        "model": str(args.model),
+        "image": source,
+        "true_class": None if true is None else _class_name(names, true),
+        "predicted_class": _class_name(names, predicted),
+        "target_class": _class_name(names, ex.target[0]),
+        "method": ex.method,
+        "exact": bool(ex.exact),
+        "score": float(ex.score[0]),
+        "baseline": float(ex.baseline[0]),
+        "sum_of_contributions": float(contrib.sum()),
+        "residual": float(ex.residual[0]),
+        "aggregates": aggregates,
+        "top_features": [
+            {"name": str(ex.feature_names[j]), "contribution": float(contrib[j])} for j in order
+        ],
+        "heatmap": heat.round(6).tolist(),
+    }
+    write_atomically(out_dir / "explain.json", (json.dumps(report, indent=1) + "\n").encode())
+    png = write_explain_png(out_dir / "explain.png", model, ex, image, heat, report)
+    say(summary(report))
+    say(f"written: {png}, {out_dir / 'explain.json'}")
+    return 0
+
+
+def summary(report) -> str:
+    """A few lines for the terminal."""
+    kind = "exact" if report["exact"] else "approximate: occlusion"
+    lines = [
+        f"{report['image']}: predicted {report['predicted_class']}"
+        + (f" (true {report['true_class']})" if report["true_class"] is not None else ""),
+        f"score of {report['target_class']}: {report['score']:.4f} = baseline "
+        f"{report['baseline']:.4f} + contributions {report['sum_of_contributions']:.4f}"
+        + (f" + residual {report['residual']:.4f}" if not report["exact"] else "")
+        + f" ({kind})",
+    ]
+    for by in ("block", "element", "pattern"):
+        top = sorted(report["aggregates"][by], key=lambda d: -abs(d["contribution"]))[:4]
+        lines.append(
+            f"  by {by:8s} " + ", ".join(f"{d['name']} {d['contribution']:+.3f}" for d in top)
+        )
+    return "\n".join(lines)
+
+
+def _bars(ax, items, title, top=None):
+    items = sorted(items, key=lambda d: -abs(d["contribution"]))[:top]
+    items = items[::-1]
+    vals = [d["contribution"] for d in items]
+    ax.barh(range(len(items)), vals, color=["#c33" if v > 0 else "#36c" for v in vals])
+    ax.set_yticks(range(len(items)), [d["name"] for d in items], fontsize=7)
+    ax.axvline(0, color="k", lw=0.5)
+    ax.set_title(title, fontsize=9)
+    ax.tick_params(axis="x", labelsize=7)
+
+
+def write_explain_png(path, model, ex, image, heat, report):
+    """explain.png: the image and its orbit, the pixel heatmap, the target class's prototypes
+    and the top contributing feature groups."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    from ._plots import _save
+
+    rep = model.representation_
+    g = get_group(rep.group)
+    k = int(np.flatnonzero(model.classes_ == ex.target[0])[0])
+    protos = model.class_prototypes()
+    fig = plt.figure(figsize=(14, 10))
+    grid = fig.add_gridspec(3, 8, height_ratios=[1.0, 2.2, 2.6], hspace=0.45, wspace=0.6)
+    for i, name in enumerate(g.elements[:8]):
+        ax = fig.add_subplot(grid[0, i])
+        ax.imshow(g.apply(image, i), cmap="gray")
+        ax.set_title(f"orbit: {name}", fontsize=8)
+        ax.set_axis_off()
+    panels = [("image", image, "gray", None)]
+    vmax = float(np.abs(heat).max()) or 1.0
+    panels.append(("pixel heatmap (red: for, blue: against)", heat, "RdBu_r", (-vmax, vmax)))
+    for key, title in (
+        ("level", "prototype (equivariant)"),
+        ("level_invariant", "prototype (invariant)"),
+    ):
+        if protos[key] is not None:
+            panels.append((f"{title}: {report['target_class']}", protos[key][k], "gray", None))
+    for i, (title, img, cmap, lim) in enumerate(panels):
+        ax = fig.add_subplot(grid[1, 2 * i : 2 * i + 2])
+        im = ax.imshow(img, cmap=cmap, vmin=None if lim is None else lim[0],
+                       vmax=None if lim is None else lim[1])  # fmt: skip
+        ax.set_title(title, fontsize=8)
+        ax.set_axis_off()
+        if cmap == "RdBu_r":
+            fig.colorbar(im, ax=ax, fraction=0.046)
+    agg = report["aggregates"]
+    bottom = grid[2, :].subgridspec(1, 4, wspace=1.1)
+    _bars(fig.add_subplot(bottom[0]), agg["block"], "by block")
+    _bars(fig.add_subplot(bottom[1]), agg["element"], "by group element")
+    _bars(fig.add_subplot(bottom[2]), agg["pattern"], "by pattern (top 10)", 10)
+    _bars(fig.add_subplot(bottom[3]), agg["plane"], "by binarization plane (top 10)", 10)
+    kind = "exact" if report["exact"] else "approximate (occlusion)"
+    fig.suptitle(
+        f"{report['image']}: predicted {report['predicted_class']}"
+        + (f" (true {report['true_class']})" if report["true_class"] is not None else "")
+        + f"; score of {report['target_class']} {report['score']:.3f} = baseline "
+        f"{report['baseline']:.3f} + {report['sum_of_contributions']:.3f} [{kind}]",
+        fontsize=10,
+    )
+    out = _save(fig, Path(path))
+    plt.close(fig)
+    return out

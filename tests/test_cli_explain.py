@@ -1,0 +1,120 @@
+"""``glassbox run --save-model`` and ``glassbox explain``: the PNG and JSON of one image's
+explanation, and the command's errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from glassbox import datasets
+from glassbox.explain import AGGREGATIONS
+
+
+@pytest.fixture(scope="module")
+def saved_linear(tmp_path_factory):
+    from glassbox.cli import main
+
+    root = tmp_path_factory.mktemp("explain")
+    args = ["run", "--classifier", "linear", "--n-components", "30", "--quiet"]
+    assert main([*args, "--out", str(root / "rep"), "--save-model", str(root / "model")]) == 0
+    return root / "model"
+
+
+def test_explain_command_on_a_test_image(saved_linear, tmp_path, capsys):
+    import json
+
+    from glassbox import _run, load_model
+    from glassbox.cli import main
+
+    out = tmp_path / "ex"
+    assert main(["explain", "--model", str(saved_linear), "--index", "7", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "digits test image 7: predicted" in text and "(exact)" in text
+    assert (out / "explain.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rep = json.loads((out / "explain.json").read_text())
+    assert rep["method"] == "linear" and rep["exact"] is True
+    assert rep["score"] == pytest.approx(rep["baseline"] + rep["sum_of_contributions"], abs=1e-9)
+    assert set(rep["aggregates"]) == set(AGGREGATIONS)
+    for by, items in rep["aggregates"].items():
+        total = sum(d["contribution"] for d in items)
+        assert total == pytest.approx(rep["sum_of_contributions"], abs=1e-9), by
+    heat = np.array(rep["heatmap"])
+    assert heat.shape == (8, 8)
+    assert heat.sum() == pytest.approx(rep["sum_of_contributions"], abs=1e-4)
+    assert len(rep["top_features"]) == 20
+    # the same numbers as the API on the same image
+    model = load_model(saved_linear)
+    ds = _run.load_dataset("digits")
+    _, x_test, _, y_test = _run.split(ds, None, 0.25, 0)
+    ex = model.explain(x_test[7:8])
+    assert rep["score"] == pytest.approx(ex.score[0], rel=1e-12)
+    assert rep["true_class"] == ds.class_names[y_test[7]]
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_explain_command_on_an_image_file_with_a_target(saved_linear, tmp_path):
+    import json
+
+    import cv2
+
+    from glassbox.cli import main
+
+    ds = datasets.load_digits()
+    img = (ds.images[5].astype(np.float64) * 255 / 16).astype(np.uint8)
+    big = cv2.resize(img, (32, 32), interpolation=cv2.INTER_NEAREST)
+    path = tmp_path / "five.png"
+    cv2.imwrite(str(path), big)
+    out = tmp_path / "ex"
+    args = ["explain", "--model", str(saved_linear), "--image", str(path), "--target", "3"]
+    assert main([*args, "--out", str(out), "--quiet"]) == 0
+    rep = json.loads((out / "explain.json").read_text())
+    assert rep["target_class"] == "3" and rep["image"] == str(path) and rep["true_class"] is None
+    np.save(tmp_path / "img.npy", ds.images[5])
+    args = ["explain", "--model", str(saved_linear), "--image", str(tmp_path / "img.npy")]
+    assert main([*args, "--out", str(out), "--quiet"]) == 0
+
+
+def test_explain_command_with_an_approximate_model(tmp_path, capsys):
+    import json
+
+    from glassbox.cli import main
+
+    model = tmp_path / "m"
+    args = ["run", "--classifier", "knn", "--n-components", "20", "--quiet", "--train-size", "400"]
+    assert main([*args, "--out", str(tmp_path / "r"), "--save-model", str(model)]) == 0
+    out = tmp_path / "ex"
+    assert main(["explain", "--model", str(model), "--index", "0", "--out", str(out)]) == 0
+    assert "approximate: occlusion" in capsys.readouterr().out
+    rep = json.loads((out / "explain.json").read_text())
+    assert rep["exact"] is False and rep["method"] == "occlusion"
+    assert rep["score"] == pytest.approx(
+        rep["baseline"] + rep["sum_of_contributions"] + rep["residual"]
+    )
+
+
+def test_explain_command_errors(saved_linear, tmp_path, capsys):
+    from glassbox.cli import main
+
+    def fails(args, message):
+        assert main(["explain", *args, "--out", str(tmp_path / "o")]) == 1
+        assert message in capsys.readouterr().err
+
+    fails(["--model", str(tmp_path / "none"), "--index", "0"], "no model.json")
+    fails(["--model", str(saved_linear), "--index", "450"], "the test set has 450 images")
+    fails(["--model", str(saved_linear), "--index", "0", "--target", "cat"], "--target 'cat'")
+    fails(["--model", str(saved_linear), "--image", str(tmp_path / "x.png")], "no such file")
+    (tmp_path / "junk.png").write_bytes(b"not an image")
+    fails(["--model", str(saved_linear), "--image", str(tmp_path / "junk.png")], "cannot be read")
+    tampered = tmp_path / "tampered"
+    tampered.mkdir()
+    for name in ("model.json", "arrays.npz"):
+        (tampered / name).write_bytes((saved_linear / name).read_bytes())
+    data = bytearray((tampered / "arrays.npz").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (tampered / "arrays.npz").write_bytes(bytes(data))
+    fails(["--model", str(tampered), "--index", "0"], "checksum mismatch")
+    with pytest.raises(SystemExit):
+        main(["explain", "--model", str(saved_linear), "--index", "0", "--image", "x.png"])
+    with pytest.raises(SystemExit):
+        main(["explain", "--model", str(saved_linear)])
+    assert not (tmp_path / "o" / "explain.json").exists()
