@@ -269,6 +269,39 @@ def test_heatmap_is_not_equivariant_for_an_equivariant_model(digits, models):
     assert np.abs(exg.heatmap() - g.apply(ex.heatmap(), "r90")).max() > 1e-3
 
 
+def _ovo_margins(tail):
+    """Per class, the sum of its one-vs-one SVM margins (the SVM's explained score)."""
+    import copy
+
+    svc = copy.deepcopy(tail[-1])
+    svc.decision_function_shape = "ovo"
+
+    def score(F):
+        Z = tail[:-1].transform(F)
+        d = svc.decision_function(Z)
+        C = len(svc.classes_)
+        out, k = np.zeros((len(F), C)), 0
+        for i in range(C):
+            for j in range(i + 1, C):
+                out[:, i] += d[:, k]
+                out[:, j] -= d[:, k]
+                k += 1
+        return out
+
+    return score
+
+
+def test_svm_score_is_the_sum_of_one_vs_one_margins(digits, models):
+    """Its argmax is the SVM's prediction on these images; the 'ovr' votes are a step function."""
+    X, _ = digits
+    clf = models["svm"]
+    ex = clf.explain(X[900:1000], target=0)
+    F = clf.representation_.transform(X[900:1000]).astype(np.float64)
+    np.testing.assert_allclose(ex.score, _ovo_margins(clf.pipeline_[1:])(F)[:, 0], rtol=1e-6)
+    ex = clf.explain(X[900:1000])
+    assert (ex.score > 0).mean() > 0.9
+
+
 @pytest.mark.parametrize("name", ["svm", "knn", "mlp"])
 def test_occlusion_is_the_score_drop_and_says_it_is_approximate(digits, models, name):
     X, _ = digits
@@ -279,7 +312,7 @@ def test_occlusion_is_the_score_drop_and_says_it_is_approximate(digits, models, 
     F = clf.representation_.transform(x).astype(np.float64)
     mu = clf.scaler_.mean_
     tail = clf.pipeline_[1:]  # scaler, PCA, classifier
-    score_of = tail.decision_function if name == "svm" else tail.predict_proba
+    score_of = _ovo_margins(tail) if name == "svm" else tail.predict_proba
     k = np.searchsorted(clf.classes_, ex.target)
     np.testing.assert_allclose(ex.score, score_of(F)[np.arange(3), k], rtol=1e-5, atol=1e-6)
     rng = np.random.default_rng(0)

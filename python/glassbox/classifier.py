@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import itertools
 import numbers
 import time
 
@@ -20,7 +22,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from ._validation import refuse_sparse
+from ._validation import check_allocation, refuse_sparse
 from .representation import GlassBoxRepresentation
 
 __all__ = ["CLASSIFIERS", "GlassBoxClassifier"]
@@ -332,10 +334,21 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
     # -- explanations ------------------------------------------------------------------------------
     def _scores(self, Z):
         """(n, n_classes) scores the explanations break down: decision_function (two classes:
-        the negated score for classes_[0]) or, for k-NN and the MLP, predict_proba."""
+        the negated score for classes_[0]); for the SVM with more classes the sum of each
+        class's one-vs-one margins (SVC's "ovr" scores count votes, a step function); for
+        k-NN and the MLP, predict_proba."""
         clf = self.classifier_
         if self.classifier in ("knn", "mlp"):
             return clf.predict_proba(Z)
+        if self.classifier == "svm" and self.classes_.size > 2:
+            ovo = copy.copy(clf)  # shares the fitted arrays
+            ovo.decision_function_shape = "ovo"
+            d = ovo.decision_function(Z)  # pairs (i, j), i < j, in order; > 0 favours i
+            C = self.classes_.size
+            pairs = np.zeros((d.shape[1], C))
+            for k, (i, j) in enumerate(itertools.combinations(range(C), 2)):
+                pairs[k, i], pairs[k, j] = 1.0, -1.0
+            return d @ pairs
         d = np.asarray(clf.decision_function(Z), dtype=np.float64)
         return np.stack([-d, d], axis=1) if d.ndim == 1 else d
 
@@ -414,6 +427,12 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         is set to its training mean (one classifier evaluation per feature and image: about
         ``n_features`` times the cost of a prediction).  See :mod:`glassbox.explain`.
 
+        The score explained is ``decision_function`` for ``"linear"`` and ``"lda"`` (for two
+        classes: its negative for ``classes_[0]``); for ``"svm"`` with more than two classes,
+        the sum of the target's one-vs-one margins (scikit-learn's one-vs-rest scores count
+        votes, which a single feature rarely changes); ``predict_proba`` for ``"knn"`` and
+        ``"mlp"``.
+
         Parameters
         ----------
         X : array_like, shape (N, H, W) or (N, H * W)
@@ -443,6 +462,11 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         refuse_sparse(X)
         rep = self.representation_
         images = rep._images(X, rep.image_shape_)
+        # contributions, slopes and the equivariant terms: a few float64 copies of (N, features)
+        check_allocation(
+            (4 * images.shape[0], rep.n_features_out_), np.float64,
+            "the contributions of explain (explain fewer images at a time)",
+        )  # fmt: skip
         F = rep.transform(images)
         Z = self._reduce_features(F)
         t = self._target_index(target, Z)

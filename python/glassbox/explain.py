@@ -179,9 +179,10 @@ class Explanation:
     target : ndarray, shape (N,)
         The class explained for each image (a label of ``classes_``).
     score : ndarray of float64, shape (N,)
-        The model's score for the target: ``decision_function`` for the linear classifiers and
-        the SVM (for two classes, the score of ``classes_[1]`` and its negative for
-        ``classes_[0]``), ``predict_proba`` for k-NN and the MLP.
+        The model's score for the target: ``decision_function`` for the linear classifiers (for
+        two classes, the score of ``classes_[1]`` and its negative for ``classes_[0]``), the
+        sum of the target's one-vs-one margins for the SVM, ``predict_proba`` for k-NN and the
+        MLP.
     baseline : ndarray of float64, shape (N,)
         The score of the training mean of the features.
     contributions : ndarray of float64, shape (N, n_features)
