@@ -43,3 +43,12 @@ def fits(group, shape):
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+@pytest.fixture(scope="session")
+def digits_images():
+    """scikit-learn's digits as (images, labels), in their original order."""
+    from glassbox import datasets
+
+    ds = datasets.load_digits()
+    return ds.images, ds.labels

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
 
-from glassbox import GlassBoxClassifier, GlassBoxRepresentation, datasets, get_group
+from glassbox import GlassBoxClassifier, GlassBoxRepresentation, get_group
 from glassbox.explain import (
     AGGREGATIONS,
     Explanation,
@@ -19,9 +19,8 @@ from glassbox.representation import DIRECTIONS
 
 
 @pytest.fixture(scope="module")
-def digits():
-    ds = datasets.load_digits()
-    return ds.images, ds.labels
+def digits(digits_images):
+    return digits_images
 
 
 def _fit(digits, classifier, n=900, **kw):

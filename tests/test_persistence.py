@@ -14,7 +14,6 @@ from sklearn.exceptions import NotFittedError
 from glassbox import (
     GlassBoxClassifier,
     GlassBoxRepresentation,
-    datasets,
     load_model,
     persistence,
     save_model,
@@ -22,9 +21,8 @@ from glassbox import (
 
 
 @pytest.fixture(scope="module")
-def digits():
-    ds = datasets.load_digits()
-    return ds.images, ds.labels
+def digits(digits_images):
+    return digits_images
 
 
 @pytest.fixture(scope="module")
