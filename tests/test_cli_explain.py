@@ -118,3 +118,22 @@ def test_explain_command_errors(saved_linear, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["explain", "--model", str(saved_linear)])
     assert not (tmp_path / "o" / "explain.json").exists()
+
+
+def test_index_finds_a_dataset_file_from_another_directory(tmp_path, monkeypatch):
+    """--save-model records a dataset PATH absolute, so explain --index works from anywhere."""
+    import json
+
+    from glassbox.cli import main
+
+    ds = datasets.load_digits()
+    (tmp_path / "data").mkdir()
+    np.savez(tmp_path / "data" / "d.npz", images=ds.images[:400], labels=ds.labels[:400])
+    monkeypatch.chdir(tmp_path / "data")
+    args = ["run", "--dataset", "d.npz", "--classifier", "lda", "--n-components", "20", "--quiet"]
+    assert main([*args, "--out", "rep", "--save-model", "model"]) == 0
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "ex"
+    args = ["explain", "--model", "data/model", "--index", "3", "--out", str(out), "--quiet"]
+    assert main(args) == 0
+    assert json.loads((out / "explain.json").read_text())["image"] == "d test image 3"

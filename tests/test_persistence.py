@@ -264,3 +264,11 @@ def test_checksum_covers_both_files():
     a = persistence._checksum("{}", b"x")
     assert a != persistence._checksum("{ }", b"x") and a != persistence._checksum("{}", b"y")
     assert a == hashlib.sha256(b"{}\0x").hexdigest()
+
+
+def test_deeply_nested_json_is_refused(saved, tmp_path):
+    _, path = saved
+    bad = _copy(path, tmp_path / "deep")
+    (bad / "model.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ValueError, match="model.json"):
+        load_model(bad)

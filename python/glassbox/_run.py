@@ -229,8 +229,9 @@ def run(args) -> int:
     if args.save_model is not None:
         from .persistence import save_model
 
-        dataset = {
-            "spec": args.dataset,
+        builtin = args.dataset in ("digits", "fashion-mnist")
+        dataset = {  # what `glassbox explain --index` needs to find the same test images
+            "spec": args.dataset if builtin else str(Path(args.dataset).resolve()),
             "image_size": args.image_size,
             "train_size": args.train_size,
             "test_size": args.test_size,

@@ -293,7 +293,7 @@ def load_model(path, *, with_metadata=False):
             raise FileNotFoundError(f"{where}: no {name} (not a model saved by glassbox)")
     try:
         doc = json.loads((root / "model.json").read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ValueError(f"{where}/model.json: not valid JSON ({exc})") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ValueError(f"{where}/model.json: not a {FORMAT} file")
@@ -316,7 +316,7 @@ def load_model(path, *, with_metadata=False):
         raise ValueError(f"{where}/arrays.npz: cannot be read without pickle ({exc})") from None
     try:
         model = _decode(tree, arrays)
-    except (TypeError, KeyError) as exc:
+    except (TypeError, KeyError, RecursionError) as exc:
         raise ValueError(f"{where}/model.json: malformed model ({exc})") from None
     if type(model) is not GlassBoxClassifier:
         raise ValueError(f"{where}/model.json: the top object is not a GlassBoxClassifier")
