@@ -137,3 +137,28 @@ def test_index_finds_a_dataset_file_from_another_directory(tmp_path, monkeypatch
     args = ["explain", "--model", "data/model", "--index", "3", "--out", str(out), "--quiet"]
     assert main(args) == 0
     assert json.loads((out / "explain.json").read_text())["image"] == "d test image 3"
+
+
+def test_explain_a_model_saved_from_python(tmp_path):
+    """A model saved with save_model (invariant block only, no dataset recorded): --image works,
+    --index says what is missing."""
+    import json
+
+    from glassbox import GlassBoxClassifier, GlassBoxRepresentation, save_model
+    from glassbox.cli import main
+
+    ds = datasets.load_digits()
+    rep = GlassBoxRepresentation(blocks="invariant")
+    clf = GlassBoxClassifier(rep, n_components=20, classifier="lda").fit(ds.images, ds.labels)
+    save_model(clf, tmp_path / "m")
+    np.save(tmp_path / "x.npy", ds.images[0])
+    out = tmp_path / "ex"
+    args = ["explain", "--model", str(tmp_path / "m"), "--out", str(out), "--quiet"]
+    assert main([*args, "--image", str(tmp_path / "x.npy")]) == 0
+    report = json.loads((out / "explain.json").read_text())
+    assert [d["name"] for d in report["aggregates"]["block"]] == [
+        "invariant level",
+        "invariant step",
+    ]
+    assert (out / "explain.png").stat().st_size > 10_000
+    assert main([*args, "--index", "0"]) == 1
