@@ -32,8 +32,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _core
-from ._validation import resolve_n_threads
 from .groups import get_group
 from .representation import DIRECTIONS
 
@@ -159,12 +157,7 @@ class _Layout:
 def _equivariant_features(rep, X):
     """The equivariant block of checked images X, whatever ``rep.blocks`` is."""
     out = np.empty((X.shape[0], rep._inv_index.size), dtype=np.float32)
-    n_inv = int(rep._inv_index.max()) + 1
-    _core.glass_features(
-        X, rep.thresholds_, rep.pool_size, rep.cell_size, rep.distances_, rep._inv_index,
-        n_inv, False, True, out, resolve_n_threads(rep.n_threads),
-    )  # fmt: skip
-    return out
+    return rep._transform_into(X, out, blocks="equivariant")
 
 
 class Explanation:

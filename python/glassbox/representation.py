@@ -362,9 +362,11 @@ class GlassBoxRepresentation(TransformerMixin, BaseEstimator):
         check_allocation((X.shape[0], self.n_features_out_), np.float32, "the output of transform")
         return self._transform_into(X, np.empty((X.shape[0], self.n_features_out_), np.float32))
 
-    def _transform_into(self, X, out):
+    def _transform_into(self, X, out, blocks=None):
         """transform() of checked images X into a C-contiguous float32 ``out`` (reused buffers
-        in streaming: no fresh pages to fault in per chunk)."""
+        in streaming: no fresh pages to fault in per chunk); ``blocks`` overrides the fitted
+        choice (glassbox.explain needs the equivariant block of any model)."""
+        blocks = self.blocks if blocks is None else blocks
         nt = resolve_n_threads(self.n_threads)
         n_inv = int(self._inv_index.max()) + 1
         _core.glass_features(
@@ -375,8 +377,8 @@ class GlassBoxRepresentation(TransformerMixin, BaseEstimator):
             self.distances_,
             self._inv_index,
             n_inv,
-            self.blocks != "equivariant",
-            self.blocks != "invariant",
+            blocks != "equivariant",
+            blocks != "invariant",
             out,
             nt,
         )
