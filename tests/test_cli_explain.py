@@ -162,3 +162,17 @@ def test_explain_a_model_saved_from_python(tmp_path):
     ]
     assert (out / "explain.png").stat().st_size > 10_000
     assert main([*args, "--index", "0"]) == 1
+
+
+def test_explain_without_matplotlib_says_so_before_any_work(
+    saved_linear, tmp_path, monkeypatch, capsys
+):
+    import sys
+
+    from glassbox.cli import main
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
+    out = tmp_path / "ex"
+    assert main(["explain", "--model", str(saved_linear), "--index", "0", "--out", str(out)]) == 1
+    assert "draws a PNG with matplotlib" in capsys.readouterr().err
+    assert not out.exists()
