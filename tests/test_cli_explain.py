@@ -72,6 +72,9 @@ def test_explain_command_on_an_image_file_with_a_target(saved_linear, tmp_path):
     np.save(tmp_path / "img.npy", ds.images[5])
     args = ["explain", "--model", str(saved_linear), "--image", str(tmp_path / "img.npy")]
     assert main([*args, "--out", str(out), "--quiet"]) == 0
+    np.save(tmp_path / "big.npy", np.kron(ds.images[5] > 8, np.ones((2, 2), bool)))  # resized
+    args = ["explain", "--model", str(saved_linear), "--image", str(tmp_path / "big.npy")]
+    assert main([*args, "--out", str(out), "--quiet"]) == 0
 
 
 def test_explain_command_with_an_approximate_model(tmp_path, capsys):
@@ -103,6 +106,10 @@ def test_explain_command_errors(saved_linear, tmp_path, capsys):
     fails(["--model", str(saved_linear), "--index", "450"], "the test set has 450 images")
     fails(["--model", str(saved_linear), "--index", "0", "--target", "cat"], "--target 'cat'")
     fails(["--model", str(saved_linear), "--image", str(tmp_path / "x.png")], "no such file")
+    np.save(tmp_path / "c.npy", np.ones((8, 8), complex))
+    fails(
+        ["--model", str(saved_linear), "--image", str(tmp_path / "c.npy")], "2-D array of numbers"
+    )
     (tmp_path / "junk.png").write_bytes(b"not an image")
     fails(["--model", str(saved_linear), "--image", str(tmp_path / "junk.png")], "cannot be read")
     tampered = tmp_path / "tampered"

@@ -28,25 +28,30 @@ def read_image(path, shape):
             img = np.load(path, allow_pickle=False)
         except ValueError as exc:
             raise ValueError(f"--image {str(path)!r}: cannot be read as an array ({exc})") from None
-        if img.ndim != 2:
-            raise ValueError(f"--image {str(path)!r}: an .npy image must be 2-D, got {img.shape}")
+        if img.ndim != 2 or img.dtype.kind not in "biuf":
+            raise ValueError(
+                f"--image {str(path)!r}: an .npy image must be a 2-D array of numbers, got "
+                f"{img.dtype} of shape {img.shape}"
+            )
     else:
         img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
         if img is None:
             raise ValueError(f"--image {str(path)!r}: cannot be read as an image")
     h, w = shape
     if img.shape != (h, w):
-        if img.dtype == np.float64 or img.dtype == np.int64:
+        if img.dtype not in (np.uint8, np.uint16, np.float32):  # what cv2.resize takes
             img = img.astype(np.float32)
         img = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
     return img
 
 
 def _class_name(names, label):
+    """The dataset's name of a label (labels index the class names), else the label."""
     try:
-        return str(names[int(label)])
-    except (TypeError, ValueError, IndexError):
+        k = int(label)
+    except (TypeError, ValueError):
         return str(label)
+    return str(names[k]) if 0 <= k < len(names) else str(label)
 
 
 def _target_label(model, names, text):
