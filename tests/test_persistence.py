@@ -41,6 +41,17 @@ def _copy(src, dst):
     return dst
 
 
+def _edit_arrays(path, edit):
+    """Rewrite arrays.npz with ``edit(arrays)`` applied, then recompute the checksum."""
+    with np.load(path / "arrays.npz", allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    edit(arrays)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    (path / "arrays.npz").write_bytes(buf.getvalue())
+    _rehash(path)
+
+
 def _rehash(path):
     """Recompute the checksum of edited files, as someone editing them on purpose would."""
     doc = json.loads((path / "model.json").read_text())
@@ -113,17 +124,10 @@ def test_edited_numbers_with_a_recomputed_checksum_are_refused(saved, tmp_path):
     """Someone who recomputes the checksum still has to match the stored predictions."""
     _, path = saved
     bad = _copy(path, tmp_path / "rehashed")
-    with np.load(bad / "arrays.npz", allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files}
-    thresholds_key = None
     doc = json.loads((bad / "model.json").read_text())
     rep_state = doc["model"]["state"]["__dict__"]["representation_"]["state"]["__dict__"]
-    thresholds_key = rep_state["thresholds_"]["__array__"]
-    arrays[thresholds_key] = arrays[thresholds_key] + 1.0
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    (bad / "arrays.npz").write_bytes(buf.getvalue())
-    _rehash(bad)
+    key = rep_state["thresholds_"]["__array__"]
+    _edit_arrays(bad, lambda arrays: arrays.update({key: arrays[key] + 1.0}))
     with pytest.raises(ValueError, match="does not reproduce the predictions"):
         load_model(bad)
 
@@ -149,14 +153,7 @@ def test_a_pickle_inside_the_arrays_is_never_run(saved, tmp_path, monkeypatch):
     mark = tmp_path / "executed"
     monkeypatch.setenv("GB_MARK", str(mark))
     bad = _copy(path, tmp_path / "pickle")
-    with np.load(bad / "arrays.npz", allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files}
-    first = sorted(arrays)[0]
-    arrays[first] = np.array([_Boom()], dtype=object)
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    (bad / "arrays.npz").write_bytes(buf.getvalue())
-    _rehash(bad)
+    _edit_arrays(bad, lambda arrays: arrays.update({min(arrays): np.array([_Boom()], object)}))
     with pytest.raises(ValueError, match="cannot be read without pickle"):
         load_model(bad)
     assert not mark.exists()

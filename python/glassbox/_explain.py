@@ -135,12 +135,19 @@ def run(args) -> int:
     return 0
 
 
+def _headline(report) -> str:
+    """'<image>: predicted <class> (true <class>)': the summary's first line, the PNG's title."""
+    true = report["true_class"]
+    return f"{report['image']}: predicted {report['predicted_class']}" + (
+        f" (true {true})" if true is not None else ""
+    )
+
+
 def summary(report) -> str:
     """A few lines for the terminal."""
     kind = "exact" if report["exact"] else "approximate: occlusion"
     lines = [
-        f"{report['image']}: predicted {report['predicted_class']}"
-        + (f" (true {report['true_class']})" if report["true_class"] is not None else ""),
+        _headline(report),
         f"score of {report['target_class']}: {report['score']:.4f} = baseline "
         f"{report['baseline']:.4f} + contributions {report['sum_of_contributions']:.4f}"
         + (f" + residual {report['residual']:.4f}" if not report["exact"] else "")
@@ -211,9 +218,7 @@ def write_explain_png(path, model, ex, image, heat, report):
     _bars(fig.add_subplot(bottom[3]), agg["plane"], "by binarization plane (top 10)", 10)
     kind = "exact" if report["exact"] else "approximate (occlusion)"
     fig.suptitle(
-        f"{report['image']}: predicted {report['predicted_class']}"
-        + (f" (true {report['true_class']})" if report["true_class"] is not None else "")
-        + f"; score of {report['target_class']} {report['score']:.3f} = baseline "
+        _headline(report) + f"; score of {report['target_class']} {report['score']:.3f} = baseline "
         f"{report['baseline']:.3f} + {report['sum_of_contributions']:.3f} [{kind}]",
         fontsize=10,
     )

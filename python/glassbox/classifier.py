@@ -109,7 +109,8 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
     classifier_ : estimator
     pipeline_ : sklearn.pipeline.Pipeline
         The fitted stages in order; ``pipeline_[:-1].transform(X)`` gives the principal
-        components the classifier sees.
+        components the classifier sees (up to float32 rounding: the model itself reduces in
+        float64, see :meth:`explain`).
     classes_ : ndarray
     class_means_ : ndarray of float64, shape (n_classes, n_features)
         Mean representation of each class's training images (see :meth:`class_prototypes`).

@@ -205,7 +205,7 @@ class Explanation:
         self.method = method
         self.exact = method == "linear"
         self.residual = score - baseline - self.contributions.sum(axis=1)
-        self._eq = None
+        self._eq = self._level = self._heat = None  # computed once, on first use
 
     def __len__(self):
         return self.score.shape[0]
@@ -236,6 +236,12 @@ class Explanation:
             self._eq = (c, beta, F_eq)
         return self._eq
 
+    def _levels(self):
+        """(N, H, W) level maps of the images (heatmap and planes both need them)."""
+        if self._level is None:
+            self._level = level_map(self._rep, self.images)
+        return self._level
+
     def _eq_contributions(self):
         c, beta, F_eq = self._eq_terms()
         return c * F_eq - beta
@@ -252,10 +258,15 @@ class Explanation:
         ndarray of float64, shape (N, H, W)
             ``heatmap().sum((1, 2)) == contributions.sum(1)`` up to rounding.
         """
+        if self._heat is None:
+            self._heat = self._compute_heatmap()
+        return self._heat.copy()  # the cached one also serves aggregate("cell")
+
+    def _compute_heatmap(self):
         L = self._layout
         c, beta, _ = self._eq_terms()
         N = len(self)
-        level = level_map(self._rep, self.images)
+        level = self._levels()
         lv = slice(0, L.n_level)
         grid = (N, L.OH, L.OW)
         out = _upsample(c[:, lv].reshape(grid), L.p) * level
@@ -316,7 +327,8 @@ class Explanation:
         if by == "element":
             return list(L.group.elements), self._eq_contributions() @ L.element_shares()
         if by == "cell":
-            h = self.heatmap().reshape(len(self), L.CH, L.c, L.CW, L.c).sum(axis=(2, 4))
+            self.heatmap()
+            h = self._heat.reshape(len(self), L.CH, L.c, L.CW, L.c).sum(axis=(2, 4))
             names = [f"cell ({r},{col})" for r in range(L.CH) for col in range(L.CW)]
             return names, h.reshape(len(self), -1)
         raise ValueError(f"by must be one of {AGGREGATIONS}, got {by!r}")
@@ -327,7 +339,7 @@ class Explanation:
         L = self._layout
         c, beta, _ = self._eq_terms()
         N, K = len(self), L.K
-        level = level_map(self._rep, self.images).reshape(N, -1)
+        level = self._levels().reshape(N, -1)
         base = (np.arange(N) * (K + 1))[:, None]
         diff = np.zeros(N * (K + 1))
 

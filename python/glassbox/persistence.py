@@ -22,6 +22,7 @@ checksum does not match, never a model that looks complete.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -39,6 +40,7 @@ VERSION = 1
 _N_PROBES = 4
 
 
+@functools.cache
 def _allowed():
     """Class name -> class: everything a GlassBoxClassifier is made of."""
     from sklearn.decomposition import PCA, IncrementalPCA
