@@ -206,19 +206,23 @@ def test_bit_paths_non_square(simd, shape, group):
         np.testing.assert_array_equal(got, want, err_msg=str(shape))
 
 
-@pytest.mark.parametrize("side", [28, 100])
+@pytest.mark.parametrize("side", [28, 64, 100])
 def test_large_outputs_streamed_equal(simd, side):
-    """Outputs of 16 MB and more are written with streaming stores through a staging buffer:
-    every byte lands, in a caller's out= (offset inside a larger buffer: unaligned rows) and in a
-    fresh array, with 1 and 2 threads."""
-    n = 12_000 if side == 28 else 900  # 18.8 MB / 18 MB of output
+    """Outputs of 16 MB and more are written with streaming stores: every byte lands, in a
+    caller's out= and in a fresh array, with 1 and 2 threads.  The out= is 64-byte aligned (pooled
+    rows of 32 bytes at side 64 then go straight to memory, without the staging buffer) and offset
+    by 3 bytes inside a larger buffer (unaligned rows: staged)."""
+    n = {28: 12_000, 64: 2_000, 100: 900}[side]  # 18.8 MB / 16.4 MB / 18 MB of output
     x = make_images(np.uint8, (side, side), n=n, seed=side)
     want = ref.represent_fused(x, 127, "fixed", "D4", 2, 2, "max", False)
-    buf = np.full(want.size + 3, 7, dtype=np.uint8)
-    out = buf[3:].reshape(want.shape)  # misaligned on purpose
-    for n_threads in (1, 2):
-        out[...] = 9
-        gb.represent_fused(x, 127, out=out, n_threads=n_threads)
-        np.testing.assert_array_equal(out, want)
-        assert (buf[:3] == 7).all()
+    buf = np.full(want.size + 64 + 3, 7, dtype=np.uint8)
+    aligned = -buf.ctypes.data % 64
+    for offset in (aligned, aligned + 3):
+        buf[...] = 7
+        out = buf[offset : offset + want.size].reshape(want.shape)
+        for n_threads in (1, 2):
+            out[...] = 9
+            gb.represent_fused(x, 127, out=out, n_threads=n_threads)
+            np.testing.assert_array_equal(out, want)
+            assert (buf[:offset] == 7).all() and (buf[offset + want.size :] == 7).all()
     np.testing.assert_array_equal(gb.represent_fused(x, 127), want)

@@ -1,6 +1,6 @@
-// AVX2 versions of the bit-plane steps, compiled for those instructions through function
-// attributes (the rest of the library stays baseline x86-64) and chosen at run time when the CPU
-// has them (see fused.cpp).  Each returns exactly what its SSE2 counterpart returns; the tests
+// AVX2 versions of the bit-plane steps, compiled for those instructions (and BMI2, which every
+// AVX2 CPU has) through function attributes (the rest of the library stays baseline x86-64) and
+// chosen at run time when the CPU has them (see fused.cpp).  Each returns exactly what its SSE2 counterpart returns; the tests
 // run both.  No lambdas in here: GCC does not give them the enclosing function's target.
 #pragma once
 
@@ -10,7 +10,7 @@
 #define GLASSBOX_AVX2 1
 #include <immintrin.h>
 
-#define GLASSBOX_TARGET_AVX2 __attribute__((target("avx2")))
+#define GLASSBOX_TARGET_AVX2 __attribute__((target("avx2,bmi2")))
 
 namespace glassbox::bits {
 
@@ -48,7 +48,7 @@ GLASSBOX_TARGET_AVX2 inline __m256i expand32(std::uint32_t m) {
                                        2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
   const __m256i bit = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ull));
   const __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(m)), idx);
-  return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(v, bit), bit), _mm256_set1_epi8(1));
+  return _mm256_min_epu8(_mm256_and_si256(v, bit), _mm256_set1_epi8(1));  // 0, or the bit's value -> 1
 }
 
 // expand_row: dst[j] = bit j of the row, j < n; writes up to 31 bytes past dst + n and reads
@@ -58,6 +58,30 @@ GLASSBOX_TARGET_AVX2 inline void expand_row_avx2(const std::uint8_t* row, index_
     std::uint32_t m;
     std::memcpy(&m, row + j / 8, 4);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + j), expand32(m));
+  }
+}
+
+// A plane of SH rows of SW bits (row r at src + r * stride; rows in reverse order when
+// flip_rows) expanded to bytes 0 / 1 straight into memory with non-temporal stores, skipping the
+// staging buffer: SW % 16 == 0 and dst 16-byte aligned; writes exactly SH * SW bytes.  The
+// caller orders the stores with a fence before the output is read.
+GLASSBOX_TARGET_AVX2 inline void expand_plane_stream_avx2(const std::uint8_t* src, index_t stride, index_t SH,
+                                                          index_t SW, bool flip_rows, std::uint8_t* dst) {
+  for (index_t r = 0; r < SH; ++r, dst += SW) {
+    const std::uint8_t* row = src + (flip_rows ? SH - 1 - r : r) * stride;
+    index_t j = 0;
+    for (; j + 32 <= SW; j += 32) {
+      std::uint32_t m;
+      std::memcpy(&m, row + j / 8, 4);
+      const __m256i e = expand32(m);
+      _mm_stream_si128(reinterpret_cast<__m128i*>(dst + j), _mm256_castsi256_si128(e));
+      _mm_stream_si128(reinterpret_cast<__m128i*>(dst + j + 16), _mm256_extracti128_si256(e, 1));
+    }
+    if (j < SW) {  // 16 columns left
+      std::uint16_t m;
+      std::memcpy(&m, row + j / 8, 2);
+      _mm_stream_si128(reinterpret_cast<__m128i*>(dst + j), _mm256_castsi256_si128(expand32(m)));
+    }
   }
 }
 

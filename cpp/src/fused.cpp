@@ -252,71 +252,170 @@ inline void fast_small_plane(const std::uint8_t* x, index_t H, index_t W, std::u
 }
 
 #ifdef GLASSBOX_AVX2
-// fast_small_plane with AVX2: the pooled rows as the 16 lanes of one register, the group acting
-// through lane and bit shuffles, two rows expanded to bytes per step.
-// Columns [0, 16) and [off, off + 16) of a row.
-GLASSBOX_TARGET_AVX2 inline __m256i two_loads(const std::uint8_t* p, index_t off) {
-  return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))),
-                                 _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + off)), 1);
-}
+// fast_small_plane with AVX2: the pooled plane as the 16 lanes of one register (row i = lane i),
+// the group acting through lane and bit shuffles, and everything kept in registers.  Rows
+// written as 16-bit scalars and read back as one vector (or a vector stored and read back at an
+// offset) cannot be forwarded from the store buffer: each such round trip stalls for about as
+// long as the rest of the plane takes.
 
-GLASSBOX_TARGET_AVX2 inline std::uint16_t pooled_row16(const std::uint8_t* a, const std::uint8_t* b, index_t W2,
-                                                       index_t OW, __m256i tt) {
-  const __m256i bias = _mm256_set1_epi8(static_cast<char>(0x80));
-  __m256i v = _mm256_max_epu8(two_loads(a, W2 - 16), two_loads(b, W2 - 16));
-  v = _mm256_max_epu8(v, _mm256_srli_epi16(v, 8));  // byte 2m: max over the window of pair m
-  // pack each lane's 8 pair maxima into its low 8 bytes (within lanes: pairs 0..7 in the low
-  // lane, pairs OW - 8 .. OW - 1 in the high one)
-  v = _mm256_packus_epi16(_mm256_and_si256(v, _mm256_set1_epi16(0x00FF)), _mm256_setzero_si256());
-  const auto m = static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpgt_epi8(_mm256_xor_si256(v, bias), tt)));
-  return static_cast<std::uint16_t>((m & 0xFFu) | (((m >> 16) & 0xFFu) << (OW - 8)));
-}
+// What each element of the group does to the pooled plane, worked out once per call: the
+// version of the plane it starts from (0: as is, 1: columns reversed, 2: transposed, 3: both),
+// whether its first SH rows are then reversed, and its output shape.
+struct SmallPlan {
+  struct Step {
+    int variant;
+    bool flip_rows;
+    index_t SH, SW;
+  };
+  std::vector<Step> steps;
+  bool need[4] = {true, false, false, false};
+  // the byte shuffles that reverse the first n rows of a register, for n = OH and n = OW
+  alignas(32) std::uint8_t flip_same[2][32], flip_other[2][32];
 
-GLASSBOX_TARGET_AVX2 inline void store_plane16(const std::uint16_t* rows, index_t TH, index_t TW, bool packed,
-                                               OutputSink& sink) {
-  if (packed) {
-    std::uint8_t* d = sink.reserve(2 * TH);
-    if (TW > 8) {
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(d), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows)));
-      sink.commit(2 * TH);  // the 32 bytes stored spill into the slack
-    } else {
-      for (index_t r = 0; r < TH; ++r) d[r] = static_cast<std::uint8_t>(rows[r]);
-      sink.commit(TH);
+  SmallPlan(index_t OH, index_t OW, const std::uint8_t* elements, int G) {
+    for (int g = 0; g < G; ++g) {
+      const D4Element e = d4_element(elements[g]);
+      // as in fast_small_plane: a swapping element is a flip of the transpose
+      const bool flip_rows = e.swap ? e.flip_c : e.flip_r, flip_cols = e.swap ? e.flip_r : e.flip_c;
+      const int variant = (e.swap ? 2 : 0) + (flip_cols ? 1 : 0);
+      need[variant] = true;
+      if (variant == 3) need[2] = true;  // the reversed transpose is made from the transpose
+      steps.push_back({variant, flip_rows, e.swap ? OW : OH, e.swap ? OH : OW});
     }
+    make_flip(OH, flip_same[0], flip_other[0]);
+    make_flip(OW, flip_same[1], flip_other[1]);
+  }
+
+  // Output row r < n (bytes 2r, 2r + 1) = input row n - 1 - r; rows n..15 zero.  A byte from the
+  // same 128-bit lane comes through `same`, one from the other lane through `other` (applied to
+  // the register with its lanes swapped); 0x80 gives zero.
+  static void make_flip(index_t n, std::uint8_t* same, std::uint8_t* other) {
+    for (int p = 0; p < 32; ++p) {
+      const int r = p / 2;
+      same[p] = other[p] = 0x80;
+      if (r >= n) continue;
+      const int q = 2 * static_cast<int>(n - 1 - r) + (p & 1);  // source byte
+      if (q / 16 == p / 16)
+        same[p] = static_cast<std::uint8_t>(q % 16);
+      else
+        other[p] = static_cast<std::uint8_t>(q % 16);
+    }
+  }
+};
+
+// Pooled row of rows a and b (W2 = 2 OW <= 32 columns used): one 32-byte load per row, so it
+// reads up to 32 - W bytes past the end of row b (the caller pads the last image).  Bit m of the result:
+// max of columns 2m, 2m + 1 of both rows > t.
+GLASSBOX_TARGET_AVX2 inline std::uint64_t pooled_row16(const std::uint8_t* a, const std::uint8_t* b, std::uint32_t keep,
+                                                       __m256i tt) {
+  const __m256i bias = _mm256_set1_epi8(static_cast<char>(0x80));
+  const __m256i v = _mm256_max_epu8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a)),
+                                    _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b)));
+  const auto c = static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpgt_epi8(_mm256_xor_si256(v, bias), tt)));
+  return _pext_u32(c | (c >> 1), 0x55555555u) & keep;  // bit m = bit 2m | bit 2m + 1
+}
+
+// Pooled rows o0 .. o0 + 3 (those below OH) as the four 16-bit pieces of a word.
+GLASSBOX_TARGET_AVX2 inline std::uint64_t pooled_quad(const std::uint8_t* x, index_t W, index_t OH, std::uint32_t keep,
+                                                      __m256i tt, index_t o0) {
+  std::uint64_t q = 0;
+  for (index_t i = 0; i < 4; ++i) {
+    const index_t oi = o0 + i;
+    if (oi < OH) q |= pooled_row16(x + 2 * oi * W, x + (2 * oi + 1) * W, keep, tt) << (16 * i);
+  }
+  return q;
+}
+
+// The 16 x 16 bit transpose (bit c of row r -> bit r of row c), as bits::transpose16 but
+// assembled in registers.
+GLASSBOX_TARGET_AVX2 inline __m256i transpose16_reg(__m256i v) {
+  const __m256i low = _mm256_set1_epi16(0x00FF);
+  // bytes 0..15: the low bytes of rows 0..15; bytes 16..31: their high bytes
+  const __m256i p =
+      _mm256_permute4x64_epi64(_mm256_packus_epi16(_mm256_and_si256(v, low), _mm256_srli_epi16(v, 8)), 0xD8);
+  // bit 7 of every byte after a shift by 7 - j within 64-bit lanes is bit j of that byte:
+  // movemask j holds transposed row j (low half) and row j + 8 (high half)
+#define GLASSBOX_T16(j) _mm256_movemask_epi8(_mm256_slli_epi64(p, 7 - j))
+  const __m256i d = _mm256_setr_epi32(GLASSBOX_T16(0), GLASSBOX_T16(1), GLASSBOX_T16(2), GLASSBOX_T16(3),
+                                      GLASSBOX_T16(4), GLASSBOX_T16(5), GLASSBOX_T16(6), GLASSBOX_T16(7));
+#undef GLASSBOX_T16
+  // within lanes: the four low halves, then the four high halves; then rows 0..3 | 4..7 | 8..11 | 12..15
+  const __m256i halves = _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15,  //
+                                          0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15);
+  return _mm256_permute4x64_epi64(_mm256_shuffle_epi8(d, halves), 0xD8);
+}
+
+// Bytes 0 / 1 from rows 2k and 2k + 1 (k < 4) of the eight rows whose 16 bits stand in both
+// lanes of `half` (rows 0..7 or 8..15 of a plane, duplicated): bytes 0..15 = row 2k,
+// 16..31 = row 2k + 1.
+GLASSBOX_TARGET_AVX2 inline __m256i expand_pair(__m256i half, index_t k) {
+  alignas(32) static constexpr std::uint8_t kPick[4][32] = {
+      {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3},
+      {4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7},
+      {8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9, 10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11},
+      {12, 12, 12, 12, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13,
+       14, 14, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15}};
+  const __m256i bit = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ull));
+  const __m256i b = _mm256_shuffle_epi8(half, _mm256_load_si256(reinterpret_cast<const __m256i*>(kPick[k])));
+  return _mm256_min_epu8(_mm256_and_si256(b, bit), _mm256_set1_epi8(1));  // 0, or the bit's value -> 1
+}
+
+// One transformed plane (TH rows of TW bits in the lanes of v) into the sink.
+GLASSBOX_TARGET_AVX2 inline void store_plane16(__m256i v, index_t TH, index_t TW, bool packed, OutputSink& sink) {
+  if (packed && TW > 8) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(sink.reserve(2 * TH)), v);  // the spill lands in the slack
+    sink.commit(2 * TH);
+    return;
+  }
+  if (packed) {  // one byte a row: the low bytes of the lanes
+    const __m256i lo = _mm256_packus_epi16(_mm256_and_si256(v, _mm256_set1_epi16(0x00FF)), _mm256_setzero_si256());
+    const __m256i rows = _mm256_permute4x64_epi64(lo, 0xD8);  // bytes 0..15 = rows 0..15
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(sink.reserve(TH)), _mm256_castsi256_si128(rows));
+    sink.commit(TH);
     return;
   }
   std::uint8_t* d = sink.reserve(TH * TW);
+  const __m256i halves[2] = {_mm256_permute4x64_epi64(v, 0x44), _mm256_permute4x64_epi64(v, 0xEE)};
   for (index_t r = 0; r < TH; r += 2) {  // 16 bytes a row, in order: each spill is rewritten next
-    const std::uint32_t m = rows[r] | (r + 1 < TH ? static_cast<std::uint32_t>(rows[r + 1]) << 16 : 0u);
-    const __m256i e = bits::expand32(m);
+    const __m256i e = expand_pair(halves[r / 8], (r / 2) % 4);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(d + r * TW), _mm256_castsi256_si128(e));
     if (r + 1 < TH) _mm_storeu_si128(reinterpret_cast<__m128i*>(d + (r + 1) * TW), _mm256_extracti128_si256(e, 1));
   }
   sink.commit(TH * TW);
 }
 
+GLASSBOX_TARGET_AVX2 inline __m256i flip_rows16(__m256i v, const std::uint8_t* same, const std::uint8_t* other) {
+  const __m256i s = _mm256_load_si256(reinterpret_cast<const __m256i*>(same));
+  const __m256i o = _mm256_load_si256(reinterpret_cast<const __m256i*>(other));
+  return _mm256_or_si256(_mm256_shuffle_epi8(v, s), _mm256_shuffle_epi8(_mm256_permute2x128_si256(v, v, 0x01), o));
+}
+
 GLASSBOX_TARGET_AVX2 void fast_small_plane_avx2(const std::uint8_t* x, index_t H, index_t W, std::uint8_t t,
-                                                const std::uint8_t* elements, int G, bool packed, index_t K,
-                                                index_t k, index_t plane_out, std::uint8_t* out_image,
-                                                OutputSink& sink) {
+                                                const SmallPlan& plan, bool packed, index_t K, index_t k,
+                                                index_t plane_out, std::uint8_t* out_image, OutputSink& sink) {
   const index_t OH = H / 2, OW = W / 2;
   const __m256i tt = _mm256_set1_epi8(static_cast<char>(t ^ 0x80));
-  alignas(32) std::uint16_t rows[16] = {};
-  for (index_t oi = 0; oi < OH; ++oi) rows[oi] = pooled_row16(x + 2 * oi * W, x + (2 * oi + 1) * W, 2 * OW, OW, tt);
+  const std::uint32_t keep = (1u << OW) - 1u;
+  const __m256i m = _mm256_setr_epi64x(static_cast<long long>(pooled_quad(x, W, OH, keep, tt, 0)),
+                                       static_cast<long long>(pooled_quad(x, W, OH, keep, tt, 4)),
+                                       static_cast<long long>(pooled_quad(x, W, OH, keep, tt, 8)),
+                                       static_cast<long long>(pooled_quad(x, W, OH, keep, tt, 12)));
   // the plane, its columns reversed, its transpose, and that reversed (padding bits stay zero)
-  const __m256i m = _mm256_load_si256(reinterpret_cast<const __m256i*>(rows));
-  const __m256i mrev = _mm256_srl_epi16(bits::reverse_bits16(m), _mm_cvtsi64_si128(16 - OW));
-  const __m256i tr = bits::transpose16(m);
-  const __m256i trev = _mm256_srl_epi16(bits::reverse_bits16(tr), _mm_cvtsi64_si128(16 - OH));
-  alignas(32) std::uint16_t plane[32] = {};  // store_plane16 reads 32 bytes from up to row 15
-  for (int g = 0; g < G; ++g) {
-    const D4Element e = d4_element(elements[g]);
-    const index_t SH = e.swap ? OW : OH, SW = e.swap ? OH : OW;
-    const bool flip_rows = e.swap ? e.flip_c : e.flip_r, flip_cols = e.swap ? e.flip_r : e.flip_c;
-    const __m256i v = e.swap ? (flip_cols ? trev : tr) : (flip_cols ? mrev : m);
-    _mm256_store_si256(reinterpret_cast<__m256i*>(plane), flip_rows ? bits::reverse_rows16(v) : v);
-    sink.seek(out_image + (static_cast<index_t>(g) * K + k) * plane_out);
-    store_plane16(plane + (flip_rows ? 16 - SH : 0), SH, SW, packed, sink);
+  __m256i var[4];
+  var[0] = m;
+  if (plan.need[1]) var[1] = _mm256_srl_epi16(bits::reverse_bits16(m), _mm_cvtsi64_si128(16 - OW));
+  if (plan.need[2]) var[2] = transpose16_reg(m);
+  if (plan.need[3]) var[3] = _mm256_srl_epi16(bits::reverse_bits16(var[2]), _mm_cvtsi64_si128(16 - OH));
+  const auto G = static_cast<index_t>(plan.steps.size());
+  for (index_t g = 0; g < G; ++g) {
+    const SmallPlan::Step& s = plan.steps[static_cast<std::size_t>(g)];
+    __m256i v = var[s.variant];
+    if (s.flip_rows) {
+      const int which = s.SH == OH ? 0 : 1;
+      v = flip_rows16(v, plan.flip_same[which], plan.flip_other[which]);
+    }
+    sink.seek(out_image + (g * K + k) * plane_out);
+    store_plane16(v, s.SH, s.SW, packed, sink);
   }
 }
 #endif
@@ -386,7 +485,18 @@ void wide_plane(const std::uint8_t* x, index_t W, index_t OH, index_t OW, std::u
     const index_t SH = e.swap ? OW : OH, SW = e.swap ? OH : OW;
     const bool flip_rows = e.swap ? e.flip_c : e.flip_r, flip_cols = e.swap ? e.flip_r : e.flip_c;
     const std::uint8_t* src = e.swap ? (flip_cols ? wp.trev.data() : wp.trans.data()) : (flip_cols ? wp.rev.data() : m);
-    sink.seek(out_image + (static_cast<index_t>(g) * K + k) * plane_out);
+    std::uint8_t* dst = out_image + (static_cast<index_t>(g) * K + k) * plane_out;
+#ifdef GLASSBOX_AVX2
+    if constexpr (Avx2) {
+      // streamed whole-16-byte rows go straight to the output: no copy through the sink
+      if (!packed && sink.streaming() && SW % 16 == 0 && reinterpret_cast<std::uintptr_t>(dst) % 16 == 0) {
+        bits::expand_plane_stream_avx2(src, S, SH, SW, flip_rows, dst);
+        sink.note_streamed();
+        continue;
+      }
+    }
+#endif
+    sink.seek(dst);
     const index_t row_bytes = packed ? packed_width(SW) : SW;
     const index_t block = std::max<index_t>(1, OutputSink::kMaxRow / row_bytes);  // rows per reserve
     for (index_t r0 = 0; r0 < SH; r0 += block) {
@@ -417,7 +527,7 @@ std::atomic<int> g_avx2{-1};  // -1: not decided yet; else 0 / 1
 
 bool cpu_has_avx2() {
 #ifdef GLASSBOX_AVX2
-  return __builtin_cpu_supports("avx2");
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2");
 #else
   return false;
 #endif
@@ -463,6 +573,10 @@ void represent_fused(const T* images, index_t N, index_t H, index_t W, Threshold
   const bool stream = !fresh_out && N * image_out * static_cast<index_t>(sizeof(Out)) >= kStreamOutputBytes;
   const bool avx2 = fused_avx2_enabled();
   (void)stream, (void)avx2;
+#ifdef GLASSBOX_AVX2
+  std::unique_ptr<const SmallPlan> small_plan;  // shared, read only
+  if (fast_small && avx2) small_plan = std::make_unique<const SmallPlan>(H / 2, W / 2, elements, G);
+#endif
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
     const auto pooled_len = static_cast<std::size_t>(OH * OW);
@@ -472,6 +586,7 @@ void represent_fused(const T* images, index_t N, index_t H, index_t W, Threshold
     constexpr bool kBytes = std::is_same_v<T, std::uint8_t> && std::is_same_v<Out, std::uint8_t>;
     std::unique_ptr<OutputSink> sink;
     std::unique_ptr<WidePlanes> wplanes;
+    std::vector<std::uint8_t> padded;  // the last image, for fast_small_plane_avx2
     if (kBytes && (fast_small || wide)) sink = std::make_unique<OutputSink>(stream);
     if (kBytes && wide) wplanes = std::make_unique<WidePlanes>(OH, OW, elements, G);
 #endif
@@ -487,7 +602,15 @@ void represent_fused(const T* images, index_t N, index_t H, index_t W, Threshold
             if (k == 0) bits::prefetch(x, kPrefetchBytes, npix);
 #ifdef GLASSBOX_AVX2
             if (avx2) {
-              fast_small_plane_avx2(x, H, W, static_cast<std::uint8_t>(rule.ithr), elements, G, packed, K, k,
+              // the 32-byte row loads read up to 32 - W bytes past the image: only the last
+              // image's may leave the input, so it is read from a padded copy
+              const std::uint8_t* xs = x;
+              if (n == N - 1) {
+                padded.assign(static_cast<std::size_t>(npix + 32), 0);
+                std::memcpy(padded.data(), x, static_cast<std::size_t>(npix));
+                xs = padded.data();
+              }
+              fast_small_plane_avx2(xs, H, W, static_cast<std::uint8_t>(rule.ithr), *small_plan, packed, K, k,
                                     plane_out, img_out, *sink);
               continue;
             }

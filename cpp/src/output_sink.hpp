@@ -49,11 +49,18 @@ class OutputSink {
     if (len_ + n + kSlack > kCapacity) flush(false);
     return buf_ + len_;
   }
-  void commit(index_t n) { len_ += n; }
+  void commit(index_t n) {
+    len_ += n;
+    if (stream_ && len_ >= kEagerBytes) flush(false);
+  }
   // Write out everything staged.
   void end() {
     if (len_ > 0) flush(true);
   }
+  // Whether outputs are streamed, and a note that the caller streamed some itself (so that
+  // fence() orders them too).
+  bool streaming() const { return stream_; }
+  void note_streamed() { streamed_ = true; }
   // Order this thread's streaming stores before whatever follows (the end of the parallel
   // region); ordinary stores need nothing.
   void fence() {
@@ -65,6 +72,10 @@ class OutputSink {
 
  private:
   static constexpr index_t kCapacity = 4 * kMaxRow;
+  // Streamed output is written out as soon as this much is staged: small bursts of streaming
+  // stores drain while the kernel computes on; a burst of the whole buffer stalls it until the
+  // write-combining buffers empty.
+  static constexpr index_t kEagerBytes = 2048;
 
   // All staged bytes (all) or the largest 16-byte-aligned run of them at the destination; the
   // few bytes left over move to the front of the buffer.

@@ -28,7 +28,9 @@ struct D4Element {
 inline constexpr int kD4Order = 8;
 
 inline D4Element d4_element(int code) {
-  constexpr D4Element table[kD4Order] = {
+  // static: a plain constexpr local is rebuilt on the stack at every call, and reading it back
+  // through a computed index stalls on the fresh stores in the kernels' per-plane loops
+  static constexpr D4Element table[kD4Order] = {
       {false, false, false},  // e     x
       {true, false, true},    // r90   np.rot90(x, 1)
       {false, true, true},    // r180  np.rot90(x, 2)
