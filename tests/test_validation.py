@@ -112,6 +112,22 @@ def test_thresholds_out_of_range(thresholds):
         gb.represent_fused(U8, thresholds)
 
 
+def test_scalar_threshold_forms_agree():
+    """A plain Python number takes a shortcut past NumPy; it must mean what the same value means
+    as a NumPy scalar or a one-element list, for integer (floored) and float images."""
+    rng = np.random.default_rng(5)
+    u8 = rng.integers(0, 256, (3, 8, 8), dtype=np.uint8)
+    u16 = u8.astype(np.uint16) * 250
+    f32 = rng.random((3, 8, 8), dtype=np.float32)
+    for x, t in ((u8, 100), (u8, 100.7), (u16, 30000.5), (f32, 0.25), (f32, -1)):
+        want = gb.binarize(x, [t])[:, 0]
+        np.testing.assert_array_equal(gb.binarize(x, t), want)
+        np.testing.assert_array_equal(gb.binarize(x, np.float64(t)), want)
+        np.testing.assert_array_equal(gb.represent_fused(x, t), gb.represent_fused(x, [t])[:, :, 0])
+    with pytest.raises(TypeError, match="thresholds must be real numbers"):
+        gb.binarize(F32, 10**400)  # too large for a float: the general path's message
+
+
 def test_bad_thresholds():
     with pytest.raises(ValueError, match="thresholds must be finite"):
         gb.binarize(F32, np.nan)

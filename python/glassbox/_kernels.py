@@ -47,9 +47,12 @@ _POOL_MODES = ("max", "mean", "sum")
 _OTSU_MAX_PIXELS = 2**27
 
 
+_UINT_RANGE = {1: (0, 255), 2: (0, 65535)}  # by itemsize: the unsigned image dtypes
+
+
 def _default_threshold(dtype: np.dtype) -> float:
     if dtype.kind == "u":
-        return float(np.iinfo(dtype).max // 2)  # 127 for uint8, 32767 for uint16
+        return float(_UINT_RANGE[dtype.itemsize][1] // 2)  # 127 for uint8, 32767 for uint16
     return 0.5
 
 
@@ -64,6 +67,20 @@ def _thresholds(thresholds, method: str, dtype: np.dtype) -> tuple[np.ndarray, b
         return np.zeros(1), True
     if thresholds is None:
         thresholds = _default_threshold(dtype)
+    # the common case, a plain Python number, without a dozen tiny NumPy calls (each costs tens
+    # of microseconds when the caches are cold, which is what a call after idle time meets)
+    if type(thresholds) is float or (type(thresholds) is int and abs(thresholds) < 2**53):
+        value = float(thresholds)
+        if not math.isfinite(value):
+            raise ValueError("thresholds must be finite (no NaN or inf)")
+        if dtype.kind == "u":
+            low, high = _UINT_RANGE[dtype.itemsize]
+            if not low <= value <= high:
+                raise ValueError(
+                    f"thresholds must lie in [{low}, {high}] for {dtype} images, got {[value]}"
+                )
+            value = float(math.floor(value))
+        return np.array([value]), True
     t = np.asarray(thresholds)
     if t.dtype.kind not in "uif":
         raise TypeError(f"thresholds must be real numbers, got dtype {t.dtype}")
