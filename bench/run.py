@@ -76,16 +76,28 @@ def _check(impl, got, want):
 
 
 def run_case(case, repeat, slow_repeat, bw, log):
-    """Time every implementation of a case; return its rows."""
+    """Time every implementation of a case; return its rows.
+
+    Each implementation is checked against glassbox (which also warms it up), then the
+    implementations are timed in turns, one repetition each per round: on a shared machine the
+    background load drifts over seconds, and timing them round robin lets that drift fall on all
+    of them alike, so their ratios (speed-ups, 1 vs 2 threads) hold."""
     ref_impl = next(i for i in case.impls if i.glassbox)
     want = ref_impl.fn()
     n_case = case.shape[0]
-    timed = []
     for impl in case.impls:
         got = impl.fn()  # also the warm-up
         _check(impl, got, want)
         del got
-        times = _time(impl.fn, slow_repeat if impl.slow else repeat, warm=False)
+    del want
+    counts = [slow_repeat if impl.slow else repeat for impl in case.impls]
+    raw = [[] for _ in case.impls]
+    for k in range(max(counts)):
+        for i, impl in enumerate(case.impls):
+            if k < counts[i]:
+                raw[i] += _time(impl.fn, 1, warm=False)
+    timed = []
+    for impl, times in zip(case.impls, raw, strict=True):
         scale = n_case / impl.n_images if impl.n_images else 1.0
         times = [t * scale for t in times]
         timed.append((impl, times))
