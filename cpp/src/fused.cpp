@@ -345,10 +345,9 @@ GLASSBOX_TARGET_AVX2 inline __m256i transpose16_reg(__m256i v) {
   return _mm256_permute4x64_epi64(_mm256_shuffle_epi8(d, halves), 0xD8);
 }
 
-// Bytes 0 / 1 from rows 2k and 2k + 1 (k < 4) of the eight rows whose 16 bits stand in both
-// lanes of `half` (rows 0..7 or 8..15 of a plane, duplicated): bytes 0..15 = row 2k,
-// 16..31 = row 2k + 1.
-GLASSBOX_TARGET_AVX2 inline __m256i expand_pair(__m256i half, index_t k) {
+// Bytes 0 / 1 from the 32 bits of dword k (k < 4) of the four dwords that stand in both lanes
+// of `half` (dwords 0..3 or 4..7 of a register, duplicated): byte j = bit j.
+GLASSBOX_TARGET_AVX2 inline __m256i expand_dword(__m256i half, index_t k) {
   alignas(32) static constexpr std::uint8_t kPick[4][32] = {
       {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3},
       {4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7},
@@ -374,13 +373,13 @@ GLASSBOX_TARGET_AVX2 inline void store_plane16(__m256i v, index_t TH, index_t TW
     sink.commit(TH);
     return;
   }
+  // dword k: rows 2k and 2k + 1 back to back (2 TW <= 32 bits), as they lie in the output
+  const __m256i pairs = _mm256_or_si256(_mm256_and_si256(v, _mm256_set1_epi32(0xFFFF)),
+                                        _mm256_sll_epi32(_mm256_srli_epi32(v, 16), _mm_cvtsi64_si128(TW)));
+  const __m256i halves[2] = {_mm256_permute4x64_epi64(pairs, 0x44), _mm256_permute4x64_epi64(pairs, 0xEE)};
   std::uint8_t* d = sink.reserve(TH * TW);
-  const __m256i halves[2] = {_mm256_permute4x64_epi64(v, 0x44), _mm256_permute4x64_epi64(v, 0xEE)};
-  for (index_t r = 0; r < TH; r += 2) {  // 16 bytes a row, in order: each spill is rewritten next
-    const __m256i e = expand_pair(halves[r / 8], (r / 2) % 4);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + r * TW), _mm256_castsi256_si128(e));
-    if (r + 1 < TH) _mm_storeu_si128(reinterpret_cast<__m128i*>(d + (r + 1) * TW), _mm256_extracti128_si256(e, 1));
-  }
+  for (index_t r = 0; r < TH; r += 2)  // two rows a 32-byte store, in order: each spill is rewritten next
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + r * TW), expand_dword(halves[r / 8], (r / 2) % 4));
   sink.commit(TH * TW);
 }
 
