@@ -131,31 +131,24 @@ GLASSBOX_TARGET_AVX2 inline __m256i reverse_bits16(__m256i v) {
   return _mm256_shuffle_epi8(_mm256_or_si256(_mm256_slli_epi16(lo, 4), hi), swap);
 }
 
-// Rows in reverse order (row i -> row 15 - i).
-GLASSBOX_TARGET_AVX2 inline __m256i reverse_rows16(__m256i v) {
-  const __m256i s = _mm256_setr_epi8(14, 15, 12, 13, 10, 11, 8, 9, 6, 7, 4, 5, 2, 3, 0, 1,  //
-                                     14, 15, 12, 13, 10, 11, 8, 9, 6, 7, 4, 5, 2, 3, 0, 1);
-  return _mm256_permute4x64_epi64(_mm256_shuffle_epi8(v, s), 0x4E);
-}
-
-// The 16 x 16 bit transpose: bit c of row r -> bit r of row c.
+// The 16 x 16 bit transpose: bit c of row r -> bit r of row c.  Assembled in registers: eight
+// 16-bit stores read back as one vector could not be forwarded from the store buffer and would
+// stall.
 GLASSBOX_TARGET_AVX2 inline __m256i transpose16(__m256i v) {
   const __m256i low = _mm256_set1_epi16(0x00FF);
   // bytes 0..15: the low bytes of rows 0..15; bytes 16..31: their high bytes
   const __m256i p =
       _mm256_permute4x64_epi64(_mm256_packus_epi16(_mm256_and_si256(v, low), _mm256_srli_epi16(v, 8)), 0xD8);
-  alignas(32) std::uint16_t t[16];
-  // bit 7 of every byte after a shift by 7 - j within 64-bit lanes is bit j of that byte
-#define GLASSBOX_T16(j)                                                                          \
-  {                                                                                              \
-    const auto m = static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_slli_epi64(p, 7 - j))); \
-    t[j] = static_cast<std::uint16_t>(m);                                                        \
-    t[j + 8] = static_cast<std::uint16_t>(m >> 16);                                              \
-  }
-  GLASSBOX_T16(0) GLASSBOX_T16(1) GLASSBOX_T16(2) GLASSBOX_T16(3)
-  GLASSBOX_T16(4) GLASSBOX_T16(5) GLASSBOX_T16(6) GLASSBOX_T16(7)
+  // bit 7 of every byte after a shift by 7 - j within 64-bit lanes is bit j of that byte:
+  // movemask j holds transposed row j (low half) and row j + 8 (high half)
+#define GLASSBOX_T16(j) _mm256_movemask_epi8(_mm256_slli_epi64(p, 7 - j))
+  const __m256i d = _mm256_setr_epi32(GLASSBOX_T16(0), GLASSBOX_T16(1), GLASSBOX_T16(2), GLASSBOX_T16(3),
+                                      GLASSBOX_T16(4), GLASSBOX_T16(5), GLASSBOX_T16(6), GLASSBOX_T16(7));
 #undef GLASSBOX_T16
-  return _mm256_load_si256(reinterpret_cast<const __m256i*>(t));
+  // within lanes: the four low halves, then the four high halves; then rows 0..3 | 4..7 | 8..11 | 12..15
+  const __m256i halves = _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15,  //
+                                          0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15);
+  return _mm256_permute4x64_epi64(_mm256_shuffle_epi8(d, halves), 0xD8);
 }
 
 }  // namespace glassbox::bits

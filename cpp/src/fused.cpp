@@ -303,9 +303,9 @@ struct SmallPlan {
   }
 };
 
-// Pooled row of rows a and b (W2 = 2 OW <= 32 columns used): one 32-byte load per row, so it
-// reads up to 32 - W bytes past the end of row b (the caller pads the last image).  Bit m of the result:
-// max of columns 2m, 2m + 1 of both rows > t.
+// Pooled row of rows a and b (2 OW <= W <= 32 columns): one 32-byte load per row, so it reads
+// up to 32 - W bytes past the end of row b (the caller pads the last image).  Bit m of the
+// result: max of columns 2m, 2m + 1 of both rows > t (keep masks bits m >= OW).
 GLASSBOX_TARGET_AVX2 inline std::uint64_t pooled_row16(const std::uint8_t* a, const std::uint8_t* b, std::uint32_t keep,
                                                        __m256i tt) {
   const __m256i bias = _mm256_set1_epi8(static_cast<char>(0x80));
@@ -324,25 +324,6 @@ GLASSBOX_TARGET_AVX2 inline std::uint64_t pooled_quad(const std::uint8_t* x, ind
     if (oi < OH) q |= pooled_row16(x + 2 * oi * W, x + (2 * oi + 1) * W, keep, tt) << (16 * i);
   }
   return q;
-}
-
-// The 16 x 16 bit transpose (bit c of row r -> bit r of row c), as bits::transpose16 but
-// assembled in registers.
-GLASSBOX_TARGET_AVX2 inline __m256i transpose16_reg(__m256i v) {
-  const __m256i low = _mm256_set1_epi16(0x00FF);
-  // bytes 0..15: the low bytes of rows 0..15; bytes 16..31: their high bytes
-  const __m256i p =
-      _mm256_permute4x64_epi64(_mm256_packus_epi16(_mm256_and_si256(v, low), _mm256_srli_epi16(v, 8)), 0xD8);
-  // bit 7 of every byte after a shift by 7 - j within 64-bit lanes is bit j of that byte:
-  // movemask j holds transposed row j (low half) and row j + 8 (high half)
-#define GLASSBOX_T16(j) _mm256_movemask_epi8(_mm256_slli_epi64(p, 7 - j))
-  const __m256i d = _mm256_setr_epi32(GLASSBOX_T16(0), GLASSBOX_T16(1), GLASSBOX_T16(2), GLASSBOX_T16(3),
-                                      GLASSBOX_T16(4), GLASSBOX_T16(5), GLASSBOX_T16(6), GLASSBOX_T16(7));
-#undef GLASSBOX_T16
-  // within lanes: the four low halves, then the four high halves; then rows 0..3 | 4..7 | 8..11 | 12..15
-  const __m256i halves = _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15,  //
-                                          0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15);
-  return _mm256_permute4x64_epi64(_mm256_shuffle_epi8(d, halves), 0xD8);
 }
 
 // Bytes 0 / 1 from the 32 bits of dword k (k < 4) of the four dwords that stand in both lanes
@@ -403,7 +384,7 @@ GLASSBOX_TARGET_AVX2 void fast_small_plane_avx2(const std::uint8_t* x, index_t H
   __m256i var[4];
   var[0] = m;
   if (plan.need[1]) var[1] = _mm256_srl_epi16(bits::reverse_bits16(m), _mm_cvtsi64_si128(16 - OW));
-  if (plan.need[2]) var[2] = transpose16_reg(m);
+  if (plan.need[2]) var[2] = bits::transpose16(m);
   if (plan.need[3]) var[3] = _mm256_srl_epi16(bits::reverse_bits16(var[2]), _mm_cvtsi64_si128(16 - OH));
   const auto G = static_cast<index_t>(plan.steps.size());
   for (index_t g = 0; g < G; ++g) {
