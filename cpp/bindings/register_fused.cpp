@@ -68,7 +68,8 @@ void register_fused(py::module_& m) {
       py::arg("fresh_out") = false,
       "images (N, H, W) -> out (N, G, K, OH, OW): binarize, pool, orbit in one pass per image.");
   m.def("_fused_avx2_enabled", &fused_avx2_enabled,
-        "Whether represent_fused's uint8 2x2 max-pool paths use AVX2 (the CPU has it, not switched off).");
+        "Whether represent_fused's uint8 2x2 max-pool paths use AVX2 (the CPU has AVX2 and BMI2, not "
+        "switched off).");
   m.def("_set_fused_avx2", &set_fused_avx2, py::arg("enabled"),
         "Switch the AVX2 paths of represent_fused off (tests run the SSE2 code too); returns the previous "
         "setting.  Results are identical either way.");

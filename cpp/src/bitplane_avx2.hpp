@@ -1,7 +1,8 @@
-// AVX2 versions of the bit-plane steps, compiled for those instructions (and BMI2, which every
-// AVX2 CPU has) through function attributes (the rest of the library stays baseline x86-64) and
-// chosen at run time when the CPU has them (see fused.cpp).  Each returns exactly what its SSE2 counterpart returns; the tests
-// run both.  No lambdas in here: GCC does not give them the enclosing function's target.
+// AVX2 versions of the bit-plane steps, compiled for those instructions (and BMI2, which AVX2
+// CPUs have too) through function attributes (the rest of the library stays baseline x86-64) and
+// chosen at run time when the CPU has both (see fused.cpp).  Each returns exactly what its SSE2
+// counterpart returns; the tests run both.  No lambdas in here: GCC does not give them the
+// enclosing function's target.
 #pragma once
 
 #include "bitplane.hpp"

@@ -72,9 +72,9 @@ class OutputSink {
 
  private:
   static constexpr index_t kCapacity = 4 * kMaxRow;
-  // Streamed output is written out as soon as this much is staged: small bursts of streaming
-  // stores drain while the kernel computes on; a burst of the whole buffer stalls it until the
-  // write-combining buffers empty.
+  // Streamed output is written out as soon as this much is staged, so that the streaming stores
+  // interleave with the kernel's work instead of coming in 32 KB bursts: about 10% faster on
+  // this project's machines (alternating A/B runs of the fused path at 28 and 224 px).
   static constexpr index_t kEagerBytes = 2048;
 
   // All staged bytes (all) or the largest 16-byte-aligned run of them at the destination; the
