@@ -135,6 +135,33 @@ void pool_binary_plane(const T* x, index_t W, index_t OH, index_t OW, index_t si
 
 #if defined(__SSE2__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 #define GLASSBOX_FAST_SMALL 1
+
+// What one element of the group does to a pooled plane on the bit paths.  A swapping element is
+// a flip of the transpose (see transform_plane), so each element starts from one of four versions
+// of the plane (0: as is, 1: columns reversed, 2: transposed, 3: transposed with its columns
+// reversed), may then reverse the order of its rows, and has shape SH x SW.
+struct PlaneStep {
+  int variant;
+  bool flip_rows;
+  index_t SH, SW;
+};
+
+// The steps of all G elements, worked out once per call, and the versions they start from.
+struct GroupPlan {
+  std::vector<PlaneStep> steps;
+  bool need[4] = {true, false, false, false};  // version 3 is made from version 2: both set
+
+  GroupPlan(index_t OH, index_t OW, const std::uint8_t* elements, int G) {
+    for (int g = 0; g < G; ++g) {
+      const D4Element e = d4_element(elements[g]);
+      const bool flip_rows = e.swap ? e.flip_c : e.flip_r, flip_cols = e.swap ? e.flip_r : e.flip_c;
+      const int variant = (e.swap ? 2 : 0) + (flip_cols ? 1 : 0);
+      need[variant] = true;
+      if (variant == 3) need[2] = true;
+      steps.push_back({variant, flip_rows, e.swap ? OW : OH, e.swap ? OH : OW});
+    }
+  }
+};
 // Small uint8 images (16 <= W <= 32, H <= 33) with a fixed "> t" rule, 2x2 max-pooling: the
 // pooled plane (at most 16 x 16) lives in 16-bit row masks (bit j = column j), the group acts on
 // the masks (row order, bit reversal, a 16 x 16 bit transpose), and each output row is expanded
@@ -204,50 +231,37 @@ inline void store_plane(const std::uint16_t* rows, index_t TH, index_t TW, bool 
   sink.commit(TH * row_bytes);
 }
 
-// Pool one image's plane for threshold t and write its G transformed copies (plane k of K).
-inline void fast_small_plane(const std::uint8_t* x, index_t H, index_t W, std::uint8_t t,
-                             const std::uint8_t* elements, int G, bool packed, index_t K, index_t k,
-                             index_t plane_out, std::uint8_t* out_image, OutputSink& sink) {
+// Pool one image's plane for threshold t and write its transformed copies (plane k of K).
+inline void fast_small_plane(const std::uint8_t* x, index_t H, index_t W, std::uint8_t t, const GroupPlan& plan,
+                             bool packed, index_t K, index_t k, index_t plane_out, std::uint8_t* out_image,
+                             OutputSink& sink) {
   const index_t OH = H / 2, OW = W / 2;
-  alignas(32) std::uint16_t rows[16] = {}, trans[16] = {}, moved[16];
+  alignas(32) std::uint16_t rows[16] = {}, moved[16];
   const std::uint32_t keep = (1u << OW) - 1u;
   for (index_t oi = 0; oi < OH; ++oi)
     rows[oi] = static_cast<std::uint16_t>(pair_or(above_either(x + 2 * oi * W, x + (2 * oi + 1) * W, W, t)) & keep);
-  // the four versions the elements pick rows from: as is / transposed, columns reversed or not
-  alignas(32) std::uint16_t rrev[16], trev[16];
-  bool have_rev = false, have_trans = false, have_trev = false;
-  for (int g = 0; g < G; ++g) {
-    const D4Element e = d4_element(elements[g]);
-    index_t SH = OH, SW = OW;
-    bool flip_rows = e.flip_r, flip_cols = e.flip_c;
-    if (e.swap) {  // a flip of the transpose (see transform_plane)
-      SH = OW;
-      SW = OH;
-      flip_rows = e.flip_c;
-      flip_cols = e.flip_r;
-      if (!have_trans) {
-        std::memcpy(trans, rows, sizeof rows);
-        transpose16(trans);
-        have_trans = true;
-      }
-    }
-    const std::uint16_t* src = e.swap ? trans : rows;
-    if (flip_cols) {
-      std::uint16_t* rev = e.swap ? trev : rrev;
-      bool& have = e.swap ? have_trev : have_rev;
-      if (!have) {
-        for (index_t r = 0; r < SH; ++r) rev[r] = static_cast<std::uint16_t>(reverse16(src[r]) >> (16 - SW));
-        have = true;
-      }
-      src = rev;
-    }
-    const std::uint16_t* plane = src;
-    if (flip_rows) {
-      for (index_t r = 0; r < SH; ++r) moved[r] = src[SH - 1 - r];
+  // the versions the elements pick rows from (see PlaneStep); rows past the plane stay zero
+  alignas(32) std::uint16_t rrev[16] = {}, trans[16] = {}, trev[16] = {};
+  auto reverse_cols = [](const std::uint16_t* src, index_t n_rows, index_t n_cols, std::uint16_t* dst) {
+    for (index_t r = 0; r < n_rows; ++r) dst[r] = static_cast<std::uint16_t>(reverse16(src[r]) >> (16 - n_cols));
+  };
+  if (plan.need[1]) reverse_cols(rows, OH, OW, rrev);
+  if (plan.need[2]) {
+    std::memcpy(trans, rows, sizeof rows);
+    transpose16(trans);
+  }
+  if (plan.need[3]) reverse_cols(trans, OW, OH, trev);
+  const std::uint16_t* versions[4] = {rows, rrev, trans, trev};
+  const auto G = static_cast<index_t>(plan.steps.size());
+  for (index_t g = 0; g < G; ++g) {
+    const PlaneStep& s = plan.steps[static_cast<std::size_t>(g)];
+    const std::uint16_t* plane = versions[s.variant];
+    if (s.flip_rows) {
+      for (index_t r = 0; r < s.SH; ++r) moved[r] = plane[s.SH - 1 - r];
       plane = moved;
     }
-    sink.seek(out_image + (static_cast<index_t>(g) * K + k) * plane_out);
-    store_plane(plane, SH, SW, packed, sink);
+    sink.seek(out_image + (g * K + k) * plane_out);
+    store_plane(plane, s.SH, s.SW, packed, sink);
   }
 }
 
@@ -258,32 +272,14 @@ inline void fast_small_plane(const std::uint8_t* x, index_t H, index_t W, std::u
 // offset) cannot be forwarded from the store buffer: each such round trip stalls for about as
 // long as the rest of the plane takes.
 
-// What each element of the group does to the pooled plane, worked out once per call: the
-// version of the plane it starts from (0: as is, 1: columns reversed, 2: transposed, 3: both),
-// whether its first SH rows are then reversed, and its output shape.
-struct SmallPlan {
-  struct Step {
-    int variant;
-    bool flip_rows;
-    index_t SH, SW;
-  };
-  std::vector<Step> steps;
-  bool need[4] = {true, false, false, false};
-  // the byte shuffles that reverse the first n rows of a register, for n = OH and n = OW
-  alignas(32) std::uint8_t flip_same[2][32], flip_other[2][32];
+// The byte shuffles that reverse the first n rows of a register, for n = OH (index 0) and
+// n = OW (index 1), made once per call.
+struct RowFlips {
+  alignas(32) std::uint8_t same[2][32], other[2][32];
 
-  SmallPlan(index_t OH, index_t OW, const std::uint8_t* elements, int G) {
-    for (int g = 0; g < G; ++g) {
-      const D4Element e = d4_element(elements[g]);
-      // as in fast_small_plane: a swapping element is a flip of the transpose
-      const bool flip_rows = e.swap ? e.flip_c : e.flip_r, flip_cols = e.swap ? e.flip_r : e.flip_c;
-      const int variant = (e.swap ? 2 : 0) + (flip_cols ? 1 : 0);
-      need[variant] = true;
-      if (variant == 3) need[2] = true;  // the reversed transpose is made from the transpose
-      steps.push_back({variant, flip_rows, e.swap ? OW : OH, e.swap ? OH : OW});
-    }
-    make_flip(OH, flip_same[0], flip_other[0]);
-    make_flip(OW, flip_same[1], flip_other[1]);
+  RowFlips(index_t OH, index_t OW) {
+    make_flip(OH, same[0], other[0]);
+    make_flip(OW, same[1], other[1]);
   }
 
   // Output row r < n (bytes 2r, 2r + 1) = input row n - 1 - r; rows n..15 zero.  A byte from the
@@ -371,8 +367,9 @@ GLASSBOX_TARGET_AVX2 inline __m256i flip_rows16(__m256i v, const std::uint8_t* s
 }
 
 GLASSBOX_TARGET_AVX2 void fast_small_plane_avx2(const std::uint8_t* x, index_t H, index_t W, std::uint8_t t,
-                                                const SmallPlan& plan, bool packed, index_t K, index_t k,
-                                                index_t plane_out, std::uint8_t* out_image, OutputSink& sink) {
+                                                const GroupPlan& plan, const RowFlips& flips, bool packed,
+                                                index_t K, index_t k, index_t plane_out, std::uint8_t* out_image,
+                                                OutputSink& sink) {
   const index_t OH = H / 2, OW = W / 2;
   const __m256i tt = _mm256_set1_epi8(static_cast<char>(t ^ 0x80));
   const std::uint32_t keep = (1u << OW) - 1u;
@@ -388,11 +385,11 @@ GLASSBOX_TARGET_AVX2 void fast_small_plane_avx2(const std::uint8_t* x, index_t H
   if (plan.need[3]) var[3] = _mm256_srl_epi16(bits::reverse_bits16(var[2]), _mm_cvtsi64_si128(16 - OH));
   const auto G = static_cast<index_t>(plan.steps.size());
   for (index_t g = 0; g < G; ++g) {
-    const SmallPlan::Step& s = plan.steps[static_cast<std::size_t>(g)];
+    const PlaneStep& s = plan.steps[static_cast<std::size_t>(g)];
     __m256i v = var[s.variant];
     if (s.flip_rows) {
       const int which = s.SH == OH ? 0 : 1;
-      v = flip_rows16(v, plan.flip_same[which], plan.flip_other[which]);
+      v = flip_rows16(v, flips.same[which], flips.other[which]);
     }
     sink.seek(out_image + (g * K + k) * plane_out);
     store_plane16(v, s.SH, s.SW, packed, sink);
@@ -405,33 +402,23 @@ GLASSBOX_TARGET_AVX2 void fast_small_plane_avx2(const std::uint8_t* x, index_t H
 // packed) into the sink.
 struct WidePlanes {
   index_t stride = 0;
-  bool need_rev = false, need_trans = false, need_trev = false;
-  std::vector<std::uint8_t> m, rev, trans, trev;  // the plane, columns reversed, transposed, both
+  std::vector<std::uint8_t> m, rev, trans, trev;  // the versions of the plane (see PlaneStep)
 
-  WidePlanes(index_t OH, index_t OW, const std::uint8_t* elements, int G) {
-    for (int g = 0; g < G; ++g) {
-      const D4Element e = d4_element(elements[g]);
-      if (e.swap) {
-        need_trans = true;
-        need_trev = need_trev || e.flip_r;
-      } else {
-        need_rev = need_rev || e.flip_c;
-      }
-    }
+  WidePlanes(index_t OH, index_t OW, const GroupPlan& plan) {
     // OH rows of OW bits (square when an element transposes: the transpose has the same shape)
     stride = bits::row_stride(OW);
     const auto bytes = static_cast<std::size_t>(bits::rows_allocated(OH) * stride);
     m.assign(bytes, 0);
-    if (need_rev) rev.assign(bytes, 0);
-    if (need_trans) trans.assign(bytes, 0);
-    if (need_trev) trev.assign(bytes, 0);
+    if (plan.need[1]) rev.assign(bytes, 0);
+    if (plan.need[2]) trans.assign(bytes, 0);
+    if (plan.need[3]) trev.assign(bytes, 0);
   }
 };
 
 template <bool Avx2>
-void wide_plane(const std::uint8_t* x, index_t W, index_t OH, index_t OW, std::uint8_t t,
-                const std::uint8_t* elements, int G, bool packed, index_t K, index_t k, index_t plane_out,
-                std::uint8_t* out_image, WidePlanes& wp, OutputSink& sink) {
+void wide_plane(const std::uint8_t* x, index_t W, index_t OH, index_t OW, std::uint8_t t, const GroupPlan& plan,
+                bool packed, index_t K, index_t k, index_t plane_out, std::uint8_t* out_image, WidePlanes& wp,
+                OutputSink& sink) {
   const index_t S = wp.stride;
   std::uint8_t* m = wp.m.data();
   const index_t ahead = std::max<index_t>(kPrefetchBytes, 4 * W);  // at least two row pairs
@@ -456,16 +443,17 @@ void wide_plane(const std::uint8_t* x, index_t W, index_t OH, index_t OW, std::u
 #endif
     for (index_t r = 0; r < rows; ++r) bits::reverse_row(src + r * S, n, dst + r * S);
   };
-  if (wp.need_rev) reverse_rows(m, OH, OW, wp.rev.data());
-  if (wp.need_trans) bits::transpose(m, OH, S, wp.trans.data());  // square: OH == OW
-  if (wp.need_trev) reverse_rows(wp.trans.data(), OW, OH, wp.trev.data());
-  for (int g = 0; g < G; ++g) {
-    const D4Element e = d4_element(elements[g]);
-    // as in fast_small_plane: a swapping element is a flip of the transpose
-    const index_t SH = e.swap ? OW : OH, SW = e.swap ? OH : OW;
-    const bool flip_rows = e.swap ? e.flip_c : e.flip_r, flip_cols = e.swap ? e.flip_r : e.flip_c;
-    const std::uint8_t* src = e.swap ? (flip_cols ? wp.trev.data() : wp.trans.data()) : (flip_cols ? wp.rev.data() : m);
-    std::uint8_t* dst = out_image + (static_cast<index_t>(g) * K + k) * plane_out;
+  if (plan.need[1]) reverse_rows(m, OH, OW, wp.rev.data());
+  if (plan.need[2]) bits::transpose(m, OH, S, wp.trans.data());  // square: OH == OW
+  if (plan.need[3]) reverse_rows(wp.trans.data(), OW, OH, wp.trev.data());
+  const std::uint8_t* versions[4] = {m, wp.rev.data(), wp.trans.data(), wp.trev.data()};
+  const auto G = static_cast<index_t>(plan.steps.size());
+  for (index_t g = 0; g < G; ++g) {
+    const PlaneStep& step = plan.steps[static_cast<std::size_t>(g)];
+    const index_t SH = step.SH, SW = step.SW;
+    const bool flip_rows = step.flip_rows;
+    const std::uint8_t* src = versions[step.variant];
+    std::uint8_t* dst = out_image + (g * K + k) * plane_out;
 #ifdef GLASSBOX_AVX2
     if constexpr (Avx2) {
       // streamed whole-16-byte rows go straight to the output: no copy through the sink
@@ -553,9 +541,13 @@ void represent_fused(const T* images, index_t N, index_t H, index_t W, Threshold
   const bool stream = !fresh_out && N * image_out * static_cast<index_t>(sizeof(Out)) >= kStreamOutputBytes;
   const bool avx2 = fused_avx2_enabled();
   (void)stream, (void)avx2;
+#ifdef GLASSBOX_FAST_SMALL
+  std::unique_ptr<const GroupPlan> plan;  // shared, read only
+  if (fast_small || wide) plan = std::make_unique<const GroupPlan>(OH, OW, elements, G);
+#endif
 #ifdef GLASSBOX_AVX2
-  std::unique_ptr<const SmallPlan> small_plan;  // shared, read only
-  if (fast_small && avx2) small_plan = std::make_unique<const SmallPlan>(H / 2, W / 2, elements, G);
+  std::unique_ptr<const RowFlips> flips;
+  if (fast_small && avx2) flips = std::make_unique<const RowFlips>(OH, OW);
 #endif
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
@@ -568,7 +560,7 @@ void represent_fused(const T* images, index_t N, index_t H, index_t W, Threshold
     std::unique_ptr<WidePlanes> wplanes;
     std::vector<std::uint8_t> padded;  // the last image, for fast_small_plane_avx2
     if (kBytes && (fast_small || wide)) sink = std::make_unique<OutputSink>(stream);
-    if (kBytes && wide) wplanes = std::make_unique<WidePlanes>(OH, OW, elements, G);
+    if (kBytes && wide) wplanes = std::make_unique<WidePlanes>(OH, OW, *plan);
 #endif
 #pragma omp for schedule(static)
     for (index_t n = 0; n < N; ++n) {
@@ -590,22 +582,22 @@ void represent_fused(const T* images, index_t N, index_t H, index_t W, Threshold
                 std::memcpy(padded.data(), x, static_cast<std::size_t>(npix));
                 xs = padded.data();
               }
-              fast_small_plane_avx2(xs, H, W, static_cast<std::uint8_t>(rule.ithr), *small_plan, packed, K, k,
+              fast_small_plane_avx2(xs, H, W, static_cast<std::uint8_t>(rule.ithr), *plan, *flips, packed, K, k,
                                     plane_out, img_out, *sink);
               continue;
             }
 #endif
-            fast_small_plane(x, H, W, static_cast<std::uint8_t>(rule.ithr), elements, G, packed, K, k, plane_out,
-                             img_out, *sink);
+            fast_small_plane(x, H, W, static_cast<std::uint8_t>(rule.ithr), *plan, packed, K, k, plane_out, img_out,
+                             *sink);
             continue;
           }
           if (wide && rule.kind == detail::RuleKind::IntGt) {
             if (avx2)
-              wide_plane<true>(x, W, OH, OW, static_cast<std::uint8_t>(rule.ithr), elements, G, packed, K, k,
-                               plane_out, img_out, *wplanes, *sink);
+              wide_plane<true>(x, W, OH, OW, static_cast<std::uint8_t>(rule.ithr), *plan, packed, K, k, plane_out,
+                               img_out, *wplanes, *sink);
             else
-              wide_plane<false>(x, W, OH, OW, static_cast<std::uint8_t>(rule.ithr), elements, G, packed, K, k,
-                                plane_out, img_out, *wplanes, *sink);
+              wide_plane<false>(x, W, OH, OW, static_cast<std::uint8_t>(rule.ithr), *plan, packed, K, k, plane_out,
+                                img_out, *wplanes, *sink);
             continue;
           }
         }
