@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._run import check_writable_dir, load_dataset, split, write_atomically
+from ._run import check_writable_dir, load_dataset, require_matplotlib, split, write_atomically
 from .explain import AGGREGATIONS
 from .groups import get_group
 from .persistence import load_model
@@ -70,13 +70,7 @@ def _target_label(model, names, text):
 def run(args) -> int:
     """Run ``glassbox explain`` with parsed arguments; returns the exit status."""
     say = (lambda *a: None) if args.quiet else print
-    try:  # the PNG is the point: checked before any work
-        import matplotlib  # noqa: F401
-    except ImportError:
-        raise ImportError(
-            "glassbox explain draws a PNG with matplotlib: pip install matplotlib (or "
-            "glassbox[plot])"
-        ) from None
+    require_matplotlib("glassbox explain draws a PNG with matplotlib")  # before any work
     out_dir = check_writable_dir(args.out, "--out")
     model, meta = load_model(args.model, with_metadata=True)
     rep = model.representation_

@@ -97,13 +97,16 @@ def prepare_output(args) -> Path:
     """Checks a command makes before its work, not after it: matplotlib for ``--plot``, and
     ``--out`` created and writable.  Returns the output directory."""
     if args.plot:
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError:
-            raise ImportError(
-                "--plot needs matplotlib: pip install matplotlib (or glassbox[plot])"
-            ) from None
+        require_matplotlib("--plot needs matplotlib")
     return check_writable_dir(args.out, "--out")
+
+
+def require_matplotlib(why: str) -> None:
+    """ImportError ``why`` plus how to install, unless matplotlib imports."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise ImportError(f"{why}: pip install matplotlib (or glassbox[plot])") from None
 
 
 def check_writable_dir(path, option) -> Path:

@@ -258,9 +258,13 @@ class Explanation:
         ndarray of float64, shape (N, H, W)
             ``heatmap().sum((1, 2)) == contributions.sum(1)`` up to rounding.
         """
+        return self._heatmap().copy()
+
+    def _heatmap(self):
+        """The cached heatmap (aggregate("cell") sums it): computed once, never handed out."""
         if self._heat is None:
             self._heat = self._compute_heatmap()
-        return self._heat.copy()  # the cached one also serves aggregate("cell")
+        return self._heat
 
     def _compute_heatmap(self):
         L = self._layout
@@ -327,8 +331,7 @@ class Explanation:
         if by == "element":
             return list(L.group.elements), self._eq_contributions() @ L.element_shares()
         if by == "cell":
-            self.heatmap()
-            h = self._heat.reshape(len(self), L.CH, L.c, L.CW, L.c).sum(axis=(2, 4))
+            h = self._heatmap().reshape(len(self), L.CH, L.c, L.CW, L.c).sum(axis=(2, 4))
             names = [f"cell ({r},{col})" for r in range(L.CH) for col in range(L.CW)]
             return names, h.reshape(len(self), -1)
         raise ValueError(f"by must be one of {AGGREGATIONS}, got {by!r}")
