@@ -38,17 +38,10 @@ GROUPS = (
 )
 
 
-def _time(fn, repeat, before=None, warm=True):
-    if warm:
-        fn()  # warm-up
-    times = []
-    for _ in range(repeat):
-        if before is not None:
-            before()
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return times
+def _time_once(fn):
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
 
 
 class _Evict:
@@ -95,7 +88,7 @@ def run_case(case, repeat, slow_repeat, bw, log):
     for k in range(max(counts)):
         for i, impl in enumerate(case.impls):
             if k < counts[i]:
-                raw[i] += _time(impl.fn, 1, warm=False)
+                raw[i].append(_time_once(impl.fn))
     timed = []
     for impl, times in zip(case.impls, raw, strict=True):
         scale = n_case / impl.n_images if impl.n_images else 1.0
@@ -137,19 +130,47 @@ def run_case(case, repeat, slow_repeat, bw, log):
     return rows
 
 
-def scaling_rows(repeat, log):
-    """R with out= at N = 10k, 35k, 70k (linear in N?), each run from cold caches: warm, the
-    smaller batches would sit in the last-level cache and look faster per image.  A 100-image
-    call from the same cold state measures the fixed cost of a call (waking the threads), which
-    weighs most on the smallest N."""
-    rows = []
-    evict = _Evict()
-    for n in (100, 10_000, 35_000, 70_000):
+def scaling_rows(repeat, log, sizes=(100, 10_000, 35_000, 70_000), evict_bytes=512 << 20):
+    """R with out= at N = 10k, 35k, 70k (linear in N?); the first size measures a call's fixed
+    cost.
+
+    Each call starts with cold data: warm, the smaller batches would sit in the last-level
+    cache and look faster per image.  Evicting the cache also evicts the interpreter's, NumPy's
+    and the kernel's own code and data, and the threads fall asleep meanwhile, so a 100-image
+    call straight after it measures the fixed cost of a cold call.  The batches are timed after
+    a 1-image call that brings code and threads back (not the batch's data), so that they
+    compare the work that grows with N.  The sizes are
+    timed in turns, one repetition each per round, like the implementations of a case."""
+    evict = _Evict(evict_bytes)
+    tiny = np.zeros((1, 28, 28), dtype=np.uint8)
+    tiny_out = np.empty((1, 8, 14, 14), dtype=np.uint8)
+    data = {}
+    for n in sizes:
         x = np.random.default_rng(0).integers(0, 256, (n, 28, 28), dtype=np.uint8)
         out = np.empty((n, 8, 14, 14), dtype=np.uint8)
-        times = _time(lambda x=x, out=out: gb.represent_fused(x, 127, out=out), repeat, evict)
-        med = statistics.median(times)
-        rows.append({"n": n, "median_s": med, "per_image_s": med / n, "fixed_cost": n < 1000})
+        gb.represent_fused(x, 127, out=out)  # warm-up, and faults the output in
+        data[n] = (x, out)
+    times = {n: [] for n in sizes}
+    for _ in range(repeat):
+        for n in sizes:
+            x, out = data[n]
+            evict()
+            if n != sizes[0]:
+                gb.represent_fused(tiny, 127, out=tiny_out)
+            times[n].append(_time_once(lambda x=x, out=out: gb.represent_fused(x, 127, out=out)))
+    rows = []
+    for n in sizes:
+        med = statistics.median(times[n])
+        rows.append(
+            {
+                "n": n,
+                "median_s": med,
+                "min_s": min(times[n]),
+                "max_s": max(times[n]),
+                "per_image_s": med / n,
+                "fixed_cost": n == sizes[0],
+            }
+        )
         log(f"  scaling R out= N={n:>6}: {med * 1e3:8.2f} ms ({med / n * 1e9:.1f} ns / image)")
     ref = rows[-1]["per_image_s"]
     prev = None
@@ -264,7 +285,7 @@ def markdown(rows, scaling, summary, meta, bw, stream=()):
     if scaling:
         lines += [
             "",
-            "## Scaling in N (R, out=, 28x28, cold caches)",
+            "## Scaling in N (R, out=, 28x28, cold data)",
             "",
             "| N | median ms | ns / image | per image vs 70k | marginal ns / image |",
             "|---:|---:|---:|---:|---:|",
@@ -277,8 +298,10 @@ def markdown(rows, scaling, summary, meta, bw, stream=()):
             )
         lines += [
             "",
-            "The 100-image row is the fixed cost of a call from a cold start (threads waking); "
-            "marginal = (time - time at the previous N) / (N - previous N).",
+            "Every call starts from evicted caches, the sizes timed in turns. The 100-image row "
+            "is the fixed cost of a call from a cold start (code out of cache, threads asleep); "
+            "the batches are timed after a 1-image call that brings code and threads back, not "
+            "their data. Marginal = (time - time at the previous N) / (N - previous N).",
         ]
     if stream:
         lines += [

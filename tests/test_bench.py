@@ -105,6 +105,20 @@ def test_bandwidth_and_scaling_helpers():
     assert summary["fixed cost of a call, ms (100 images, cold)"] == pytest.approx(500.0)
 
 
+def test_scaling_rows_time_every_size():
+    rows = bench_run.scaling_rows(2, lambda msg: None, sizes=(5, 40, 120), evict_bytes=1 << 20)
+    assert [r["n"] for r in rows] == [5, 40, 120]
+    assert [r["fixed_cost"] for r in rows] == [True, False, False]
+    for r in rows:
+        assert 0 < r["min_s"] <= r["median_s"] <= r["max_s"]
+        assert r["per_image_s"] == pytest.approx(r["median_s"] / r["n"])
+    assert rows[-1]["per_image_vs_70k"] == 1.0
+    assert rows[2]["marginal_per_image_s"] == pytest.approx(
+        (rows[2]["median_s"] - rows[1]["median_s"]) / 80
+    )
+    assert "marginal_per_image_s" not in rows[1]  # its predecessor is the fixed-cost call
+
+
 def test_main_writes_results(tmp_path, monkeypatch):
     monkeypatch.setattr(
         bandwidth, "measure", lambda *a, **k: {"read": 1e10, "write": 1e10, "copy": 2e10}
