@@ -15,32 +15,57 @@
 
 namespace glassbox::bits {
 
-// 32 pooled bits from 64 input columns of rows a and b (as pool32, twice as wide).
-GLASSBOX_TARGET_AVX2 inline std::uint32_t pool64(const std::uint8_t* a, const std::uint8_t* b, __m256i tt) {
-  const __m256i bias = _mm256_set1_epi8(static_cast<char>(0x80));
-  const __m256i low = _mm256_set1_epi16(0x00FF);
-  __m256i v0 = _mm256_max_epu8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a)),
-                               _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b)));
-  __m256i v1 = _mm256_max_epu8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + 32)),
-                               _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 32)));
-  v0 = _mm256_and_si256(_mm256_max_epu8(v0, _mm256_srli_epi16(v0, 8)), low);
-  v1 = _mm256_and_si256(_mm256_max_epu8(v1, _mm256_srli_epi16(v1, 8)), low);
-  // packus works within 128-bit lanes: quads (v0 lo, v1 lo, v0 hi, v1 hi) -> column order
-  const __m256i p = _mm256_permute4x64_epi64(_mm256_packus_epi16(v0, v1), 0xD8);
-  return static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpgt_epi8(_mm256_xor_si256(p, bias), tt)));
+// Bit j: column j of rows a and b has a pixel > t, for 32 columns (tt = t ^ 0x80 broadcast:
+// unsigned compare through a signed one).
+GLASSBOX_TARGET_AVX2 inline std::uint32_t above32(const std::uint8_t* a, const std::uint8_t* b, __m256i tt) {
+  const __m256i v = _mm256_max_epu8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a)),
+                                    _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b)));
+  const __m256i gt = _mm256_cmpgt_epi8(_mm256_xor_si256(v, _mm256_set1_epi8(static_cast<char>(0x80))), tt);
+  return static_cast<std::uint32_t>(_mm256_movemask_epi8(gt));
 }
 
-GLASSBOX_TARGET_AVX2 inline void pool_row_avx2(const std::uint8_t* a, const std::uint8_t* b, index_t W2,
-                                               std::uint8_t t, std::uint8_t* row, index_t stride, index_t ahead) {
+// Pooled bit m = bit 2m or bit 2m + 1 of k (columns 2m and 2m + 1).
+GLASSBOX_TARGET_AVX2 inline std::uint32_t pair_or32(std::uint64_t k) {
+  return static_cast<std::uint32_t>(_pext_u64(k | (k >> 1), 0x5555555555555555ull));
+}
+
+// The pooled plane of pool_row, all OH rows at once: row oi (OW = W2 / 2 bits from the first
+// W2 >= 32 columns of image rows 2 oi and 2 oi + 1, image row stride W) at m + oi * stride,
+// prefetching the bytes `ahead` further on.  Bytes of m past a row stay as they were, except
+// for the 8 bytes after the last whole chunk when the last 32 columns overlap it: the caller's
+// rows must be zero past their bits (as WidePlanes makes them), as pool_row leaves them.
+GLASSBOX_TARGET_AVX2 inline void pool_plane_avx2(const std::uint8_t* x, index_t W, index_t OH, index_t W2,
+                                                 std::uint8_t t, std::uint8_t* m, index_t stride, index_t ahead) {
   const __m256i tt = _mm256_set1_epi8(static_cast<char>(t ^ 0x80));
-  index_t c = 0;
-  for (; c + 64 <= W2; c += 64) {
-    prefetch(a + c, ahead, 1);
-    prefetch(b + c, ahead, 1);
-    const std::uint32_t m = pool64(a + c, b + c, tt);
-    std::memcpy(row + c / 16, &m, 4);
+  for (index_t oi = 0; oi < OH; ++oi) {
+    const std::uint8_t* a = x + 2 * oi * W;
+    const std::uint8_t* b = a + W;
+    std::uint8_t* row = m + oi * stride;
+    index_t c = 0;
+    for (; c + 64 <= W2; c += 64) {
+      prefetch(a + c, ahead, 1);
+      prefetch(b + c, ahead, 1);
+      const std::uint64_t k = above32(a + c, b + c, tt) | std::uint64_t{above32(a + c + 32, b + c + 32, tt)} << 32;
+      const std::uint32_t bits = pair_or32(k);
+      std::memcpy(row + c / 16, &bits, 4);
+    }
+    if (c + 32 <= W2) {
+      prefetch(a + c, ahead, 1);
+      prefetch(b + c, ahead, 1);
+      const auto bits = static_cast<std::uint16_t>(pair_or32(above32(a + c, b + c, tt)));
+      std::memcpy(row + c / 16, &bits, 2);
+      c += 32;
+    }
+    if (c < W2) {  // the last 32 columns again, overlapping: equal bits where they overlap
+      const std::uint64_t zero = 0;  // clears the bits of the previous image (stride >= c / 16 + 8)
+      std::memcpy(row + c / 16, &zero, 8);
+      const index_t o = (W2 - 32) / 2;  // first output bit of the chunk
+      std::uint32_t word;
+      std::memcpy(&word, row + o / 8, 4);
+      word |= pair_or32(above32(a + W2 - 32, b + W2 - 32, tt)) << (o % 8);
+      std::memcpy(row + o / 8, &word, 4);
+    }
   }
-  pool_row(a, b, W2, t, row, stride, ahead, c);
 }
 
 // Bytes 0 / 1 from the 32 bits of m: byte j = bit j.
@@ -95,24 +120,32 @@ GLASSBOX_TARGET_AVX2 inline __m128i reverse_bits_in_bytes(__m128i v) {
   return _mm_or_si128(_mm_slli_epi16(lo, 4), hi);  // lut values < 16: no bits cross bytes
 }
 
-// reverse_row for rows of whole bytes (n % 8 == 0): byte order reversed by a shuffle, bits
-// within bytes by a nibble table, 16 bytes at a time.  Rows of at most 16 bytes are written as
-// 16 (zeros past the row); longer rows must be whole 16-byte chunks.  Returns false (and
-// writes nothing) for other rows.
-GLASSBOX_TARGET_AVX2 inline bool reverse_row_avx2(const std::uint8_t* src, index_t n, std::uint8_t* dst) {
+// reverse_row for `rows` rows of whole bytes (n % 8 == 0), row r at src + r * stride and
+// dst + r * stride: byte order reversed by a shuffle, bits within bytes by a nibble table, 16
+// bytes at a time, the constants loaded once per plane.  Rows of at most 16 bytes are written as
+// 16 (zeros past the row); longer rows must be whole 16-byte chunks.  Returns false (and writes
+// nothing) for other rows.
+GLASSBOX_TARGET_AVX2 inline bool reverse_rows_avx2(const std::uint8_t* src, index_t rows, index_t n, index_t stride,
+                                                   std::uint8_t* dst) {
   const index_t nb = n / 8;
   if (n % 8 != 0 || (nb > 16 && nb % 16 != 0)) return false;
   const __m128i iota = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   if (nb <= 16) {  // byte i <- byte nb - 1 - i; negative indices (i >= nb) shuffle in zeros
     const __m128i idx = _mm_sub_epi8(_mm_set1_epi8(static_cast<char>(nb - 1)), iota);
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), reverse_bits_in_bytes(_mm_shuffle_epi8(v, idx)));
+    for (index_t r = 0; r < rows; ++r) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + r * stride));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + r * stride), reverse_bits_in_bytes(_mm_shuffle_epi8(v, idx)));
+    }
     return true;
   }
   const __m128i rev = _mm_sub_epi8(_mm_set1_epi8(15), iota);
-  for (index_t j = 0; j < nb; j += 16) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + nb - 16 - j));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + j), reverse_bits_in_bytes(_mm_shuffle_epi8(v, rev)));
+  for (index_t r = 0; r < rows; ++r) {
+    const std::uint8_t* s = src + r * stride;
+    std::uint8_t* d = dst + r * stride;
+    for (index_t j = 0; j < nb; j += 16) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + nb - 16 - j));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(d + j), reverse_bits_in_bytes(_mm_shuffle_epi8(v, rev)));
+    }
   }
   return true;
 }

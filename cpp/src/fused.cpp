@@ -422,23 +422,19 @@ void wide_plane(const std::uint8_t* x, index_t W, index_t OH, index_t OW, std::u
   const index_t S = wp.stride;
   std::uint8_t* m = wp.m.data();
   const index_t ahead = std::max<index_t>(kPrefetchBytes, 4 * W);  // at least two row pairs
-  for (index_t oi = 0; oi < OH; ++oi) {
-    const std::uint8_t *a = x + 2 * oi * W, *b = a + W;
 #ifdef GLASSBOX_AVX2
-    if constexpr (Avx2) {
-      bits::pool_row_avx2(a, b, 2 * OW, t, m + oi * S, S, ahead);
-      continue;
-    }
+  if constexpr (Avx2) bits::pool_plane_avx2(x, W, OH, 2 * OW, t, m, S, ahead);
 #endif
-    bits::pool_row(a, b, 2 * OW, t, m + oi * S, S, ahead);
+  if constexpr (!Avx2) {
+    for (index_t oi = 0; oi < OH; ++oi) {
+      const std::uint8_t* a = x + 2 * oi * W;
+      bits::pool_row(a, a + W, 2 * OW, t, m + oi * S, S, ahead);
+    }
   }
   auto reverse_rows = [&](const std::uint8_t* src, index_t rows, index_t n, std::uint8_t* dst) {
 #ifdef GLASSBOX_AVX2
-    if constexpr (Avx2) {  // whole-byte rows: shuffles (a function call each: a target boundary)
-      if (n % 8 == 0 && bits::reverse_row_avx2(src, n, dst)) {
-        for (index_t r = 1; r < rows; ++r) bits::reverse_row_avx2(src + r * S, n, dst + r * S);
-        return;
-      }
+    if constexpr (Avx2) {  // whole-byte rows: shuffles
+      if (bits::reverse_rows_avx2(src, rows, n, S, dst)) return;
     }
 #endif
     for (index_t r = 0; r < rows; ++r) bits::reverse_row(src + r * S, n, dst + r * S);
@@ -470,12 +466,20 @@ void wide_plane(const std::uint8_t* x, index_t W, index_t OH, index_t OW, std::u
     for (index_t r0 = 0; r0 < SH; r0 += block) {
       const index_t r1 = std::min(SH, r0 + block);
       std::uint8_t* d = sink.reserve((r1 - r0) * row_bytes);
+      if (packed) {  // rows of at most 16 bytes (up to 128 pixels pooled): one load and store each
+        const std::uint8_t* row = src + (flip_rows ? SH - 1 - r0 : r0) * S;
+        const index_t step = flip_rows ? -S : S;
+        if (row_bytes <= 16) {
+          for (index_t r = r0; r < r1; ++r, d += row_bytes, row += step)  // spills are rewritten next
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(d), _mm_loadu_si128(reinterpret_cast<const __m128i*>(row)));
+        } else {
+          for (index_t r = r0; r < r1; ++r, d += row_bytes, row += step) bits::copy_row(row, row_bytes, d);
+        }
+        sink.commit((r1 - r0) * row_bytes);
+        continue;
+      }
       for (index_t r = r0; r < r1; ++r, d += row_bytes) {  // spills past a row are rewritten next
         const std::uint8_t* row = src + (flip_rows ? SH - 1 - r : r) * S;
-        if (packed) {
-          bits::copy_row(row, row_bytes, d);
-          continue;
-        }
 #ifdef GLASSBOX_AVX2
         if constexpr (Avx2) {
           bits::expand_row_avx2(row, SW, d);
