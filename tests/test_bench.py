@@ -50,6 +50,18 @@ def test_every_case_checks_and_times(small):
     summary = bench_run.summarise(rows, [])
     assert "R 28 uint8 out= x bound" in summary and "R 64 fresh vs best peer" in summary
     assert any(k.startswith("threads 1->2: orbit D4") for k in summary)
+    bound = {
+        (r["benchmark"], tuple(r["shape"]), r["implementation"]): r for r in rows if r["glassbox"]
+    }
+    compute_bound = [
+        r["median_s"] / twin["median_s"]
+        for (b, shape, name), r in bound.items()
+        if name.endswith(", 1 thread")
+        and (twin := bound[(b, shape, name.replace(", 1 thread", ""))])["x_bound"]
+        > bench_run.MEMORY_BOUND_X
+    ]
+    key = f"threads 1->2: worst of {len(compute_bound)} compute-bound rows"
+    assert summary[key] == pytest.approx(min(compute_bound))
     md = bench_run.markdown(
         rows,
         [],
