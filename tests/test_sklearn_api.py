@@ -34,6 +34,13 @@ ESTIMATORS = [
 
 # the MLP may stop at max_iter on the checks' tiny random data: a warning, not an error
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+# OpenBLAS's float32 kernels now and then raise the FPU's "invalid" flag on finite data (seen
+# here in 2 of 50 runs of check_estimators_nan_inf, on the linear classifier's first
+# LogisticRegression step: finite features times zero weights), presumably from lanes read past
+# the array, where that check has just left inf and NaN; NumPy reports the flag as a warning.
+# Known upstream: numpy/numpy#13173 and #24067, OpenMathLib/OpenBLAS#1924.  Any other warning
+# still fails the test.
+@pytest.mark.filterwarnings("ignore:invalid value encountered in matmul:RuntimeWarning")
 @parametrize_with_checks(ESTIMATORS)
 def test_sklearn_compatible(estimator, check):
     check(estimator)
