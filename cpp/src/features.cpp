@@ -49,13 +49,15 @@ void glass_features(const T* images, index_t N, index_t H, index_t W, const doub
   const index_t n_eq = equivariant_size(H, W, L);
   const index_t row = (L.write_inv ? L.n_inv : 0) + (L.write_eq ? n_eq : 0);
   const int nt = usable_threads(n_threads);
+  const index_t chunk = dynamic_chunk(N, H * W * static_cast<index_t>(sizeof(T)), nt);
+  (void)chunk;  // unused without OpenMP
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
     std::vector<std::int32_t> level(static_cast<std::size_t>(PH * PW), 0);  // zero border stays
     std::vector<std::int64_t> eq(static_cast<std::size_t>(n_eq));
     std::vector<std::int64_t> inv(static_cast<std::size_t>(L.n_inv));
     std::vector<std::int32_t> colsum(static_cast<std::size_t>(W));
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, chunk)
     for (index_t n = 0; n < N; ++n) {
       const T* x = images + n * H * W;
       for (index_t i = 0; i < H; ++i) {

@@ -553,6 +553,8 @@ void represent_fused(const T* images, index_t N, index_t H, index_t W, Threshold
   std::unique_ptr<const RowFlips> flips;
   if (fast_small && avx2) flips = std::make_unique<const RowFlips>(OH, OW);
 #endif
+  const index_t chunk = dynamic_chunk(N, npix * static_cast<index_t>(sizeof(T)), nt);
+  (void)chunk;  // unused without OpenMP
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
     const auto pooled_len = static_cast<std::size_t>(OH * OW);
@@ -566,7 +568,7 @@ void represent_fused(const T* images, index_t N, index_t H, index_t W, Threshold
     if (kBytes && (fast_small || wide)) sink = std::make_unique<OutputSink>(stream);
     if (kBytes && wide) wplanes = std::make_unique<WidePlanes>(OH, OW, *plan);
 #endif
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, chunk)
     for (index_t n = 0; n < N; ++n) {
       const T* x = images + n * npix;
       Out* img_out = out + n * image_out;

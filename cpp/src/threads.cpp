@@ -1,5 +1,7 @@
 #include "glassbox/threads.hpp"
 
+#include <algorithm>
+
 #ifdef GLASSBOX_OPENMP
 #include <omp.h>
 #endif
@@ -27,6 +29,13 @@ int usable_threads(int requested) {
   if (omp_in_parallel()) return 1;
 #endif
   return requested < 1 ? 1 : requested;
+}
+
+index_t dynamic_chunk(index_t n, index_t item_bytes, int nt) {
+  constexpr index_t kChunkBytes = index_t{256} << 10;
+  const index_t by_bytes = kChunkBytes / std::max<index_t>(1, item_bytes);
+  const index_t by_count = n / (8 * static_cast<index_t>(std::max(1, nt)));
+  return std::max<index_t>(1, std::min(by_bytes, by_count));
 }
 
 }  // namespace glassbox
