@@ -468,12 +468,12 @@ void wide_plane(const std::uint8_t* x, index_t W, index_t OH, index_t OW, std::u
       std::uint8_t* d = sink.reserve((r1 - r0) * row_bytes);
       if (packed) {  // rows of at most 16 bytes (up to 128 pixels pooled): one load and store each
         const std::uint8_t* row = src + (flip_rows ? SH - 1 - r0 : r0) * S;
-        const index_t step = flip_rows ? -S : S;
+        const index_t row_step = flip_rows ? -S : S;
         if (row_bytes <= 16) {
-          for (index_t r = r0; r < r1; ++r, d += row_bytes, row += step)  // spills are rewritten next
+          for (index_t r = r0; r < r1; ++r, d += row_bytes, row += row_step)  // spills are rewritten next
             _mm_storeu_si128(reinterpret_cast<__m128i*>(d), _mm_loadu_si128(reinterpret_cast<const __m128i*>(row)));
         } else {
-          for (index_t r = r0; r < r1; ++r, d += row_bytes, row += step) bits::copy_row(row, row_bytes, d);
+          for (index_t r = r0; r < r1; ++r, d += row_bytes, row += row_step) bits::copy_row(row, row_bytes, d);
         }
         sink.commit((r1 - r0) * row_bytes);
         continue;
