@@ -47,16 +47,13 @@ inline std::uint32_t pool32(const std::uint8_t* a, const std::uint8_t* b, __m128
 }
 
 // One pooled row: OW = W2 / 2 bits from the first W2 >= 32 (even) columns of rows a and b,
-// prefetching the bytes `ahead` further on.  Columns [0, c0) (a multiple of 32) are done
-// already (by a wider-vector loop).
+// prefetching the bytes `ahead` further on.  The row's bytes past its bits are zeroed.
 inline void pool_row(const std::uint8_t* a, const std::uint8_t* b, index_t W2, std::uint8_t t,
-                     std::uint8_t* row, index_t stride, index_t ahead, index_t c0 = 0) {
+                     std::uint8_t* row, index_t stride, index_t ahead) {
   const __m128i tt = _mm_set1_epi8(static_cast<char>(t ^ 0x80));
-  index_t c = c0;
-  if (c < W2) {
-    prefetch(a + c, ahead, W2 - c);
-    prefetch(b + c, ahead, W2 - c);
-  }
+  index_t c = 0;
+  prefetch(a, ahead, W2);
+  prefetch(b, ahead, W2);
   for (; c + 32 <= W2; c += 32) {
     const auto m = static_cast<std::uint16_t>(pool32(a + c, b + c, tt));
     std::memcpy(row + c / 16, &m, 2);
