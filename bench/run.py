@@ -143,8 +143,8 @@ def scaling_rows(repeat, log, sizes=(100, 10_000, 35_000, 70_000), evict_bytes=5
     and the kernel's own code and data, and the threads fall asleep meanwhile, so a 100-image
     call straight after it measures the fixed cost of a cold call.  The batches are timed after
     a 1-image call that brings code and threads back (not the batch's data), so that they
-    compare the work that grows with N.  The sizes are
-    timed in turns, one repetition each per round, like the implementations of a case."""
+    compare the work that grows with N.  The sizes are timed in turns, one repetition each per
+    round, like the implementations of a case."""
     evict = _Evict(evict_bytes)
     tiny = np.zeros((1, 28, 28), dtype=np.uint8)
     tiny_out = np.empty((1, 8, 14, 14), dtype=np.uint8)
