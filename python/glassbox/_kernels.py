@@ -48,6 +48,12 @@ _OTSU_MAX_PIXELS = 2**27
 
 
 _UINT_RANGE = {1: (0, 255), 2: (0, 65535)}  # by itemsize: the unsigned image dtypes
+_NOT_FINITE = "thresholds must be finite (no NaN or inf)"
+
+
+def _out_of_range(dtype: np.dtype, values: list) -> ValueError:
+    low, high = _UINT_RANGE[dtype.itemsize]
+    return ValueError(f"thresholds must lie in [{low}, {high}] for {dtype} images, got {values}")
 
 
 def _default_threshold(dtype: np.dtype) -> float:
@@ -72,13 +78,11 @@ def _thresholds(thresholds, method: str, dtype: np.dtype) -> tuple[np.ndarray, b
     if type(thresholds) is float or (type(thresholds) is int and abs(thresholds) < 2**53):
         value = float(thresholds)
         if not math.isfinite(value):
-            raise ValueError("thresholds must be finite (no NaN or inf)")
+            raise ValueError(_NOT_FINITE)
         if dtype.kind == "u":
             low, high = _UINT_RANGE[dtype.itemsize]
             if not low <= value <= high:
-                raise ValueError(
-                    f"thresholds must lie in [{low}, {high}] for {dtype} images, got {[value]}"
-                )
+                raise _out_of_range(dtype, [value])
             value = float(math.floor(value))
         return np.array([value]), True
     t = np.asarray(thresholds)
@@ -91,14 +95,11 @@ def _thresholds(thresholds, method: str, dtype: np.dtype) -> tuple[np.ndarray, b
     scalar = t.ndim == 0
     t = np.atleast_1d(t).astype(np.float64)
     if not np.all(np.isfinite(t)):
-        raise ValueError("thresholds must be finite (no NaN or inf)")
+        raise ValueError(_NOT_FINITE)
     if dtype.kind == "u":
-        info = np.iinfo(dtype)
-        if np.any(t < info.min) or np.any(t > info.max):
-            raise ValueError(
-                f"thresholds must lie in [{info.min}, {info.max}] for {dtype} images, "
-                f"got {t.tolist()}"
-            )
+        low, high = _UINT_RANGE[dtype.itemsize]
+        if np.any(t < low) or np.any(t > high):
+            raise _out_of_range(dtype, t.tolist())
         t = np.floor(t)  # x > t  <=>  x > floor(t) for integer x
     return np.ascontiguousarray(t), scalar
 
