@@ -549,7 +549,8 @@ void represent_fused(const T* images, index_t N, index_t H, index_t W, Threshold
   std::unique_ptr<const RowFlips> flips;
   if (fast_small && avx2) flips = std::make_unique<const RowFlips>(OH, OW);
 #endif
-  const index_t chunk = dynamic_chunk(N, npix * static_cast<index_t>(sizeof(T)), nt);
+  index_t chunk = dynamic_chunk(N, npix * static_cast<index_t>(sizeof(T)), nt);
+  if (fresh_out) chunk = fresh_output_chunk(chunk, N, image_out * static_cast<index_t>(sizeof(Out)), nt);
   (void)chunk;  // unused without OpenMP
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {

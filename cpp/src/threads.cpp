@@ -38,4 +38,11 @@ index_t dynamic_chunk(index_t n, index_t item_bytes, int nt) {
   return std::max<index_t>(1, std::min(by_bytes, by_count));
 }
 
+index_t fresh_output_chunk(index_t chunk, index_t n, index_t out_item_bytes, int nt) {
+  constexpr index_t kFreshChunkBytes = index_t{8} << 20;
+  const index_t by_bytes = kFreshChunkBytes / std::max<index_t>(1, out_item_bytes);
+  const index_t by_count = n / (4 * static_cast<index_t>(std::max(1, nt)));
+  return std::max(chunk, std::min(by_bytes, by_count));
+}
+
 }  // namespace glassbox
