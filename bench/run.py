@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import platform
+import random
 import statistics
 import sys
 import time
@@ -72,13 +73,34 @@ def _check(impl, got, want):
             np.testing.assert_array_equal(g, w, err_msg=impl.name)
 
 
+def round_orders(n, rounds, seed=0):
+    """The order of ``n`` implementations in each of ``rounds`` rounds: shuffled, with a fixed
+    seed.
+
+    What ran just before a call can change its time, and in a fixed order one implementation
+    would always follow the same one.  On this VM, for one, memory left free for 2 s goes back to
+    the host (the balloon's free page reporting) and costs about twice as much to fault in again:
+    right after torch's 2-second call at 4,000 x 224 x 224, glassbox's fresh 401 MB output took
+    245-293 ms, and 69-87 ms after any other implementation.  Shuffled, each follows the slow
+    ones in few rounds, which the median leaves out.  (Rotating one order would not do: every
+    implementation would still follow the same one within a round.)"""
+    rng = random.Random(seed)
+    orders = []
+    for _ in range(rounds):
+        order = list(range(n))
+        rng.shuffle(order)
+        orders.append(order)
+    return orders
+
+
 def run_case(case, repeat, slow_repeat, bw, log):
     """Time every implementation of a case; return its rows.
 
     Each implementation is checked against glassbox (which also warms it up), then the
     implementations are timed in turns, one repetition each per round: on a shared machine the
     background load drifts over seconds, and timing them round robin lets that drift fall on all
-    of them alike, so their ratios (speed-ups, 1 vs 2 threads) hold."""
+    of them alike, so their ratios (speed-ups, 1 vs 2 threads) hold.  The order within each round
+    is shuffled (see :func:`round_orders`)."""
     ref_impl = next(i for i in case.impls if i.glassbox)
     want = ref_impl.fn()
     n_case = case.shape[0]
@@ -89,10 +111,10 @@ def run_case(case, repeat, slow_repeat, bw, log):
     del want
     counts = [slow_repeat if impl.slow else repeat for impl in case.impls]
     raw = [[] for _ in case.impls]
-    for k in range(max(counts)):
-        for i, impl in enumerate(case.impls):
+    for k, order in enumerate(round_orders(len(case.impls), max(counts))):
+        for i in order:
             if k < counts[i]:
-                raw[i].append(_time_once(impl.fn))
+                raw[i].append(_time_once(case.impls[i].fn))
     timed = []
     for impl, times in zip(case.impls, raw, strict=True):
         scale = n_case / impl.n_images if impl.n_images else 1.0

@@ -131,6 +131,18 @@ def test_scaling_rows_time_every_size():
     assert "marginal_per_image_s" not in rows[1]  # its predecessor is the fixed-cost call
 
 
+def test_round_orders_vary_what_runs_before_each():
+    rounds = 9
+    orders = bench_run.round_orders(8, rounds)
+    assert len(orders) == rounds
+    assert all(sorted(o) == list(range(8)) for o in orders)
+    assert orders == bench_run.round_orders(8, rounds)  # fixed seed: reproducible
+    for i in range(8):
+        before = [o[o.index(i) - 1] for o in orders if o.index(i) > 0]
+        # no implementation follows the same one in most rounds, so the median is free of it
+        assert max(before.count(j) for j in set(before)) <= rounds // 2
+
+
 def test_main_writes_results(tmp_path, monkeypatch):
     monkeypatch.setattr(
         bandwidth, "measure", lambda *a, **k: {"read": 1e10, "write": 1e10, "copy": 2e10}
