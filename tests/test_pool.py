@@ -31,6 +31,30 @@ def test_matches_reference(dtype, shape, mode, n_threads):
         np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("mode", ["mean", "sum"])
+def test_2x2_sums_keep_the_documented_order_to_the_sign_of_zero(dtype, mode):
+    # each sum starts from +0.0, so four -0.0 give +0.0, not -0.0; tiny values may round
+    x = np.array([-0.0, -0.0, 1e-300, -1e-300, 3.0, -3.0, 0.1, 0.2], dtype=dtype).reshape(1, 2, 4)
+    x = np.concatenate([x, -x, np.full_like(x, -0.0)])
+    got = gb.pool(x, 2, mode=mode)
+    want = ref.pool(x, 2, None, mode)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+    assert not np.signbit(got[2]).any()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(9, 10), (10, 9), (6, 33), (2, 2)])
+@pytest.mark.parametrize("mode", MODES)
+def test_2x2_many_images_every_thread_count(dtype, shape, mode):
+    # odd heights leave a row out of each image, so row pairs do not follow each other
+    x = make_images(dtype, shape, n=101)
+    want = ref.pool(x, 2, None, mode)
+    for n_threads in THREADS:
+        np.testing.assert_array_equal(gb.pool(x, 2, mode=mode, n_threads=n_threads), want)
+
+
 def test_border_rule_drops_partial_windows():
     x = np.arange(25, dtype=np.uint8).reshape(1, 5, 5)
     got = gb.pool(x, 2)
