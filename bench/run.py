@@ -73,9 +73,10 @@ def _check(impl, got, want):
             np.testing.assert_array_equal(g, w, err_msg=impl.name)
 
 
-def round_orders(n, rounds, seed=0):
+def round_orders(n, rounds, seed=0, pairs=()):
     """The order of ``n`` implementations in each of ``rounds`` rounds: shuffled, with a fixed
-    seed.
+    seed.  Each ``(a, b)`` of ``pairs`` stays back to back, ``a`` first in even rounds and ``b``
+    first in odd ones.
 
     What ran just before a call can change its time, and in a fixed order one implementation
     would always follow the same one.  On this VM, for one, memory left free for 2 s goes back to
@@ -85,12 +86,25 @@ def round_orders(n, rounds, seed=0):
     ones in few rounds, which the median leaves out.  (Rotating one order would not do: every
     implementation would still follow the same one within a round.)"""
     rng = random.Random(seed)
+    paired = {i for pair in pairs for i in pair}
     orders = []
-    for _ in range(rounds):
-        order = list(range(n))
-        rng.shuffle(order)
-        orders.append(order)
+    for k in range(rounds):
+        units = [list(p) if k % 2 == 0 else list(p)[::-1] for p in pairs]
+        units += [[i] for i in range(n) if i not in paired]
+        rng.shuffle(units)
+        orders.append([i for unit in units for i in unit])
     return orders
+
+
+def _twins(impls):
+    """{index of a glassbox "..., 1 thread" row: index of its row at the default threads}."""
+    names = [impl.name for impl in impls]
+    twins = {}
+    for i, impl in enumerate(impls):
+        twin = impl.name.replace(", 1 thread", "")
+        if impl.glassbox and impl.threads == 1 and twin in names:
+            twins[i] = names.index(twin)
+    return twins
 
 
 def run_case(case, repeat, slow_repeat, bw, log):
@@ -100,7 +114,9 @@ def run_case(case, repeat, slow_repeat, bw, log):
     implementations are timed in turns, one repetition each per round: on a shared machine the
     background load drifts over seconds, and timing them round robin lets that drift fall on all
     of them alike, so their ratios (speed-ups, 1 vs 2 threads) hold.  The order within each round
-    is shuffled (see :func:`round_orders`)."""
+    is shuffled (see :func:`round_orders`).  A glassbox row and its 1-thread twin run back to
+    back, and their speed-up is the median over rounds of the ratio of their two times: the drift
+    then falls on both sides of each ratio."""
     ref_impl = next(i for i in case.impls if i.glassbox)
     want = ref_impl.fn()
     n_case = case.shape[0]
@@ -111,7 +127,9 @@ def run_case(case, repeat, slow_repeat, bw, log):
     del want
     counts = [slow_repeat if impl.slow else repeat for impl in case.impls]
     raw = [[] for _ in case.impls]
-    for k, order in enumerate(round_orders(len(case.impls), max(counts))):
+    twins = _twins(case.impls)
+    pairs = [(j, i) for i, j in twins.items()]
+    for k, order in enumerate(round_orders(len(case.impls), max(counts), pairs=pairs)):
         for i in order:
             if k < counts[i]:
                 raw[i].append(_time_once(case.impls[i].fn))
@@ -127,7 +145,7 @@ def run_case(case, repeat, slow_repeat, bw, log):
     peers = [statistics.median(t) for i, t in timed if not i.glassbox]
     best_peer = min(peers) if peers else None
     rows = []
-    for impl, times in timed:
+    for i, (impl, times) in enumerate(timed):
         med = statistics.median(times)
         row = {
             "benchmark": case.benchmark,
@@ -143,6 +161,10 @@ def run_case(case, repeat, slow_repeat, bw, log):
             "per_image_s": med / n_case,
             "speedup_vs_best_peer": best_peer / med if best_peer else None,
         }
+        if i in twins and len(raw[i]) == len(raw[twins[i]]):
+            row["speedup_1_to_2_threads"] = statistics.median(
+                a / b for a, b in zip(raw[i], raw[twins[i]], strict=True)
+            )
         if impl.n_images:
             row["note"] = f"timed on {impl.n_images} images, scaled to {n_case}"
         moved = case.bytes_moved
@@ -267,7 +289,7 @@ def summarise(rows, scaling, stream=()):
             twin_name = r["implementation"].replace(", 1 thread", "")
             twin = find(r["benchmark"], twin_name, r["shape"])
             if twin:
-                speedup = r["median_s"] / twin["median_s"]
+                speedup = r.get("speedup_1_to_2_threads") or r["median_s"] / twin["median_s"]
                 out[f"threads 1->2: {r['benchmark']} {'x'.join(map(str, r['shape']))}"] = speedup
                 if twin.get("x_bound") is None or twin["x_bound"] > MEMORY_BOUND_X:
                     compute_bound.append(speedup)
@@ -363,6 +385,10 @@ def markdown(rows, scaling, summary, meta, bw, stream=()):
         "check: exact = bit-identical to glassbox; allclose = float results within 1e-6; "
         "same job = a different algorithm for the same purpose (not comparable value for "
         "value); packed = equal after np.packbits(bitorder='little').",
+        "",
+        "threads 1->2: each round times a glassbox row and its 1-thread twin back to back; the "
+        "speed-up is the median over rounds of the 1-thread time over the other. A row is "
+        f"compute-bound when its time is more than {MEMORY_BOUND_X}x its bound.",
     ]
     return "\n".join(lines) + "\n"
 

@@ -54,11 +54,10 @@ def test_every_case_checks_and_times(small):
         (r["benchmark"], tuple(r["shape"]), r["implementation"]): r for r in rows if r["glassbox"]
     }
     compute_bound = [
-        r["median_s"] / twin["median_s"]
+        r["speedup_1_to_2_threads"]
         for (b, shape, name), r in bound.items()
         if name.endswith(", 1 thread")
-        and (twin := bound[(b, shape, name.replace(", 1 thread", ""))])["x_bound"]
-        > bench_run.MEMORY_BOUND_X
+        and bound[(b, shape, name.replace(", 1 thread", ""))]["x_bound"] > bench_run.MEMORY_BOUND_X
     ]
     key = f"threads 1->2: worst of {len(compute_bound)} compute-bound rows"
     assert summary[key] == pytest.approx(min(compute_bound))
@@ -141,6 +140,38 @@ def test_round_orders_vary_what_runs_before_each():
         before = [o[o.index(i) - 1] for o in orders if o.index(i) > 0]
         # no implementation follows the same one in most rounds, so the median is free of it
         assert max(before.count(j) for j in set(before)) <= rounds // 2
+
+
+def test_round_orders_keep_pairs_back_to_back_in_alternating_order():
+    orders = bench_run.round_orders(6, 8, pairs=[(4, 1), (0, 5)])
+    firsts = set()
+    for k, order in enumerate(orders):
+        assert sorted(order) == list(range(6))
+        for a, b in [(4, 1), (0, 5)]:
+            first = order.index(a) < order.index(b)
+            assert abs(order.index(a) - order.index(b)) == 1 and first == (k % 2 == 0)
+        firsts.add(order[0])
+    assert len(firsts) > 1  # the units themselves are shuffled
+
+
+def test_thread_speedup_is_the_median_of_per_round_ratios(monkeypatch):
+    impls = [
+        families.Impl("peer", lambda: np.zeros(3)),
+        families.Impl("glassbox k", lambda: np.zeros(3), True),
+        families.Impl("glassbox k, 1 thread", lambda: np.zeros(3), True, threads=1),
+    ]
+    # per round, 1 thread / 2 threads: 10 / 5, 2 / 1, 6 / 4 -> ratios 2, 2, 1.5: median 2,
+    # where the ratio of the medians would be 6 / 4
+    clocks = {"peer": iter([1.0] * 3), "glassbox k": iter([5.0, 1.0, 4.0])}
+    clocks["glassbox k, 1 thread"] = iter([10.0, 2.0, 6.0])
+    by_fn = {id(i.fn): i.name for i in impls}
+    monkeypatch.setattr(bench_run, "_time_once", lambda fn: next(clocks[by_fn[id(fn)]]))
+    case = families.Case("k", (3,), impls)
+    rows = {r["implementation"]: r for r in bench_run.run_case(case, 3, 1, {}, lambda m: None)}
+    assert rows["glassbox k, 1 thread"]["speedup_1_to_2_threads"] == pytest.approx(2.0)
+    assert "speedup_1_to_2_threads" not in rows["glassbox k"]
+    summary = bench_run.summarise(list(rows.values()), [])
+    assert summary["threads 1->2: k 3"] == pytest.approx(2.0)
 
 
 def test_main_writes_results(tmp_path, monkeypatch):
