@@ -55,6 +55,19 @@ def test_nan_and_inf(name, bad):
         fn(x)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_nonfinite_counted_in_every_block_with_any_threads(dtype):
+    n = 3 * 65536 + 5  # the count runs in blocks of 65,536 values: two whole blocks, a part
+    x = np.zeros(n, dtype=dtype)
+    where = [0, 65535, 65536, 2 * 65536 + 7, n - 1]
+    x[where] = [np.nan, np.inf, -np.inf, np.nan, np.inf]
+    for n_threads in (1, 2, 3):
+        assert _core.count_nonfinite(x, n_threads) == len(where)
+        assert _core.count_nonfinite(x[:65536], n_threads) == 2
+        assert _core.count_nonfinite(x[1:65535], n_threads) == 0
+        assert _core.count_nonfinite(x[:0], n_threads) == 0
+
+
 def test_wrong_ndim():
     for fn, x, arg in [
         (gb.binarize, np.zeros((6, 6), np.uint8), "images must be 3-dimensional"),

@@ -1,6 +1,9 @@
 #include "glassbox/binarize.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "glassbox/threads.hpp"
@@ -52,10 +55,22 @@ void binarize(const T* images, index_t N, index_t H, index_t W, ThresholdMethod 
 
 template <class T>
 index_t count_nonfinite(const T* data, index_t n, int n_threads) {
+  // Counted per block in an unsigned integer as wide as T, so that the vectorised compare needs
+  // no widening: an int64 count of float lanes took 8 instructions per 4 values (5.7 GB/s on one
+  // thread, slower than the kernels it guards).
+  using Count = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+  constexpr index_t kBlock = index_t{1} << 16;
   const int nt = usable_threads(n_threads);
+  const index_t blocks = (n + kBlock - 1) / kBlock;
   index_t bad = 0;
 #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1) reduction(+ : bad)
-  for (index_t i = 0; i < n; ++i) bad += std::isfinite(data[i]) ? 0 : 1;
+  for (index_t b = 0; b < blocks; ++b) {
+    const T* x = data + b * kBlock;
+    const index_t m = std::min(kBlock, n - b * kBlock);
+    Count count = 0;
+    for (index_t i = 0; i < m; ++i) count += std::isfinite(x[i]) ? 0 : 1;
+    bad += static_cast<index_t>(count);
+  }
   return bad;
 }
 
