@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ._run import check_writable_dir, load_dataset, require_matplotlib, split, write_atomically
+from .datasets import _read_grey, _resize
 from .explain import AGGREGATIONS
 from .groups import get_group
 from .persistence import load_model
@@ -18,8 +19,6 @@ _TOP_FEATURES = 20
 def read_image(path, shape):
     """One image file as grey levels (OpenCV; or an .npy (H, W) array), resized to ``shape``
     with ``INTER_AREA`` as image folders are."""
-    import cv2
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"--image {str(path)!r}: no such file")
@@ -34,15 +33,8 @@ def read_image(path, shape):
                 f"{img.dtype} of shape {img.shape}"
             )
     else:
-        img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-        if img is None:
-            raise ValueError(f"--image {str(path)!r}: cannot be read as an image")
-    h, w = shape
-    if img.shape != (h, w):
-        if img.dtype not in (np.uint8, np.uint16, np.float32):  # what cv2.resize takes
-            img = img.astype(np.float32)
-        img = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
-    return img
+        img = _read_grey(path, name=f"--image {str(path)!r}")
+    return _resize(img, shape)
 
 
 def _class_name(names, label):

@@ -303,6 +303,30 @@ def load_npz(path) -> ImageDataset:
     return ImageDataset(images, labels, tuple(str(n) for n in names), path.stem, n_train)
 
 
+def _read_grey(path, shape=None, name=None) -> np.ndarray:
+    """One image file as grey levels (OpenCV, ``IMREAD_GRAYSCALE``), resized to ``shape`` if
+    given; a ``ValueError`` naming ``name`` (else the path) when it cannot be decoded."""
+    import cv2
+
+    img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if img is None:
+        raise ValueError(f"{path if name is None else name}: cannot be read as an image")
+    return img if shape is None else _resize(img, shape)
+
+
+def _resize(img: np.ndarray, shape) -> np.ndarray:
+    """``img`` at ``shape`` (H, W) with ``cv2.INTER_AREA`` (the one resizing rule of every image
+    reader here); dtypes ``cv2.resize`` does not take go through float32."""
+    import cv2
+
+    h, w = shape
+    if img.shape == (h, w):
+        return img
+    if img.dtype not in (np.uint8, np.uint16, np.float32):
+        img = img.astype(np.float32)
+    return cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+
+
 def load_image_folder(root, shape) -> ImageDataset:
     """Images in one sub-folder per class, read as grey levels with OpenCV.
 
@@ -327,8 +351,6 @@ def load_image_folder(root, shape) -> ImageDataset:
     ValueError
         No classes or no images, or an image file that cannot be decoded (named).
     """
-    import cv2
-
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"{root} is not a directory")
@@ -343,12 +365,7 @@ def load_image_folder(root, shape) -> ImageDataset:
         for f in sorted((root / cls).iterdir()):
             if f.suffix.lower() not in _IMAGE_SUFFIXES or not f.is_file():
                 continue
-            img = cv2.imread(str(f), cv2.IMREAD_GRAYSCALE)
-            if img is None:
-                raise ValueError(f"{f}: cannot be read as an image")
-            if img.shape != (h, w):
-                img = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
-            images.append(img)
+            images.append(_read_grey(f, (h, w)))
             labels.append(k)
     if not images:
         raise ValueError(f"{root}: no image files in its class folders")

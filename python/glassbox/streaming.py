@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .datasets import _IMAGE_SUFFIXES, _read_grey
+
 __all__ = [
     "ImageSource",
     "check_output_path",
@@ -235,8 +237,6 @@ class _Folder(ImageSource):
     """Image files under a directory (recursively, in sorted path order), read as grey levels."""
 
     def __init__(self, root, image_shape):
-        from .datasets import _IMAGE_SUFFIXES
-
         self.root = Path(root)
         self.files = sorted(
             p for p in self.root.rglob("*") if p.suffix.lower() in _IMAGE_SUFFIXES and p.is_file()
@@ -249,24 +249,16 @@ class _Folder(ImageSource):
             image_shape = self._imread(0).shape
         self.image_shape = tuple(int(s) for s in image_shape)
 
-    def _imread(self, i):
-        import cv2
-
-        img = cv2.imread(str(self.files[i]), cv2.IMREAD_GRAYSCALE)
-        if img is None:
-            raise ValueError(f"{self.files[i]}: cannot be read as an image (image {i})")
-        return img
+    def _imread(self, i, shape=None):
+        try:
+            return _read_grey(self.files[i], shape)
+        except ValueError as exc:
+            raise ValueError(f"{exc} (image {i})") from None
 
     def read(self, a, b):
-        import cv2
-
-        h, w = self.image_shape
-        out = np.empty((b - a, h, w), dtype=np.uint8)
+        out = np.empty((b - a, *self.image_shape), dtype=np.uint8)
         for i in range(a, b):
-            img = self._imread(i)
-            if img.shape != (h, w):
-                img = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
-            out[i - a] = img
+            out[i - a] = self._imread(i, self.image_shape)
         return out
 
 
