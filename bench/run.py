@@ -455,7 +455,9 @@ def main(argv=None):
     for case in cases:
         rows += run_case(case, repeat, slow_repeat, bw, log)
         case.impls = None  # free the inputs' closures
-    scaling = scaling_rows(repeat, log) if "scaling" in groups else []
+    # the scaling calls are short (2-10 ms, about 0.2 s a round with the evictions) and their
+    # ratio is sensitive to a few slow rounds: three times the rounds, for little time
+    scaling = scaling_rows(3 * repeat, log) if "scaling" in groups else []
     stream = (
         streaming.streaming_rows(100_000 if args.quick else 1_000_000, log, 1 if args.quick else 3)
         if "streaming" in groups
