@@ -234,7 +234,7 @@ def _fmt_ms(s):
     return f"{s * 1e3:.2f}"
 
 
-def summarise(rows, scaling, stream=()):
+def summarise(rows, scaling, stream=(), bw=None):
     """The acceptance numbers, computed from the rows of this run."""
     out = {}
     by_mode = {r["mode"]: r for r in stream}
@@ -295,6 +295,11 @@ def summarise(rows, scaling, stream=()):
                     compute_bound.append(speedup)
     if compute_bound:
         out[f"threads 1->2: worst of {len(compute_bound)} compute-bound rows"] = min(compute_bound)
+    if bw and "fresh_write" in bw:
+        # the page faults of a fresh output scale this much, whatever the kernel does
+        out["threads 1->2: writing fresh pages (the machine's own)"] = (
+            bw["fresh_write"] / bw["fresh_write_1_thread"]
+        )
     batches = [r for r in scaling if not r.get("fixed_cost")]
     if batches:
         out["linearity: worst per-image time vs 70k"] = max(
@@ -321,7 +326,14 @@ def markdown(rows, scaling, summary, meta, bw, stream=()):
         f"Streaming bandwidth ({meta['n_threads']} threads, 1 GiB buffers): read "
         f"{bw['read'] / 1e9:.1f} GB/s, write {bw['write'] / 1e9:.1f} GB/s, copy (read + write) "
         f"{bw['copy'] / 1e9:.1f} GB/s. The bound of a memory-bound row is (bytes in + bytes out) "
-        "/ copy bandwidth; `x bound` is the glassbox time over it.",
+        "/ copy bandwidth; `x bound` is the glassbox time over it."
+        + (
+            f" Writing fresh memory (page faults included, as a new output array does): "
+            f"{bw['fresh_write'] / 1e9:.1f} GB/s, {bw['fresh_write_1_thread'] / 1e9:.1f} GB/s on "
+            "1 thread."
+            if "fresh_write" in bw
+            else ""
+        ),
         "",
         "| benchmark | shape | implementation | check | median ms | min ms | max ms "
         "| vs best peer | x bound |",
@@ -463,7 +475,7 @@ def main(argv=None):
         if "streaming" in groups
         else []
     )
-    summary = summarise(rows, scaling, stream)
+    summary = summarise(rows, scaling, stream, bw)
     meta["seconds"] = time.perf_counter() - t_start
     args.out.mkdir(parents=True, exist_ok=True)
     result = {

@@ -91,7 +91,12 @@ def test_numpy_representation_peer_is_exact(small):
 
 def test_bandwidth_and_scaling_helpers():
     bw = bandwidth.measure(2, nbytes=1 << 22, repeat=1)
-    assert set(bw) == {"read", "write", "copy"} and all(v > 0 for v in bw.values())
+    assert set(bw) == {"read", "write", "copy", "fresh_write", "fresh_write_1_thread"}
+    assert all(v > 0 for v in bw.values())
+    machine = bench_run.summarise([], [], bw=bw)[
+        "threads 1->2: writing fresh pages (the machine's own)"
+    ]
+    assert machine == pytest.approx(bw["fresh_write"] / bw["fresh_write_1_thread"])
     scaling = [
         {"n": 1, "median_s": 0.5, "per_image_s": 0.5, "per_image_vs_70k": 5.0, "fixed_cost": True},
         {"n": 10, "median_s": 1.0, "per_image_s": 0.1, "per_image_vs_70k": 1.1},
