@@ -29,10 +29,14 @@ void binarize(const T* images, index_t N, index_t H, index_t W, ThresholdMethod 
   const index_t npix = H * W;
   const index_t Wb = packed_width(W);
   const index_t plane_out = packed ? H * Wb : npix;
+  // images handed out as threads come free (see dynamic_chunk), into a fresh output
+  const index_t chunk =
+      fresh_output_chunk(dynamic_chunk(N, npix * static_cast<index_t>(sizeof(T)), nt), N, K * plane_out, nt);
+  (void)chunk;  // unused without OpenMP
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
     std::vector<std::uint8_t> row(packed ? static_cast<std::size_t>(W) : 0);
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, chunk)
     for (index_t n = 0; n < N; ++n) {
       const T* x = images + n * npix;
       for (index_t k = 0; k < K; ++k) {

@@ -14,6 +14,10 @@ index_t local_patterns(const std::uint8_t* binary, index_t B, index_t H, index_t
   const index_t half = size / 2;
   const index_t PW = W + 2 * half, PH = H + 2 * half;  // zero-padded plane
   index_t not_binary = 0;
+  // images handed out as threads come free (see dynamic_chunk); the outputs, 3 bytes a pixel,
+  // are fresh arrays
+  const index_t chunk = fresh_output_chunk(dynamic_chunk(B, H * W, nt), B, 3 * H * W, nt);
+  (void)chunk;  // unused without OpenMP
 #pragma omp parallel num_threads(nt) if (nt > 1) reduction(+ : not_binary)
   {
     std::vector<std::uint8_t> pad(static_cast<std::size_t>(PH * PW), 0);
@@ -21,7 +25,7 @@ index_t local_patterns(const std::uint8_t* binary, index_t B, index_t H, index_t
     // j + c), computed once per row; a pixel's code is `size` of them, shifted into place
     std::vector<std::uint16_t> windows(static_cast<std::size_t>(PH * W));
     std::vector<std::uint16_t> code(static_cast<std::size_t>(W));
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, chunk)
     for (index_t b = 0; b < B; ++b) {
       const std::uint8_t* x = binary + b * H * W;
       for (index_t i = 0; i < H; ++i) {
