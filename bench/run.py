@@ -161,7 +161,7 @@ def run_case(case, repeat, slow_repeat, bw, log):
             "per_image_s": med / n_case,
             "speedup_vs_best_peer": best_peer / med if best_peer else None,
         }
-        if i in twins and len(raw[i]) == len(raw[twins[i]]):
+        if i in twins:
             row["speedup_1_to_2_threads"] = statistics.median(
                 a / b for a, b in zip(raw[i], raw[twins[i]], strict=True)
             )
@@ -289,7 +289,7 @@ def summarise(rows, scaling, stream=(), bw=None):
             twin_name = r["implementation"].replace(", 1 thread", "")
             twin = find(r["benchmark"], twin_name, r["shape"])
             if twin:
-                speedup = r.get("speedup_1_to_2_threads") or r["median_s"] / twin["median_s"]
+                speedup = r["speedup_1_to_2_threads"]  # paired in run_case
                 out[f"threads 1->2: {r['benchmark']} {'x'.join(map(str, r['shape']))}"] = speedup
                 if twin.get("x_bound") is None or twin["x_bound"] > MEMORY_BOUND_X:
                     compute_bound.append(speedup)
