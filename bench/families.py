@@ -30,6 +30,7 @@ class Impl:
     check: str = "exact"
     threads: int | None = None  # glassbox rows: explicit thread count (None: default)
     n_images: int | None = None  # per-image peers run on a slice: times are scaled to the case
+    into_out: bool = False  # glassbox rows: writes into the caller's out= (no new memory)
 
 
 @dataclass
@@ -275,6 +276,7 @@ def fused_cases(sizes, quick):
                     name.startswith("glassbox"),
                     slow,
                     check="packed" if packed else "exact",
+                    into_out="out=" in name,
                 )
             )
         out = np.empty((n, 8, side // 2, side // 2), dtype=np.uint8)
@@ -284,6 +286,7 @@ def fused_cases(sizes, quick):
                 lambda x=x, out=out: gb.represent_fused(x, 127, out=out, n_threads=1),
                 True,
                 threads=1,
+                into_out=True,
             )
         )
         out_bytes = n * 8 * (side // 2) ** 2

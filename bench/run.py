@@ -73,6 +73,13 @@ def _check(impl, got, want):
             np.testing.assert_array_equal(g, w, err_msg=impl.name)
 
 
+def _nbytes(result):
+    """Bytes of an array, or of a tuple of arrays."""
+    if isinstance(result, tuple):
+        return sum(np.asarray(r).nbytes for r in result)
+    return np.asarray(result).nbytes
+
+
 def round_orders(n, rounds, seed=0, pairs=()):
     """The order of ``n`` implementations in each of ``rounds`` rounds: shuffled, with a fixed
     seed.  Each ``(a, b)`` of ``pairs`` stays back to back, ``a`` first in even rounds and ``b``
@@ -120,9 +127,11 @@ def run_case(case, repeat, slow_repeat, bw, log):
     ref_impl = next(i for i in case.impls if i.glassbox)
     want = ref_impl.fn()
     n_case = case.shape[0]
+    fresh = []  # bytes of the new array(s) a glassbox row returns (0: none, or not glassbox)
     for impl in case.impls:
         got = impl.fn()  # also the warm-up
         _check(impl, got, want)
+        fresh.append(_nbytes(got) if impl.glassbox and not impl.into_out else 0)
         del got
     del want
     counts = [slow_repeat if impl.slow else repeat for impl in case.impls]
@@ -173,6 +182,10 @@ def run_case(case, repeat, slow_repeat, bw, log):
         if moved and impl.glassbox:
             row["bytes_moved"] = moved
             row["bound_s"] = moved / bw["copy"]
+            if fresh[i] and "fresh_write" in bw:
+                # a new array cannot be written faster than this machine writes fresh memory
+                row["fresh_bytes"] = fresh[i]
+                row["bound_s"] = max(row["bound_s"], fresh[i] / bw["fresh_write"])
             row["x_bound"] = med / row["bound_s"]
         rows.append(row)
     return rows
@@ -230,6 +243,17 @@ def scaling_rows(repeat, log, sizes=(100, 10_000, 35_000, 70_000), evict_bytes=5
     return rows
 
 
+def _stolen_seconds():
+    """CPU time the hypervisor has taken from this machine's CPUs since boot (the "steal"
+    column of /proc/stat), or None where that is not available."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def _fmt_ms(s):
     return f"{s * 1e3:.2f}"
 
@@ -281,8 +305,9 @@ def summarise(rows, scaling, stream=(), bw=None):
             if "HOG" in r["implementation"]:
                 out["representation vs HOG"] = r["median_s"] / gbrep["median_s"]
     # 1 -> 2 threads, for every glassbox row that has a 1-thread twin; a row is compute-bound
-    # when its 2-thread time is more than MEMORY_BOUND_X times its bandwidth bound (within it,
-    # the acceptance line for the fused rows, a second core mostly waits on the same memory)
+    # when its 2-thread time is more than MEMORY_BOUND_X times its bound (within it, the
+    # acceptance line for the fused rows, a second core mostly waits on the same memory, or on
+    # the page faults of a new output)
     compute_bound = []
     for r in rows:
         if r["glassbox"] and r["threads"] == 1:
@@ -321,7 +346,13 @@ def markdown(rows, scaling, summary, meta, bw, stream=()):
         "# glassbox benchmark results",
         "",
         f"glassbox {meta['glassbox']}, numpy {meta['numpy']}, {meta['cpus']} CPUs, "
-        f"default threads {meta['n_threads']}, {meta['date']}",
+        f"default threads {meta['n_threads']}, {meta['date']}"
+        + (
+            f"; the host took {100 * meta['host_steal_share']:.1f}% of the CPUs' time during "
+            "the run (steal)"
+            if meta.get("host_steal_share") is not None
+            else ""
+        ),
         "",
         f"Streaming bandwidth ({meta['n_threads']} threads, 1 GiB buffers): read "
         f"{bw['read'] / 1e9:.1f} GB/s, write {bw['write'] / 1e9:.1f} GB/s, copy (read + write) "
@@ -330,7 +361,8 @@ def markdown(rows, scaling, summary, meta, bw, stream=()):
         + (
             f" Writing fresh memory (page faults included, as a new output array does): "
             f"{bw['fresh_write'] / 1e9:.1f} GB/s, {bw['fresh_write_1_thread'] / 1e9:.1f} GB/s on "
-            "1 thread."
+            "1 thread. A row that returns a new array cannot write it faster than that either: "
+            "its bound is the longer of the two times."
             if "fresh_write" in bw
             else ""
         ),
@@ -446,6 +478,7 @@ def main(argv=None):
     }
     log(f"glassbox benchmark suite: {meta}")
     t_start = time.perf_counter()
+    stolen_start = _stolen_seconds()
     bw = bandwidth.measure(meta["n_threads"], nbytes=(1 << 28) if args.quick else (1 << 30))
     log("bandwidth: " + ", ".join(f"{k} {v / 1e9:.1f} GB/s" for k, v in bw.items()))
     n_families = 20_000 if args.quick else 70_000
@@ -477,6 +510,10 @@ def main(argv=None):
     )
     summary = summarise(rows, scaling, stream, bw)
     meta["seconds"] = time.perf_counter() - t_start
+    stolen_end = _stolen_seconds()
+    if stolen_start is not None and stolen_end is not None:
+        # time the host ran something else on our CPUs: it slows 2-thread rows most
+        meta["host_steal_share"] = (stolen_end - stolen_start) / (meta["seconds"] * meta["cpus"])
     args.out.mkdir(parents=True, exist_ok=True)
     result = {
         "meta": meta,

@@ -71,6 +71,43 @@ def test_every_case_checks_and_times(small):
     assert md.count("\n| ") > len(rows)
 
 
+def test_a_new_output_is_bounded_by_the_fresh_write_rate(small):
+    # fresh memory written far slower than copied: the new arrays' page faults set the bound
+    bw = {"read": 1e14, "write": 1e14, "copy": 2e14, "fresh_write": 2e8}
+    rows = []
+    for case in families.orbit_cases(small) + families.fused_cases([(40, 28)], quick=False):
+        rows += bench_run.run_case(case, 1, 1, bw, lambda msg: None)
+    by_name = {(r["benchmark"], r["implementation"]): r for r in rows if r["glassbox"]}
+    orbit = by_name[("orbit D4", "glassbox orbit")]
+    assert orbit["fresh_bytes"] == 8 * small.nbytes
+    assert orbit["bound_s"] == pytest.approx(8 * small.nbytes / 2e8)
+    r_case = "R: binarize>127 + D4 orbit + 2x2 max-pool"
+    fresh = by_name[(r_case, "glassbox fused, fresh output")]
+    assert fresh["fresh_bytes"] == 40 * 8 * 14 * 14
+    for name in ("glassbox fused, out=", "glassbox fused, out=, 1 thread"):
+        into_out = by_name[(r_case, name)]
+        assert "fresh_bytes" not in into_out
+        assert into_out["bound_s"] == pytest.approx(into_out["bytes_moved"] / 2e14)
+    # a row within MEMORY_BOUND_X of its fresh-write bound is not counted as compute-bound
+    for r in rows:
+        if r["implementation"] == "glassbox orbit":
+            r["median_s"], r["x_bound"] = 2 * r["bound_s"], 2.0
+    summary = bench_run.summarise(rows, [])
+    worst = [k for k in summary if k.startswith("threads 1->2: worst of")]
+    assert worst == ["threads 1->2: worst of 1 compute-bound rows"]  # R out= at 40 images only
+
+
+def test_stolen_time_is_read_and_reported():
+    stolen = bench_run._stolen_seconds()
+    if Path("/proc/stat").exists():
+        assert stolen is not None and stolen >= 0
+    meta = {"glassbox": "x", "numpy": "y", "cpus": 2, "n_threads": 2, "date": "today"}
+    bw = {"read": 1e10, "write": 1e10, "copy": 2e10}
+    assert "steal" not in bench_run.markdown([], [], {}, meta, bw)
+    meta["host_steal_share"] = 0.125
+    assert "the host took 12.5% of the CPUs' time" in bench_run.markdown([], [], {}, meta, bw)
+
+
 def test_a_wrong_peer_is_caught(small):
     case = families.Case(
         "binarize > 127",
