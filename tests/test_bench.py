@@ -172,6 +172,16 @@ def test_scaling_rows_time_every_size():
     assert "marginal_per_image_s" not in rows[1]  # its predecessor is the fixed-cost call
 
 
+def test_scaling_compares_sizes_within_each_round(monkeypatch):
+    # per image, N=40: 1, 2, 3 and N=120: 1, 1, 3 over three rounds -> ratios 1, 2, 1: median 1,
+    # where the ratio of the medians would be 2
+    clock = iter([1.0, 40.0, 120.0, 1.0, 80.0, 120.0, 1.0, 120.0, 360.0])
+    monkeypatch.setattr(bench_run, "_time_once", lambda fn: next(clock))
+    rows = bench_run.scaling_rows(3, lambda msg: None, sizes=(5, 40, 120), evict_bytes=1 << 20)
+    assert [r["per_image_vs_70k"] for r in rows] == pytest.approx([0.2, 1.0, 1.0])
+    assert rows[1]["per_image_s"] == pytest.approx(2.0)  # the median time, as before
+
+
 def test_round_orders_vary_what_runs_before_each():
     rounds = 9
     orders = bench_run.round_orders(8, rounds)
