@@ -226,6 +226,53 @@ def test_thread_speedup_is_the_median_of_per_round_ratios(monkeypatch):
     assert summary["threads 1->2: k 3"] == pytest.approx(2.0)
 
 
+def test_machine_probe_runs_right_after_the_pair_in_its_order(monkeypatch):
+    impls = [
+        families.Impl("peer", lambda: np.zeros(3)),
+        families.Impl("glassbox k", lambda: np.zeros(3), True),
+        families.Impl("glassbox k, 1 thread", lambda: np.zeros(3), True, threads=1),
+    ]
+    by_fn = {id(i.fn): i.name for i in impls}
+    calls = []
+    monkeypatch.setattr(bench_run, "_time_once", lambda fn: calls.append(by_fn[id(fn)]) or 1.0)
+
+    class Probe:  # 1 CPU: 4, 2, 6 s; 2 CPUs: 2 s -> ratios 2, 1, 3: median 2
+        n_workers = 2
+        one = iter([4.0, 2.0, 6.0])
+
+        def time(self, n):
+            calls.append(f"probe {n}")
+            return next(self.one) if n == 1 else 2.0
+
+    case = families.Case("k", (3,), impls)
+    rows = {r["implementation"]: r for r in bench_run.run_case(case, 3, 1, {}, print, Probe())}
+    assert rows["glassbox k, 1 thread"]["machine_speedup_1_to_2"] == pytest.approx(2.0)
+    rounds = [calls[i : i + 5] for i in range(0, 15, 5)]
+    for k, rnd in enumerate(rounds):
+        pair = ["glassbox k", "glassbox k, 1 thread"]
+        probe = ["probe 2", "probe 1"]
+        if k % 2:
+            pair, probe = pair[::-1], probe[::-1]
+        at = rnd.index(pair[0])
+        assert rnd[at : at + 4] == pair + probe
+    summary = bench_run.summarise(list(rows.values()), [])
+    assert summary["threads 1->2, the machine's own in the same rounds: k 3"] == pytest.approx(2.0)
+    assert summary["threads 1->2: the machine's own in that row's rounds"] == pytest.approx(2.0)
+
+
+def test_compute_probe_times_one_and_two_workers():
+    from bench import probe
+
+    with probe.ComputeProbe(2, iterations=20_000) as p:
+        assert p.time(1) > 0 and p.time(2) > 0
+        with pytest.raises(ValueError, match="n_cpus"):
+            p.time(3)
+        procs = list(p._procs)
+    assert not any(proc.is_alive() for proc in procs)
+    with pytest.raises(ValueError, match="n_workers"):
+        probe.ComputeProbe(0)
+
+
 def test_main_writes_results(tmp_path, monkeypatch):
     monkeypatch.setattr(
         bandwidth, "measure", lambda *a, **k: {"read": 1e10, "write": 1e10, "copy": 2e10}
