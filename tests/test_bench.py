@@ -260,6 +260,45 @@ def test_machine_probe_runs_right_after_the_pair_in_its_order(monkeypatch):
     assert summary["threads 1->2: the machine's own in that row's rounds"] == pytest.approx(2.0)
 
 
+def test_bound_is_measured_in_each_round(monkeypatch):
+    impls = [
+        families.Impl("peer", lambda: np.zeros(3)),
+        families.Impl("glassbox k", lambda: np.zeros(3), True),  # a new array of 24 bytes
+    ]
+    by_fn = {id(i.fn): i.name for i in impls}
+    clocks = {"peer": iter([1.0] * 3), "glassbox k": iter([1.0, 8.0, 4.0])}
+    monkeypatch.setattr(bench_run, "_time_once", lambda fn: next(clocks[by_fn[id(fn)]]))
+
+    class Meter:  # copy: 100, 50, 25 B/s -> bounds of 100 B: 1, 2, 4 s
+        copies = iter([100.0, 50.0, 25.0])
+
+        def copy(self):
+            return next(self.copies)
+
+        def fresh_write(self):
+            return 1e9
+
+    case = families.Case("k", (3,), impls, bytes_moved=100)
+    rows = {
+        r["implementation"]: r for r in bench_run.run_case(case, 3, 1, {}, print, None, Meter())
+    }
+    row = rows["glassbox k"]
+    # per round 1 / 1, 8 / 2, 4 / 4: median 1, where the ratio of the medians would be 4 / 2
+    assert row["x_bound"] == pytest.approx(1.0)
+    assert row["bound_s"] == pytest.approx(2.0) and row["copy_bandwidth"] == pytest.approx(50.0)
+    assert row["fresh_bytes"] == 24
+    assert "x_bound" not in rows["peer"]
+    # the fresh-write rate sets the bound when it is the slower: 24 B at 2 B/s = 12 s
+    assert bench_run._bound(100, 24, {"copy": 100.0, "fresh_write": 2.0}) == pytest.approx(12.0)
+    assert bench_run._bound(100, 0, {"copy": 100.0, "fresh_write": 2.0}) == pytest.approx(1.0)
+
+
+def test_meter_times_single_passes():
+    meter = bandwidth.Meter(2, nbytes=1 << 22)
+    assert all(getattr(meter, m)() > 0 for m in ("read", "write", "copy", "fresh_write"))
+    assert meter.fresh_write(1) > 0
+
+
 def test_compute_probe_times_one_and_two_workers():
     from bench import probe
 
@@ -278,6 +317,8 @@ def test_main_writes_results(tmp_path, monkeypatch):
         bandwidth, "measure", lambda *a, **k: {"read": 1e10, "write": 1e10, "copy": 2e10}
     )
     monkeypatch.setattr(families, "representation_cases", lambda quick: [])
+    meter = bandwidth.Meter
+    monkeypatch.setattr(bandwidth, "Meter", lambda n, nbytes: meter(n, 1 << 20))
     assert (
         bench_run.main(["--quick", "--repeat", "1", "--only", "binarize", "--out", str(tmp_path)])
         == 0
