@@ -81,10 +81,12 @@ def test_large_image_tiles():
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.bool_, np.uint16, np.float32])
-@pytest.mark.parametrize("side", [15, 16, 17, 32, 47, 64])
+@pytest.mark.parametrize("side", [15, 16, 17, 23, 24, 28, 31, 32, 40, 47, 64])
 def test_transposing_elements_on_blocked_sizes(dtype, side):
-    """Byte planes are transposed in 16 x 16 SSE2 blocks plus scalar edges: sides below, at and
-    around multiples of 16 give the reference's result for every D4 element."""
+    """Byte planes are transposed in 16 x 16 SSE2 blocks, the last ones moved back to overlap
+    when 8 or more rows or columns remain, plus scalar edges: sides below, at and around
+    multiples of 16, and remainders on either side of 8, give the reference's result for every
+    D4 element."""
     x = make_images(dtype, (side, side), n=3, seed=side)
     np.testing.assert_array_equal(gb.orbit(x, "D4"), ref.orbit(x, "D4"))
     y = make_images(dtype, (side, side + 16), n=2, seed=side)

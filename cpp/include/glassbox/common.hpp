@@ -152,15 +152,26 @@ inline void transpose16x16_bytes(const std::uint8_t* src, index_t sstride, std::
 // dst (W x H) = transpose of src (H x W), in cache-sized tiles (16 x 16 byte blocks with SSE2).
 template <class T>
 void transpose_plane(const T* src, index_t H, index_t W, T* dst) {
-  index_t H16 = 0, W16 = 0;
+  index_t Hb = 0, Wb = 0;  // the blocks cover rows [0, Hb) and columns [0, Wb) of src
 #if defined(__SSE2__)
   if constexpr (sizeof(T) == 1) {
-    H16 = H - H % 16;
-    W16 = W - W % 16;
+    // A remainder of 8 or more rows (columns) gets one more row (column) of blocks, moved back
+    // to end at the edge: where blocks overlap they write the same values.  Per 28 x 28 plane,
+    // four blocks took about 200 ns against 320-360 ns for one block and 528 scalar moves; a
+    // short remainder stays scalar (17 x 17: 70-76 ns, against 195 ns for four blocks).
+    const index_t H16 = H - H % 16, W16 = W - W % 16;
+    const bool more_rows = H16 > 0 && H % 16 >= 8, more_cols = W16 > 0 && W % 16 >= 8;
+    Hb = more_rows ? H : H16;
+    Wb = more_cols ? W : W16;
     const auto* s = reinterpret_cast<const std::uint8_t*>(src);
     auto* d = reinterpret_cast<std::uint8_t*>(dst);
-    for (index_t i0 = 0; i0 < H16; i0 += 16)
-      for (index_t j0 = 0; j0 < W16; j0 += 16) transpose16x16_bytes(s + i0 * W + j0, W, d + j0 * H + i0, H);
+    for (index_t a = 0; a < Hb; a += 16) {
+      const index_t i0 = std::min(a, Hb - 16);
+      for (index_t b = 0; b < Wb; b += 16) {
+        const index_t j0 = std::min(b, Wb - 16);
+        transpose16x16_bytes(s + i0 * W + j0, W, d + j0 * H + i0, H);
+      }
+    }
   }
 #endif
   constexpr index_t kTile = 32;
@@ -174,8 +185,8 @@ void transpose_plane(const T* src, index_t H, index_t W, T* dst) {
       }
     }
   };
-  scalar(0, H16, W16, W);  // right strip of the block rows
-  scalar(H16, H, 0, W);    // bottom rows
+  scalar(0, Hb, Wb, W);  // right strip of the block rows
+  scalar(Hb, H, 0, W);   // bottom rows
 }
 
 // dst = g . src for one H x W plane; dst has shape (W, H) when g.swap.  `transposed` is
