@@ -13,11 +13,15 @@ void orbit(const T* images, index_t N, index_t C, index_t H, index_t W, const st
   const index_t plane = H * W;
   const index_t planes = N * C;
   const bool swaps = any_swap(elements, G);
+  // planes handed out as threads come free (see dynamic_chunk), into a fresh output
+  const index_t chunk = fresh_output_chunk(dynamic_chunk(planes, plane * static_cast<index_t>(sizeof(T)), nt), planes,
+                                           G * plane * static_cast<index_t>(sizeof(T)), nt);
+  (void)chunk;  // unused without OpenMP
   // One task per input plane: its transpose is computed once and serves every swapping element.
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
     std::vector<T> transposed(swaps ? static_cast<std::size_t>(plane) : 0);
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, chunk)
     for (index_t p = 0; p < planes; ++p) {
       const index_t n = p / C, c = p % C;
       const T* src = images + p * plane;
@@ -34,11 +38,15 @@ void orbit_packed(const std::uint8_t* images, index_t N, index_t C, index_t H, i
   const index_t Wb = packed_width(W);
   const index_t planes = N * C;
   const bool swaps = any_swap(elements, G);
+  // planes handed out as threads come free (see dynamic_chunk), into a fresh output of about the
+  // input's size per element
+  const index_t chunk = fresh_output_chunk(dynamic_chunk(planes, H * Wb, nt), planes, G * H * Wb, nt);
+  (void)chunk;  // unused without OpenMP
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
     const auto size = static_cast<std::size_t>(H * W);
     std::vector<std::uint8_t> bits(size), transposed(swaps ? size : 0), moved(size);
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, chunk)
     for (index_t p = 0; p < planes; ++p) {
       const index_t n = p / C, c = p % C;
       const std::uint8_t* src = images + p * H * Wb;

@@ -103,10 +103,20 @@ void pool_row2(const T* __restrict top, index_t W, index_t OW, Out* __restrict d
   }
 }
 
+// Output rows handed out as threads come free (see dynamic_chunk), into a fresh output: a row
+// reads about in_values values of T and writes out_values of Out.
+template <class T, class Out>
+index_t output_row_chunk(index_t rows, index_t in_values, index_t out_values, int nt) {
+  const index_t chunk = dynamic_chunk(rows, in_values * static_cast<index_t>(sizeof(T)), nt);
+  return fresh_output_chunk(chunk, rows, out_values * static_cast<index_t>(sizeof(Out)), nt);
+}
+
 template <PoolMode Mode, class T, class Out>
 void pool2(const T* images, index_t B, index_t H, index_t W, index_t OH, index_t OW, Out* out, int nt) {
   const index_t rows = B * OH;
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+  const index_t chunk = output_row_chunk<T, Out>(rows, 2 * W, OW, nt);
+  (void)chunk;  // unused without OpenMP
+#pragma omp parallel for schedule(dynamic, chunk) num_threads(nt) if (nt > 1)
   for (index_t task = 0; task < rows; ++task) {
     // with H even, the row pairs of the whole batch follow each other in memory
     const T* top = H % 2 == 0 ? images + task * 2 * W : images + (task / OH) * H * W + (task % OH) * 2 * W;
@@ -132,12 +142,14 @@ index_t pool(const T* images, index_t B, index_t H, index_t W, index_t size, ind
     return 0;
   }
   const index_t rows = B * OH;  // one output row per task
+  const index_t chunk = output_row_chunk<T, Out>(rows, std::min(size, H) * W, OW, nt);
+  (void)chunk;  // unused without OpenMP
   index_t overflows = 0;
 #pragma omp parallel num_threads(nt) if (nt > 1) reduction(+ : overflows)
   {
     std::vector<acc_t<T>> col(mode == PoolMode::Max ? 0 : static_cast<std::size_t>(W));
     std::vector<T> colmax(mode == PoolMode::Max ? static_cast<std::size_t>(W) : 0);
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, chunk)
     for (index_t task = 0; task < rows; ++task) {
       const index_t b = task / OH, oi = task % OH;
       const T* top = images + b * H * W + oi * stride * W;
