@@ -297,6 +297,20 @@ def _stolen_seconds():
         return None
 
 
+_VMSTAT_EVENTS = ("thp_fault_fallback", "compact_stall")
+
+
+def _vmstat():
+    """The kernel's counts of huge-page faults that fell back to 4 KB pages and of direct
+    compaction stalls (from /proc/vmstat), or None where that is not available."""
+    try:
+        with open("/proc/vmstat") as f:
+            counts = dict(line.split() for line in f if line.split()[0] in _VMSTAT_EVENTS)
+        return {k: int(counts[k]) for k in _VMSTAT_EVENTS}
+    except (OSError, KeyError, ValueError):
+        return None
+
+
 def _fmt_ms(s):
     return f"{s * 1e3:.2f}"
 
@@ -401,6 +415,13 @@ def markdown(rows, scaling, summary, meta, bw, stream=()):
             f"; the host took {100 * meta['host_steal_share']:.1f}% of the CPUs' time during "
             "the run (steal)"
             if meta.get("host_steal_share") is not None
+            else ""
+        )
+        + (
+            f"; the kernel's huge-page faults fell back to 4 KB pages "
+            f"{meta['kernel_memory_events']['thp_fault_fallback']} times and stalled for "
+            f"compaction {meta['kernel_memory_events']['compact_stall']} times (/proc/vmstat)"
+            if meta.get("kernel_memory_events") is not None
             else ""
         ),
         "",
@@ -540,6 +561,7 @@ def main(argv=None):
     log(f"glassbox benchmark suite: {meta}")
     t_start = time.perf_counter()
     stolen_start = _stolen_seconds()
+    vmstat_start = _vmstat()
     bw_bytes = (1 << 28) if args.quick else (1 << 30)
     meta["bandwidth_buffer_mib"] = bw_bytes >> 20
     bw = bandwidth.measure(meta["n_threads"], nbytes=bw_bytes)
@@ -581,6 +603,12 @@ def main(argv=None):
     if stolen_start is not None and stolen_end is not None:
         # time the host ran something else on our CPUs: it slows 2-thread rows most
         meta["host_steal_share"] = (stolen_end - stolen_start) / (meta["seconds"] * meta["cpus"])
+    vmstat_end = _vmstat()
+    if vmstat_start is not None and vmstat_end is not None:
+        # a new array of 4 KB pages, or one whose faults waited for compaction, is slower to
+        # fill and to read (one suspect for a run whose 35k scaling batch ran 23% slower per
+        # image than 10k and 70k in every round, which standalone runs never showed)
+        meta["kernel_memory_events"] = {k: vmstat_end[k] - vmstat_start[k] for k in vmstat_end}
     args.out.mkdir(parents=True, exist_ok=True)
     result = {
         "meta": meta,

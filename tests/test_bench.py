@@ -97,7 +97,7 @@ def test_a_new_output_is_bounded_by_the_fresh_write_rate(small):
     assert worst == ["threads 1->2: worst of 1 compute-bound rows"]  # R out= at 40 images only
 
 
-def test_stolen_time_is_read_and_reported():
+def test_stolen_time_and_memory_events_are_read_and_reported():
     stolen = bench_run._stolen_seconds()
     if Path("/proc/stat").exists():
         assert stolen is not None and stolen >= 0
@@ -106,6 +106,13 @@ def test_stolen_time_is_read_and_reported():
     assert "steal" not in bench_run.markdown([], [], {}, meta, bw)
     meta["host_steal_share"] = 0.125
     assert "the host took 12.5% of the CPUs' time" in bench_run.markdown([], [], {}, meta, bw)
+    events = bench_run._vmstat()
+    if Path("/proc/vmstat").exists():
+        assert set(events) == {"thp_fault_fallback", "compact_stall"}
+        assert all(v >= 0 for v in events.values())
+    meta["kernel_memory_events"] = {"thp_fault_fallback": 3, "compact_stall": 7}
+    md = bench_run.markdown([], [], {}, meta, bw)
+    assert "fell back to 4 KB pages 3 times and stalled for compaction 7 times" in md
 
 
 def test_a_wrong_peer_is_caught(small):
