@@ -30,8 +30,7 @@ void binarize(const T* images, index_t N, index_t H, index_t W, ThresholdMethod 
   const index_t Wb = packed_width(W);
   const index_t plane_out = packed ? H * Wb : npix;
   // images handed out as threads come free (see dynamic_chunk), into a fresh output
-  const index_t chunk =
-      fresh_output_chunk(dynamic_chunk(N, npix * static_cast<index_t>(sizeof(T)), nt), N, K * plane_out, nt);
+  const index_t chunk = fresh_dynamic_chunk(N, npix * static_cast<index_t>(sizeof(T)), K * plane_out, nt);
   (void)chunk;  // unused without OpenMP
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {

@@ -14,8 +14,8 @@ void orbit(const T* images, index_t N, index_t C, index_t H, index_t W, const st
   const index_t planes = N * C;
   const bool swaps = any_swap(elements, G);
   // planes handed out as threads come free (see dynamic_chunk), into a fresh output
-  const index_t chunk = fresh_output_chunk(dynamic_chunk(planes, plane * static_cast<index_t>(sizeof(T)), nt), planes,
-                                           G * plane * static_cast<index_t>(sizeof(T)), nt);
+  const index_t item = plane * static_cast<index_t>(sizeof(T));
+  const index_t chunk = fresh_dynamic_chunk(planes, item, G * item, nt);
   (void)chunk;  // unused without OpenMP
   // One task per input plane: its transpose is computed once and serves every swapping element.
 #pragma omp parallel num_threads(nt) if (nt > 1)
@@ -40,7 +40,7 @@ void orbit_packed(const std::uint8_t* images, index_t N, index_t C, index_t H, i
   const bool swaps = any_swap(elements, G);
   // planes handed out as threads come free (see dynamic_chunk), into a fresh output of about the
   // input's size per element
-  const index_t chunk = fresh_output_chunk(dynamic_chunk(planes, H * Wb, nt), planes, G * H * Wb, nt);
+  const index_t chunk = fresh_dynamic_chunk(planes, H * Wb, G * H * Wb, nt);
   (void)chunk;  // unused without OpenMP
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {

@@ -16,7 +16,7 @@ index_t local_patterns(const std::uint8_t* binary, index_t B, index_t H, index_t
   index_t not_binary = 0;
   // images handed out as threads come free (see dynamic_chunk); the outputs, 3 bytes a pixel,
   // are fresh arrays
-  const index_t chunk = fresh_output_chunk(dynamic_chunk(B, H * W, nt), B, 3 * H * W, nt);
+  const index_t chunk = fresh_dynamic_chunk(B, H * W, 3 * H * W, nt);
   (void)chunk;  // unused without OpenMP
 #pragma omp parallel num_threads(nt) if (nt > 1) reduction(+ : not_binary)
   {

@@ -103,18 +103,12 @@ void pool_row2(const T* __restrict top, index_t W, index_t OW, Out* __restrict d
   }
 }
 
-// Output rows handed out as threads come free (see dynamic_chunk), into a fresh output: a row
-// reads about in_values values of T and writes out_values of Out.
-template <class T, class Out>
-index_t output_row_chunk(index_t rows, index_t in_values, index_t out_values, int nt) {
-  const index_t chunk = dynamic_chunk(rows, in_values * static_cast<index_t>(sizeof(T)), nt);
-  return fresh_output_chunk(chunk, rows, out_values * static_cast<index_t>(sizeof(Out)), nt);
-}
-
 template <PoolMode Mode, class T, class Out>
 void pool2(const T* images, index_t B, index_t H, index_t W, index_t OH, index_t OW, Out* out, int nt) {
   const index_t rows = B * OH;
-  const index_t chunk = output_row_chunk<T, Out>(rows, 2 * W, OW, nt);
+  // output rows handed out as threads come free (see dynamic_chunk), into a fresh output
+  constexpr auto in_size = static_cast<index_t>(sizeof(T)), out_size = static_cast<index_t>(sizeof(Out));
+  const index_t chunk = fresh_dynamic_chunk(rows, 2 * W * in_size, OW * out_size, nt);
   (void)chunk;  // unused without OpenMP
 #pragma omp parallel for schedule(dynamic, chunk) num_threads(nt) if (nt > 1)
   for (index_t task = 0; task < rows; ++task) {
@@ -142,7 +136,8 @@ index_t pool(const T* images, index_t B, index_t H, index_t W, index_t size, ind
     return 0;
   }
   const index_t rows = B * OH;  // one output row per task
-  const index_t chunk = output_row_chunk<T, Out>(rows, std::min(size, H) * W, OW, nt);
+  constexpr auto in_size = static_cast<index_t>(sizeof(T)), out_size = static_cast<index_t>(sizeof(Out));
+  const index_t chunk = fresh_dynamic_chunk(rows, std::min(size, H) * W * in_size, OW * out_size, nt);
   (void)chunk;  // unused without OpenMP
   index_t overflows = 0;
 #pragma omp parallel num_threads(nt) if (nt > 1) reduction(+ : overflows)

@@ -45,4 +45,8 @@ index_t fresh_output_chunk(index_t chunk, index_t n, index_t out_item_bytes, int
   return std::max(chunk, std::min(by_bytes, by_count));
 }
 
+index_t fresh_dynamic_chunk(index_t n, index_t in_item_bytes, index_t out_item_bytes, int nt) {
+  return fresh_output_chunk(dynamic_chunk(n, in_item_bytes, nt), n, out_item_bytes, nt);
+}
+
 }  // namespace glassbox

@@ -33,4 +33,8 @@ index_t dynamic_chunk(index_t n, index_t item_bytes, int nt);
 // 8 MB chunks took 19 and 82 ms.
 index_t fresh_output_chunk(index_t chunk, index_t n, index_t out_item_bytes, int nt);
 
+// Both: the chunk of a dynamically scheduled loop of n items, each reading about in_item_bytes
+// and writing about out_item_bytes of a fresh output.
+index_t fresh_dynamic_chunk(index_t n, index_t in_item_bytes, index_t out_item_bytes, int nt);
+
 }  // namespace glassbox
