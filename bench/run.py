@@ -82,6 +82,12 @@ def _bound(moved, fresh, bw):
     return bound
 
 
+def _median_ratio(numerators, denominators):
+    """The median of the per-round ratios of two series timed in the same rounds: drift from
+    round to round falls on both sides of each ratio, unlike a ratio of the two medians."""
+    return statistics.median(a / b for a, b in zip(numerators, denominators, strict=True))
+
+
 def _nbytes(result):
     """Bytes of an array, or of a tuple of arrays."""
     if isinstance(result, tuple):
@@ -200,9 +206,7 @@ def run_case(case, repeat, slow_repeat, bw, log, machine=None, meter=None):
             "speedup_vs_best_peer": best_peer / med if best_peer else None,
         }
         if i in twins:
-            row["speedup_1_to_2_threads"] = statistics.median(
-                a / b for a, b in zip(raw[i], raw[twins[i]], strict=True)
-            )
+            row["speedup_1_to_2_threads"] = _median_ratio(raw[i], raw[twins[i]])
             if own:
                 row["machine_speedup_1_to_2"] = statistics.median(own)
         if impl.n_images:
@@ -217,9 +221,7 @@ def run_case(case, repeat, slow_repeat, bw, log, machine=None, meter=None):
             if metered:
                 bounds = [_bound(moved, fresh[i], b) for b in round_bw[: len(times)]]
                 row["bound_s"] = statistics.median(bounds)
-                row["x_bound"] = statistics.median(
-                    t / b for t, b in zip(times, bounds, strict=True)
-                )
+                row["x_bound"] = _median_ratio(times, bounds)
                 row["copy_bandwidth"] = statistics.median(b["copy"] for b in round_bw)
             else:
                 row["bound_s"] = _bound(moved, fresh[i], bw)
@@ -277,9 +279,7 @@ def scaling_rows(repeat, log, sizes=(100, 10_000, 35_000, 70_000), evict_bytes=5
     prev = None
     for r in rows:
         n = r["n"]
-        r["per_image_vs_70k"] = statistics.median(
-            (t / n) / (t_ref / largest) for t, t_ref in zip(times[n], times[largest], strict=True)
-        )
+        r["per_image_vs_70k"] = _median_ratio(times[n], times[largest]) * largest / n
         if prev is not None and not prev["fixed_cost"]:
             r["marginal_per_image_s"] = (r["median_s"] - prev["median_s"]) / (r["n"] - prev["n"])
         prev = r
