@@ -227,3 +227,20 @@ def test_large_outputs_streamed_equal(simd, side):
             assert (buf[:offset] == 7).all() and (buf[offset + want.size :] == 7).all()
     for n_threads in (1, 2, 3):  # a fresh output is handed out in wider chunks
         np.testing.assert_array_equal(gb.represent_fused(x, 127, n_threads=n_threads), want)
+
+
+@pytest.mark.parametrize("shape", [(28, 28), (18, 18), (17, 31), (33, 16)])
+def test_small_outputs_written_in_place_stop_at_the_end(simd, shape):
+    """Outputs below the streaming size take the small-image path's bytes straight into the
+    output, the last row pair of each plane written exactly: nothing lands past the output, nor in
+    planes written before (several thresholds interleave the planes), with 1 and 2 threads."""
+    x = make_images(np.uint8, shape, n=37, seed=shape[0])
+    group = "D4" if shape[0] == shape[1] else "D2"
+    want = ref.represent_fused(x, [60, 127, 200], "fixed", group, 2, 2, "max", False)
+    buf = np.full(want.size + 64, 7, dtype=np.uint8)
+    out = buf[: want.size].reshape(want.shape)
+    for n_threads in (1, 2):
+        out[...] = 9
+        gb.represent_fused(x, [60, 127, 200], group=group, out=out, n_threads=n_threads)
+        np.testing.assert_array_equal(out, want)
+        assert (buf[want.size :] == 7).all()

@@ -332,7 +332,42 @@ GLASSBOX_TARGET_AVX2 inline __m256i expand_dword(__m256i half, index_t k) {
   return _mm256_min_epu8(_mm256_and_si256(b, bit), _mm256_set1_epi8(1));  // 0, or the bit's value -> 1
 }
 
-// One transformed plane (TH rows of TW bits in the lanes of v) into the sink.
+// The first n <= 32 bytes of v at d, and nothing past them.
+GLASSBOX_TARGET_AVX2 inline void store_first(std::uint8_t* d, __m256i v, index_t n) {
+  if (n == 32) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(d), v);
+    return;
+  }
+  __m128i part = _mm256_castsi256_si128(v);
+  if (n >= 16) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(d), part);
+    part = _mm256_extracti128_si256(v, 1);
+    d += 16;
+    n -= 16;
+  }
+  if (n & 8) {
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(d), part);
+    part = _mm_srli_si128(part, 8);
+    d += 8;
+  }
+  auto low = static_cast<std::uint32_t>(_mm_cvtsi128_si32(part));
+  if (n & 4) {
+    std::memcpy(d, &low, 4);
+    low = static_cast<std::uint32_t>(_mm_cvtsi128_si32(_mm_srli_si128(part, 4)));
+    d += 4;
+  }
+  if (n & 2) {
+    const auto two = static_cast<std::uint16_t>(low);
+    std::memcpy(d, &two, 2);
+    low >>= 16;
+    d += 2;
+  }
+  if (n & 1) *d = static_cast<std::uint8_t>(low);
+}
+
+// One transformed plane (TH rows of TW bits in the lanes of v) into the sink; Direct (bytes 0 / 1,
+// output not streamed): straight into the output.
+template <bool Direct>
 GLASSBOX_TARGET_AVX2 inline void store_plane16(__m256i v, index_t TH, index_t TW, bool packed, OutputSink& sink) {
   if (packed && TW > 8) {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(sink.reserve(2 * TH)), v);  // the spill lands in the slack
@@ -350,8 +385,19 @@ GLASSBOX_TARGET_AVX2 inline void store_plane16(__m256i v, index_t TH, index_t TW
   const __m256i pairs = _mm256_or_si256(_mm256_and_si256(v, _mm256_set1_epi32(0xFFFF)),
                                         _mm256_sll_epi32(_mm256_srli_epi32(v, 16), _mm_cvtsi64_si128(TW)));
   const __m256i halves[2] = {_mm256_permute4x64_epi64(pairs, 0x44), _mm256_permute4x64_epi64(pairs, 0xEE)};
-  std::uint8_t* d = sink.reserve(TH * TW);
-  for (index_t r = 0; r < TH; r += 2)  // two rows a 32-byte store, in order: each spill is rewritten next
+  // two rows a 32-byte store, in order: each spill is rewritten by the next store
+  if constexpr (Direct) {  // nothing past the plane
+    std::uint8_t* d = sink.direct();
+    index_t r = 0;
+    for (; r * TW + 32 <= TH * TW; r += 2)
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + r * TW), expand_dword(halves[r / 8], (r / 2) % 4));
+    for (; r < TH; r += 2)
+      store_first(d + r * TW, expand_dword(halves[r / 8], (r / 2) % 4), std::min<index_t>(2, TH - r) * TW);
+    sink.advance(TH * TW);
+    return;
+  }
+  std::uint8_t* d = sink.reserve(TH * TW);  // the last spill lands in the slack
+  for (index_t r = 0; r < TH; r += 2)
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + r * TW), expand_dword(halves[r / 8], (r / 2) % 4));
   sink.commit(TH * TW);
 }
@@ -362,6 +408,7 @@ GLASSBOX_TARGET_AVX2 inline __m256i flip_rows16(__m256i v, const std::uint8_t* s
   return _mm256_or_si256(_mm256_shuffle_epi8(v, s), _mm256_shuffle_epi8(_mm256_permute2x128_si256(v, v, 0x01), o));
 }
 
+template <bool Direct>
 GLASSBOX_TARGET_AVX2 void fast_small_plane_avx2(const std::uint8_t* x, index_t H, index_t W, std::uint8_t t,
                                                 const GroupPlan& plan, const RowFlips& flips, bool packed,
                                                 index_t K, index_t k, index_t plane_out, std::uint8_t* out_image,
@@ -388,7 +435,7 @@ GLASSBOX_TARGET_AVX2 void fast_small_plane_avx2(const std::uint8_t* x, index_t H
       v = flip_rows16(v, flips.same[which], flips.other[which]);
     }
     sink.seek(out_image + (g * K + k) * plane_out);
-    store_plane16(v, s.SH, s.SW, packed, sink);
+    store_plane16<Direct>(v, s.SH, s.SW, packed, sink);
   }
 }
 #endif
@@ -585,8 +632,13 @@ void represent_fused(const T* images, index_t N, index_t H, index_t W, Threshold
                 std::memcpy(padded.data(), x, static_cast<std::size_t>(npix));
                 xs = padded.data();
               }
-              fast_small_plane_avx2(xs, H, W, static_cast<std::uint8_t>(rule.ithr), *plan, *flips, packed, K, k,
-                                    plane_out, img_out, *sink);
+              // bytes into an output not streamed: written there directly
+              if (!packed && !stream)
+                fast_small_plane_avx2<true>(xs, H, W, static_cast<std::uint8_t>(rule.ithr), *plan, *flips, packed, K,
+                                            k, plane_out, img_out, *sink);
+              else
+                fast_small_plane_avx2<false>(xs, H, W, static_cast<std::uint8_t>(rule.ithr), *plan, *flips, packed, K,
+                                             k, plane_out, img_out, *sink);
               continue;
             }
 #endif
