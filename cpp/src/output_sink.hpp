@@ -101,7 +101,8 @@ class OutputSink {
       const index_t len = len_;
       index_t i = head;
       auto stream16 = [dst, buf](index_t at) {
-        _mm_stream_si128(reinterpret_cast<__m128i*>(dst + at), _mm_loadu_si128(reinterpret_cast<const __m128i*>(buf + at)));
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(buf + at));
+        _mm_stream_si128(reinterpret_cast<__m128i*>(dst + at), v);
       };
       for (; i + 64 <= len; i += 64) {  // four stores an iteration: the loop's own overhead stays hidden
         stream16(i);
