@@ -66,12 +66,9 @@ class Meter:
         return 2 * self.nbytes / _parallel(part, range(self.n_threads))
 
     def fresh_write(self, n_threads=None):
-        """Writes into a new array of a quarter of ``nbytes``, page faults included, right after
-        an untimed one (as the rows it bounds are timed: see ``bench.run.run_case``)."""
+        """Writes into a new array of a quarter of ``nbytes``, page faults included."""
         fresh = self.nbytes // 4
-        nt = self.n_threads if n_threads is None else n_threads
-        _fresh_write(fresh, nt)
-        return fresh / _fresh_write(fresh, nt)
+        return fresh / _fresh_write(fresh, self.n_threads if n_threads is None else n_threads)
 
 
 def measure(n_threads=2, nbytes=1 << 30, repeat=5):

@@ -41,9 +41,6 @@ GROUPS = (
 
 # At 2 threads within this multiple of its bandwidth bound, a row counts as memory-bound.
 MEMORY_BOUND_X = 2.5
-# Calls shorter than this (the first, checked call) get an untimed call of their own right before
-# each timed one (see run_case); longer ones lose little to a cold start and would cost minutes.
-WARM_CALL_S = 1.0
 
 
 def _time_once(fn):
@@ -109,8 +106,7 @@ def round_orders(n, rounds, seed=0, pairs=()):
     right after torch's 2-second call at 4,000 x 224 x 224, glassbox's fresh 401 MB output took
     245-293 ms, and 69-87 ms after any other implementation.  Shuffled, each follows the slow
     ones in few rounds, which the median leaves out.  (Rotating one order would not do: every
-    implementation would still follow the same one within a round.)  Short calls are also timed
-    right after an untimed call of their own (see :func:`run_case`)."""
+    implementation would still follow the same one within a round.)"""
     rng = random.Random(seed)
     paired = {i for pair in pairs for i in pair}
     orders = []
@@ -133,25 +129,18 @@ def _twins(impls):
     return twins
 
 
-def run_case(case, repeat, slow_repeat, bw, log, machine=None, meter=None, warm_call_s=None):
+def run_case(case, repeat, slow_repeat, bw, log, machine=None, meter=None):
     """Time every implementation of a case; return its rows.
 
     Each implementation is checked against glassbox (which also warms it up), then the
     implementations are timed in turns, one repetition each per round: on a shared machine the
     background load drifts over seconds, and timing them round robin lets that drift fall on all
     of them alike, so their ratios (speed-ups, 1 vs 2 threads) hold.  The order within each round
-    is shuffled (see :func:`round_orders`).  Each timed call of an implementation whose first
-    call took less than ``warm_call_s`` (default ``WARM_CALL_S``; 0: none) follows an untimed
-    call of its own, so that it meets the
-    memory a loop of such calls would: on this VM (free page reporting) memory left free for 2 s
-    goes back to the host, and a call that allocates it again pays the host's page faults too (a
-    fresh R output at 70,000 x 28 x 28 took 40-110 ms after 3 s idle, 15-26 ms after an untimed
-    call); in a round the others run for seconds in between.  A glassbox row and its 1-thread
-    twin run back to back, and their speed-up is the median over rounds of the ratio of their two
-    times: the drift then falls on both sides of each ratio.  With ``machine`` (a
-    :class:`bench.probe.ComputeProbe` with as many workers as the default threads), the machine's
-    own speed-up is timed the same way in the same rounds, right after the pair, and reported
-    beside it.  With ``meter`` (a
+    is shuffled (see :func:`round_orders`).  A glassbox row and its 1-thread twin run back to
+    back, and their speed-up is the median over rounds of the ratio of their two times: the drift
+    then falls on both sides of each ratio.  With ``machine`` (a :class:`bench.probe.ComputeProbe`
+    with as many workers as the default threads), the machine's own speed-up is timed the same
+    way in the same rounds, right after the pair, and reported beside it.  With ``meter`` (a
     :class:`bench.bandwidth.Meter`), the copy and fresh-write bandwidths are measured at the end
     of every round of a memory-bound case, and each glassbox time is compared with the bound of
     its own round (``x_bound`` is the median of those ratios); without it, with ``bw``."""
@@ -159,12 +148,8 @@ def run_case(case, repeat, slow_repeat, bw, log, machine=None, meter=None, warm_
     want = ref_impl.fn()
     n_case = case.shape[0]
     fresh = []  # bytes of the new array(s) a glassbox row returns (0: none, or not glassbox)
-    warm_call_s = WARM_CALL_S if warm_call_s is None else warm_call_s
-    warm = []  # whether each timed call follows an untimed one
     for impl in case.impls:
-        t0 = time.perf_counter()
         got = impl.fn()  # also the warm-up
-        warm.append(time.perf_counter() - t0 < warm_call_s)
         _check(impl, got, want)
         fresh.append(_nbytes(got) if impl.glassbox and not impl.into_out else 0)
         del got
@@ -181,8 +166,6 @@ def run_case(case, repeat, slow_repeat, bw, log, machine=None, meter=None, warm_
         probe_after = max(order.index(i) for i in pairs[0]) if machine and pairs else None
         for pos, i in enumerate(order):
             if k < counts[i]:
-                if warm[i]:
-                    case.impls[i].fn()  # its result freed before the timed call
                 raw[i].append(_time_once(case.impls[i].fn))
             if pos == probe_after:
                 n = machine.n_workers
@@ -455,20 +438,10 @@ def markdown(rows, scaling, summary, meta, bw, stream=()):
         )
         + ". Copy and fresh writes are measured again, one pass each, at the end of every round "
         "of a memory-bound benchmark (the bandwidth left to a VM moves with its neighbours' "
-        "load), the fresh write right after an untimed one"
-        + (
-            f", as every implementation whose first call took under {meta['warm_call_s']:g} s "
-            "is timed right after an untimed call of its own (on this VM memory left free for 2 s "
-            "goes back to the host, and the next call to allocate it pays the host's page faults "
-            "too)"
-            if meta.get("warm_call_s")
-            else " (with --quick the implementations' calls are timed without one)"
-        )
-        + ". A row's bound in a round is (bytes in "
-        "+ bytes out) / that round's copy bandwidth and, for a row that returns a new array, "
-        "no less than the array's bytes over that round's fresh-write rate; `x bound` is the "
-        "median over rounds of the glassbox time over its round's bound, and `copy GB/s` the "
-        "median copy bandwidth of the rounds.",
+        "load). A row's bound in a round is (bytes in + bytes out) / that round's copy "
+        "bandwidth and, for a row that returns a new array, no less than the array's bytes over "
+        "that round's fresh-write rate; `x bound` is the median over rounds of the glassbox "
+        "time over its round's bound, and `copy GB/s` the median copy bandwidth of the rounds.",
         "",
         "| benchmark | shape | implementation | check | median ms | min ms | max ms "
         "| vs best peer | x bound | copy GB/s |",
@@ -548,11 +521,7 @@ def markdown(rows, scaling, summary, meta, bw, stream=()):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        help="smaller sizes, fewer repeats, no untimed call before each timed one (CI)",
-    )
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer repeats (CI)")
     parser.add_argument("--repeat", type=int, default=None, help="timed repeats per implementation")
     parser.add_argument("--out", type=Path, default=Path("bench-results"), help="output directory")
     parser.add_argument(
@@ -567,7 +536,6 @@ def main(argv=None):
     if repeat < 1:
         parser.error("--repeat must be positive")
     slow_repeat = 1 if args.quick else 3
-    warm_call_s = 0.0 if args.quick else WARM_CALL_S  # --quick: 80 s instead of 107 here
     groups = set(args.only or GROUPS)
     if args.quick:
         sizes = [(70_000, 28), (500, 224), (8, 1024)]
@@ -589,7 +557,6 @@ def main(argv=None):
         "openmp": gb._core.openmp_enabled(),
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
         "quick": args.quick,
-        "warm_call_s": warm_call_s,
     }
     log(f"glassbox benchmark suite: {meta}")
     t_start = time.perf_counter()
@@ -619,7 +586,7 @@ def main(argv=None):
     meter = bandwidth.Meter(meta["n_threads"], nbytes=(1 << 28) if args.quick else (1 << 29))
     with probe.ComputeProbe(meta["n_threads"]) as machine:
         for case in cases:
-            rows += run_case(case, repeat, slow_repeat, bw, log, machine, meter, warm_call_s)
+            rows += run_case(case, repeat, slow_repeat, bw, log, machine, meter)
             case.impls = None  # free the inputs' closures
     del meter
     # the scaling calls are short (2-10 ms, about 0.2 s a round with the evictions) and their

@@ -233,35 +233,6 @@ def test_thread_speedup_is_the_median_of_per_round_ratios(monkeypatch):
     assert summary["threads 1->2: k 3"] == pytest.approx(2.0)
 
 
-@pytest.mark.parametrize("warm_call_s", [1.0, 0.0])
-def test_short_calls_are_timed_right_after_an_untimed_one(monkeypatch, warm_call_s):
-    """On a VM that hands free memory back to the host, the call after a pause pays the host's
-    page faults: each timed call of a short implementation follows an untimed call of its own."""
-    calls = []
-
-    def impl(name):
-        return families.Impl(name, lambda: calls.append(name) or np.zeros(3), name != "peer")
-
-    impls = [impl("peer"), impl("glassbox k")]
-
-    def timed(fn):
-        fn()
-        calls.append("timed")
-        return 1.0
-
-    monkeypatch.setattr(bench_run, "_time_once", timed)
-    monkeypatch.setattr(bench_run, "WARM_CALL_S", warm_call_s)
-    bench_run.run_case(families.Case("k", (3,), impls), 3, 1, {}, lambda m: None)
-    checked = ["glassbox k", "peer", "glassbox k"]  # the reference, then each one checked
-    assert calls[:3] == checked
-    rest = calls[3:]
-    step = 3 if warm_call_s else 2  # [untimed,] timed call, "timed"
-    assert len(rest) == 2 * 3 * step
-    for at in range(0, len(rest), step):
-        name = rest[at]
-        assert rest[at : at + step] == ([name] * (step - 1)) + ["timed"]
-
-
 def test_machine_probe_runs_right_after_the_pair_in_its_order(monkeypatch):
     impls = [
         families.Impl("peer", lambda: np.zeros(3)),
