@@ -1,9 +1,10 @@
 // Staging buffer for output written in order: the kernels produce the output plane by plane,
 // row by row, into a small buffer that stays in L1 (planes adjacent in the output form one run,
 // across images too), and the buffer goes to memory in 16-byte non-temporal stores when the
-// output is large.  Streaming
-// stores skip the read-for-ownership of ordinary stores: on this project's machines they write
-// large outputs about twice as fast, and they keep the output from evicting the input.
+// output is large.  Streaming stores skip the read-for-ownership of ordinary stores: on this
+// project's machines they write large outputs about twice as fast, and they keep the output from
+// evicting the input.  A writer that can stop exactly at the end of what it writes may skip the
+// buffer when the output is not streamed (see direct()).
 #pragma once
 
 #include <cstdint>
