@@ -332,12 +332,8 @@ GLASSBOX_TARGET_AVX2 inline __m256i expand_dword(__m256i half, index_t k) {
   return _mm256_min_epu8(_mm256_and_si256(b, bit), _mm256_set1_epi8(1));  // 0, or the bit's value -> 1
 }
 
-// The first n <= 32 bytes of v at d, and nothing past them.
+// The first n < 32 bytes of v at d, and nothing past them (a whole vector is one store).
 GLASSBOX_TARGET_AVX2 inline void store_first(std::uint8_t* d, __m256i v, index_t n) {
-  if (n == 32) {
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(d), v);
-    return;
-  }
   __m128i part = _mm256_castsi256_si128(v);
   if (n >= 16) {
     _mm_storeu_si128(reinterpret_cast<__m128i*>(d), part);
@@ -391,7 +387,7 @@ GLASSBOX_TARGET_AVX2 inline void store_plane16(__m256i v, index_t TH, index_t TW
     index_t r = 0;
     for (; r * TW + 32 <= TH * TW; r += 2)
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + r * TW), expand_dword(halves[r / 8], (r / 2) % 4));
-    for (; r < TH; r += 2)
+    for (; r < TH; r += 2)  // fewer than 32 bytes left in the plane
       store_first(d + r * TW, expand_dword(halves[r / 8], (r / 2) % 4), std::min<index_t>(2, TH - r) * TW);
     sink.advance(TH * TW);
     return;
