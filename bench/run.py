@@ -41,6 +41,8 @@ GROUPS = (
 
 # At 2 threads within this multiple of its bandwidth bound, a row counts as memory-bound.
 MEMORY_BOUND_X = 2.5
+# 1-image calls between a cache eviction and a timed batch of the scaling rows (see scaling_rows).
+WARM_CALLS = 3
 
 
 def _time_once(fn):
@@ -238,12 +240,15 @@ def scaling_rows(repeat, log, sizes=(100, 10_000, 35_000, 70_000), evict_bytes=5
     cache and look faster per image.  Evicting the cache also evicts the interpreter's, NumPy's
     and the kernel's own code and data, and the threads fall asleep meanwhile, so a 100-image
     call straight after it measures the fixed cost of a cold call.  The batches are timed after
-    a 1-image call that brings code and threads back (not the batch's data), so that they
-    compare the work that grows with N.  The sizes are timed in turns, one repetition each per
-    round, like the implementations of a case, and each size's per-image time relative to the
-    largest is the median over rounds of that ratio within the round: the machine's drift from
-    round to round (here 96-157 ns an image at 70k, a few seconds apart) then falls on both sides
-    of each ratio, as in the thread speed-ups."""
+    ``WARM_CALLS`` 1-image calls that bring code and threads back (not the batch's data), so
+    that they compare the work that grows with N.  One such call is not enough: here, 1-image
+    calls in a row after an eviction took 318-335, 82-96, 37-46, then 27-33 us (steady: 20-30
+    us), so a batch timed after a single one still carried some 60 us of the cold start, 4% of a
+    10k batch.  The sizes are timed in turns, one repetition each per round, like the
+    implementations of a case, and each size's per-image time relative to the largest is the
+    median over rounds of that ratio within the round: the machine's drift from round to round
+    (here 96-157 ns an image at 70k, a few seconds apart) then falls on both sides of each
+    ratio, as in the thread speed-ups."""
     evict = _Evict(evict_bytes)
     tiny = np.zeros((1, 28, 28), dtype=np.uint8)
     tiny_out = np.empty((1, 8, 14, 14), dtype=np.uint8)
@@ -259,7 +264,8 @@ def scaling_rows(repeat, log, sizes=(100, 10_000, 35_000, 70_000), evict_bytes=5
             x, out = data[n]
             evict()
             if n != sizes[0]:
-                gb.represent_fused(tiny, 127, out=tiny_out)
+                for _ in range(WARM_CALLS):
+                    gb.represent_fused(tiny, 127, out=tiny_out)
             times[n].append(_time_once(lambda x=x, out=out: gb.represent_fused(x, 127, out=out)))
     rows = []
     for n in sizes:
@@ -476,9 +482,9 @@ def markdown(rows, scaling, summary, meta, bw, stream=()):
             "",
             "Every call starts from evicted caches, the sizes timed in turns. The 100-image row "
             "is the fixed cost of a call from a cold start (code out of cache, threads asleep); "
-            "the batches are timed after a 1-image call that brings code and threads back, not "
-            "their data. Per image vs 70k is the median over rounds of that ratio within each "
-            "round. Marginal = (time - time at the previous N) / (N - previous N).",
+            f"the batches are timed after {WARM_CALLS} 1-image calls that bring code and threads "
+            "back, not their data. Per image vs 70k is the median over rounds of that ratio "
+            "within each round. Marginal = (time - time at the previous N) / (N - previous N).",
         ]
     if stream:
         lines += [

@@ -179,6 +179,31 @@ def test_scaling_rows_time_every_size():
     assert "marginal_per_image_s" not in rows[1]  # its predecessor is the fixed-cost call
 
 
+def test_scaling_batches_follow_warm_up_calls(monkeypatch):
+    # after an eviction, one 1-image call leaves part of the cold start to the next call: each
+    # batch is timed right after WARM_CALLS of them, the 100-image fixed-cost call after none
+    calls = []
+    real = gb.represent_fused
+
+    def counting(images, *args, **kwargs):
+        calls.append(len(images))
+        return real(images, *args, **kwargs)
+
+    monkeypatch.setattr(gb, "represent_fused", counting)
+    warm = []  # 1-image calls since the previous timed call, at each timed call
+
+    def timing(fn):
+        warm.append(calls.count(1))
+        fn()
+        calls.clear()
+        return 1.0
+
+    monkeypatch.setattr(bench_run, "_time_once", timing)
+    bench_run.scaling_rows(2, lambda msg: None, sizes=(5, 40, 120), evict_bytes=1 << 20)
+    assert bench_run.WARM_CALLS >= 2
+    assert warm == [0, bench_run.WARM_CALLS, bench_run.WARM_CALLS] * 2
+
+
 def test_scaling_compares_sizes_within_each_round(monkeypatch):
     # per image, N=40: 1, 2, 3 and N=120: 1, 1, 3 over three rounds -> ratios 1, 2, 1: median 1,
     # where the ratio of the medians would be 2
