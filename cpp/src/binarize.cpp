@@ -64,6 +64,7 @@ index_t count_nonfinite(const T* data, index_t n, int n_threads) {
   using Count = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
   constexpr index_t kBlock = index_t{1} << 16;
   const int nt = usable_threads(n_threads);
+  (void)nt;  // unused without OpenMP
   const index_t blocks = (n + kBlock - 1) / kBlock;
   index_t bad = 0;
 #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1) reduction(+ : bad)

@@ -68,6 +68,7 @@ index_t local_patterns(const std::uint8_t* binary, index_t B, index_t H, index_t
 index_t cell_histograms(const std::uint16_t* labels, index_t B, index_t H, index_t W, index_t n_labels,
                         index_t cell, std::int32_t* out, int n_threads) {
   const int nt = usable_threads(n_threads);
+  (void)nt;  // unused without OpenMP
   const index_t CH = H / cell, CW = W / cell, cells = CH * CW;
   index_t bad = 0;
 #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1) reduction(+ : bad)

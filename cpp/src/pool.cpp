@@ -164,6 +164,7 @@ template <class T, class Out>
 index_t group_pool(const T* values, index_t outer, index_t L, index_t inner, PoolMode mode, Out* out,
                    int n_threads) {
   const int nt = usable_threads(n_threads);
+  (void)nt;  // unused without OpenMP
   constexpr index_t kBlock = 256;  // inner elements per task
   const index_t blocks = (inner + kBlock - 1) / kBlock;
   const index_t tasks = outer * blocks;
