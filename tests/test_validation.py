@@ -252,6 +252,23 @@ def test_int64_sums_that_overflow_are_refused():
     np.testing.assert_array_equal(gb.pool(big // 4, 2, mode="sum"), [[[2**62]]])  # no overflow
 
 
+def test_float32_sums_beyond_float32_are_refused():
+    """A float32 window sum past float32's largest value would round to inf."""
+    top = np.finfo(np.float32).max
+    big = np.full((1, 2, 2), top, dtype=np.float32)
+    with pytest.raises(ValueError, match=r"images: 1 window sum\(s\) overflow float32"):
+        gb.pool(big, 2, mode="sum")
+    with pytest.raises(ValueError, match=r"orbits: 2 sum\(s\) overflow float32"):
+        gb.group_pool(np.full((2, 2), top, dtype=np.float32), mode="sum", axis=0)
+    # the same values are fine where the result stays in range, or in float64
+    np.testing.assert_array_equal(gb.pool(big, 2, mode="mean"), [[[top]]])
+    np.testing.assert_array_equal(gb.pool(big, 2, mode="max"), [[[top]]])
+    assert gb.pool(big.astype(np.float64), 2, mode="sum")[0, 0, 0] == 4.0 * float(top)
+    half = np.full((1, 2, 2), top / 4, dtype=np.float32)
+    assert np.isfinite(gb.pool(half, 2, mode="sum")).all()
+    assert np.isfinite(gb.group_pool(np.full((2, 2), top, np.float32), mode="mean", axis=0)).all()
+
+
 def test_core_refuses_thresholds_it_cannot_convert():
     out = np.empty((2, 1, 6, 6), np.uint8)
     for bad in (np.nan, 1e300, 0.5):

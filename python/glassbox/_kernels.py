@@ -315,10 +315,10 @@ def pool(images, size=2, stride=None, *, mode="max", n_threads=None):
         Step between windows; default ``size``.
     mode : {"max", "mean", "sum"}
         ``"max"`` keeps the dtype.  ``"sum"``: int64 for boolean and integer input (exact; int64
-        sums that would overflow raise ``ValueError``), the
-        input dtype for floats (accumulated in float64 from zero: each window column top to
-        bottom, then the column sums left to right).  ``"mean"``: the
-        sum divided by ``size**2``, float32 (float64 for float64 and int64 input).
+        sums that would overflow raise ``ValueError``), the input dtype for floats (accumulated
+        in float64 from zero: each window column top to bottom, then the column sums left to
+        right; float32 sums beyond float32's range raise ``ValueError``).  ``"mean"``: the sum
+        divided by ``size**2``, float32 (float64 for float64 and int64 input).
     n_threads : int, optional
         See :func:`binarize`.
 
@@ -350,7 +350,18 @@ def pool(images, size=2, stride=None, *, mode="max", n_threads=None):
     overflows = _core.pool(images.reshape(B, H, W), size, stride, _POOL_MODES.index(mode), out, nt)
     if overflows:
         raise ValueError(f"images: {overflows} window sum(s) overflow int64; use float64 input")
+    _refuse_float32_overflow(out, mode, "images: {} window sum(s)", nt)
     return out.reshape(*lead, OH, OW)
+
+
+def _refuse_float32_overflow(out, mode, what, nt):
+    """float32 sums are accumulated in float64 and rounded to float32 at the end: one beyond
+    float32's range (finite input, checked before) would come out as inf.  Refused like an int64
+    overflow, rather than returned without a word."""
+    if mode == "sum" and out.dtype == np.float32:
+        bad = _core.count_nonfinite(out, nt)
+        if bad:
+            raise ValueError(f"{what.format(bad)} overflow float32; use float64 input")
 
 
 def group_pool(orbits, *, mode="mean", axis=1, n_threads=None):
@@ -379,7 +390,7 @@ def group_pool(orbits, *, mode="mean", axis=1, n_threads=None):
     Raises
     ------
     ValueError
-        Also when an int64 sum would overflow.
+        Also when an int64 sum would overflow, or a float32 sum would pass float32's range.
 
     Examples
     --------
@@ -405,6 +416,7 @@ def group_pool(orbits, *, mode="mean", axis=1, n_threads=None):
     overflows = _core.group_pool(orbits.reshape(outer, L, inner), _POOL_MODES.index(mode), out, nt)
     if overflows:
         raise ValueError(f"orbits: {overflows} sum(s) overflow int64; use float64 input")
+    _refuse_float32_overflow(out, mode, "orbits: {} sum(s)", nt)
     return out.reshape(shape[:axis] + shape[axis + 1 :])
 
 
