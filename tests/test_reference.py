@@ -290,7 +290,10 @@ def test_layer_measures_definitions(net28):
         inv = np.linalg.norm(gap_m - gap_b, axis=1) / np.linalg.norm(gap_b, axis=1)
         assert r[name]["invariance"] == pytest.approx(inv.mean(), rel=1e-5)
         chance = np.linalg.norm((b[pair] - b).reshape(8, -1), axis=1) / norms
-        assert r[name]["chance"] == pytest.approx(chance.mean(), rel=1e-6)
+        # alexnet_layers ran in batches of 3, these activations in one batch of 8: the fully
+        # connected layers' float32 products then differ by up to 4e-7 (seen on an AMD EPYC),
+        # and fc8's chance, a difference of nearly equal logits, by 1.8e-6 relative
+        assert r[name]["chance"] == pytest.approx(chance.mean(), rel=1e-5)
         assert set(r[name]["separability"]) >= {"ratio", "fisher", "silhouette"}
     with pytest.raises(ValueError, match="y .class labels. is needed"):
         C.alexnet_layers(net28, x)
