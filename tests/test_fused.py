@@ -126,10 +126,11 @@ def test_sum_dtype_widens_for_large_windows():
 def test_small_image_path_every_size(packed, method):
     """uint8 images 16..32 pixels wide with 2x2 max-pooling take a bit-mask path (pooled rows as
     16-bit masks, the group acting on the masks): equal to the reference for every width and
-    height it covers, every D4 element, thresholds at the ends of the range, odd sides."""
+    height it covers, every D4 element, thresholds at the ends of the range, odd sides (and the
+    sides of the copies compiled for 14 x 14 and 16 x 16 pooled planes, 28 / 29 and 32 / 33)."""
     rng = np.random.default_rng(7)
-    for H in (2, 3, 15, 16, 17, 28, 32, 33, 34):
-        for W in (16, 17, 22, 28, 31, 32, 33):
+    for H in (2, 3, 15, 16, 17, 28, 29, 32, 33, 34):
+        for W in (16, 17, 22, 28, 29, 31, 32, 33):
             x = rng.integers(0, 256, (3, H, W), dtype=np.uint8)
             x[0] = 255
             x[1, ::2] = 0
@@ -206,13 +207,13 @@ def test_bit_paths_non_square(simd, shape, group):
         np.testing.assert_array_equal(got, want, err_msg=str(shape))
 
 
-@pytest.mark.parametrize("side", [28, 64, 100])
+@pytest.mark.parametrize("side", [28, 32, 64, 100])
 def test_large_outputs_streamed_equal(simd, side):
     """Outputs of 16 MB and more are written with streaming stores: every byte lands, in a
     caller's out= and in a fresh array, with 1 and 2 threads.  The out= is 64-byte aligned (pooled
     rows of 32 bytes at side 64 then go straight to memory, without the staging buffer) and offset
     by 3 bytes inside a larger buffer (unaligned rows: staged)."""
-    n = {28: 12_000, 64: 2_000, 100: 900}[side]  # 18.8 MB / 16.4 MB / 18 MB of output
+    n = {28: 12_000, 32: 8_000, 64: 2_000, 100: 900}[side]  # 18.8 / 16.4 / 16.4 / 18 MB of output
     x = make_images(np.uint8, (side, side), n=n, seed=side)
     want = ref.represent_fused(x, 127, "fixed", "D4", 2, 2, "max", False)
     buf = np.full(want.size + 64 + 3, 7, dtype=np.uint8)
@@ -229,7 +230,7 @@ def test_large_outputs_streamed_equal(simd, side):
         np.testing.assert_array_equal(gb.represent_fused(x, 127, n_threads=n_threads), want)
 
 
-@pytest.mark.parametrize("shape", [(28, 28), (18, 18), (17, 31), (33, 16)])
+@pytest.mark.parametrize("shape", [(28, 28), (18, 18), (17, 31), (33, 16), (29, 28), (32, 33)])
 def test_small_outputs_written_in_place_stop_at_the_end(simd, shape):
     """Outputs below the streaming size take the small-image path's bytes straight into the
     output, the last row pair of each plane written exactly: nothing lands past the output, nor in

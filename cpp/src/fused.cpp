@@ -404,12 +404,14 @@ GLASSBOX_TARGET_AVX2 inline __m256i flip_rows16(__m256i v, const std::uint8_t* s
   return _mm256_or_si256(_mm256_shuffle_epi8(v, s), _mm256_shuffle_epi8(_mm256_permute2x128_si256(v, v, 0x01), o));
 }
 
-template <bool Direct>
+// Side > 0: the pooled plane is Side x Side (H / 2 == W / 2 == Side), known when compiling, so
+// that the row loops of store_plane16 unroll with constant offsets; Side == 0: any size.
+template <bool Direct, int Side>
 GLASSBOX_TARGET_AVX2 void fast_small_plane_avx2(const std::uint8_t* x, index_t H, index_t W, std::uint8_t t,
                                                 const GroupPlan& plan, const RowFlips& flips, bool packed,
                                                 index_t K, index_t k, index_t plane_out, std::uint8_t* out_image,
                                                 OutputSink& sink) {
-  const index_t OH = H / 2, OW = W / 2;
+  const index_t OH = Side > 0 ? Side : H / 2, OW = Side > 0 ? Side : W / 2;
   const __m256i tt = _mm256_set1_epi8(static_cast<char>(t ^ 0x80));
   const std::uint32_t keep = (1u << OW) - 1u;
   const __m256i m = _mm256_setr_epi64x(static_cast<long long>(pooled_quad(x, W, OH, keep, tt, 0)),
@@ -431,7 +433,10 @@ GLASSBOX_TARGET_AVX2 void fast_small_plane_avx2(const std::uint8_t* x, index_t H
       v = flip_rows16(v, flips.same[which], flips.other[which]);
     }
     sink.seek(out_image + (g * K + k) * plane_out);
-    store_plane16<Direct>(v, s.SH, s.SW, packed, sink);
+    if constexpr (Side > 0)
+      store_plane16<Direct>(v, Side, Side, packed, sink);  // square: SH == SW == Side
+    else
+      store_plane16<Direct>(v, s.SH, s.SW, packed, sink);
   }
 }
 #endif
@@ -579,7 +584,10 @@ void represent_fused(const T* images, index_t N, index_t H, index_t W, Threshold
   // the wide bit path: 2x2 max-pooling with at least 32 columns pooled, rows that fit the sink
   const bool wide = mode == PoolMode::Max && size == 2 && stride == 2 && !fast_small && OW >= 16 &&
                     OW <= OutputSink::kMaxRow && OH >= 1;
-  (void)fast_small, (void)wide;
+  // the fast path has copies compiled for square pooled planes of 14 x 14 (28 x 28 images:
+  // MNIST, Fashion-MNIST) and 16 x 16 (32 x 32 images)
+  const index_t square_side = OH == OW ? OH : 0;
+  (void)fast_small, (void)wide, (void)square_side;
   const index_t image_out = static_cast<index_t>(G) * K * plane_out;
   const bool stream = !fresh_out && N * image_out * static_cast<index_t>(sizeof(Out)) >= kStreamOutputBytes;
   const bool avx2 = fused_avx2_enabled();
@@ -628,13 +636,31 @@ void represent_fused(const T* images, index_t N, index_t H, index_t W, Threshold
                 std::memcpy(padded.data(), x, static_cast<std::size_t>(npix));
                 xs = padded.data();
               }
-              // bytes into an output not streamed: written there directly
-              if (!packed && !stream)
-                fast_small_plane_avx2<true>(xs, H, W, static_cast<std::uint8_t>(rule.ithr), *plan, *flips, packed, K,
-                                            k, plane_out, img_out, *sink);
-              else
-                fast_small_plane_avx2<false>(xs, H, W, static_cast<std::uint8_t>(rule.ithr), *plan, *flips, packed, K,
-                                             k, plane_out, img_out, *sink);
+              const auto t = static_cast<std::uint8_t>(rule.ithr);
+              auto run = [&](auto direct, auto side) {
+                fast_small_plane_avx2<decltype(direct)::value, decltype(side)::value>(
+                    xs, H, W, t, *plan, *flips, packed, K, k, plane_out, img_out, *sink);
+              };
+              using Direct = std::true_type;
+              using Staged = std::false_type;
+              using Any = std::integral_constant<int, 0>;
+              using S14 = std::integral_constant<int, 14>;
+              using S16 = std::integral_constant<int, 16>;
+              if (!packed && !stream) {  // bytes into an output not streamed: written there directly
+                if (square_side == 14)
+                  run(Direct{}, S14{});
+                else if (square_side == 16)
+                  run(Direct{}, S16{});
+                else
+                  run(Direct{}, Any{});
+              } else {
+                if (square_side == 14)
+                  run(Staged{}, S14{});
+                else if (square_side == 16)
+                  run(Staged{}, S16{});
+                else
+                  run(Staged{}, Any{});
+              }
               continue;
             }
 #endif
