@@ -311,8 +311,9 @@ def _vmstat():
     compaction stalls (from /proc/vmstat), or None where that is not available."""
     try:
         with open("/proc/vmstat") as f:
-            counts = dict(line.split() for line in f if line.split()[0] in _VMSTAT_EVENTS)
-        return {k: int(counts[k]) for k in _VMSTAT_EVENTS}
+            fields = (line.split() for line in f)
+            counts = {name: int(value) for name, value, *_ in fields if name in _VMSTAT_EVENTS}
+        return {k: counts[k] for k in _VMSTAT_EVENTS}
     except (OSError, KeyError, ValueError):
         return None
 
