@@ -600,8 +600,9 @@ void represent_fused(const T* images, index_t N, index_t H, index_t W, Threshold
   std::unique_ptr<const RowFlips> flips;
   if (fast_small && avx2) flips = std::make_unique<const RowFlips>(OH, OW);
 #endif
-  index_t chunk = dynamic_chunk(N, npix * static_cast<index_t>(sizeof(T)), nt);
-  if (fresh_out) chunk = fresh_output_chunk(chunk, N, image_out * static_cast<index_t>(sizeof(Out)), nt);
+  const index_t in_bytes = npix * static_cast<index_t>(sizeof(T));
+  const index_t out_bytes = image_out * static_cast<index_t>(sizeof(Out));
+  const index_t chunk = fresh_out ? fresh_dynamic_chunk(N, in_bytes, out_bytes, nt) : dynamic_chunk(N, in_bytes, nt);
   (void)chunk;  // unused without OpenMP
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
