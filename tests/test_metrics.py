@@ -74,6 +74,9 @@ def test_bad_input():
         metrics.class_distances(X.astype(complex), y)
     with pytest.raises(ValueError, match="max_samples"):
         metrics.class_distances(X, y, max_samples=1)
+    for bad in (0, True, 2.0):  # a bool is not a count, as everywhere else in glassbox
+        with pytest.raises(ValueError, match="n_components must be a positive int"):
+            metrics.fisher_criterion(X, y, n_components=bad)
 
 
 def test_equivariance_and_invariance_errors():

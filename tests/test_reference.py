@@ -301,6 +301,9 @@ def test_layer_measures_definitions(net28):
         C.alexnet_layers(net28, x[:3], fit_maps=True, separability=False)
     with pytest.raises(ValueError, match="float32"):
         C.alexnet_layers(net28, x.astype(np.float64), separability=False)
+    for bad in (0, True):
+        with pytest.raises(ValueError, match="batch_size must be a positive int"):
+            C.alexnet_layers(net28, x, separability=False, batch_size=bad)
 
 
 def test_fitted_map_recovers_a_channel_permutation():

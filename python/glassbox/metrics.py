@@ -133,7 +133,11 @@ def fisher_criterion(X, y, *, n_components=20, random_state=0):
     from sklearn.decomposition import PCA
 
     X, y = _features_and_labels(X, y)
-    if not isinstance(n_components, numbers.Integral) or n_components < 1:
+    if (
+        not isinstance(n_components, numbers.Integral)
+        or isinstance(n_components, bool)
+        or n_components < 1
+    ):
         raise ValueError(f"n_components must be a positive int, got {n_components!r}")
     k = int(min(n_components, X.shape[0] - 1, X.shape[1]))
     Z = (

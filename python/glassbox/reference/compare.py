@@ -164,7 +164,11 @@ def alexnet_layers(
         msg = alignment_message(model, x.shape[-1])
         if msg:
             warnings.warn(msg, UserWarning, stacklevel=2)
-    if not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+    if (
+        not isinstance(batch_size, numbers.Integral)
+        or isinstance(batch_size, bool)
+        or batch_size < 1
+    ):
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     conv = [name for name in layers if name in CONV_LAYERS]
     others = [i for i in range(g.order) if i != 0]
