@@ -55,6 +55,22 @@ def test_2x2_many_images_every_thread_count(dtype, shape, mode):
         np.testing.assert_array_equal(gb.pool(x, 2, mode=mode, n_threads=n_threads), want)
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.bool_])
+def test_2x2_max_of_bytes_every_width(dtype):
+    """uint8 (and bool) 2x2 max-pooling takes 16 columns at a time from 8 outputs a row on, the
+    last 16 overlapping the previous ones: equal to the reference on both sides of 8 outputs,
+    for whole and partial chunks, odd widths (last column dropped) and odd heights."""
+    rng = np.random.default_rng(3)
+    for W in [*range(14, 36), 47, 48, 49, 64]:
+        for H in (2, 5, 28):
+            x = rng.integers(0, 256, (3, H, W), dtype=np.uint8)
+            x[0, :, -1] = 255  # a dropped column must not leak into the last output
+            x = (x > 127) if dtype == np.bool_ else x
+            for n_threads in (1, 2):
+                got = gb.pool(x, 2, mode="max", n_threads=n_threads)
+                np.testing.assert_array_equal(got, ref.pool(x, 2, None, "max"), err_msg=f"{H}x{W}")
+
+
 def test_border_rule_drops_partial_windows():
     x = np.arange(25, dtype=np.uint8).reshape(1, 5, 5)
     got = gb.pool(x, 2)
