@@ -82,11 +82,6 @@ index_t pool_row(const T* top, index_t W, index_t OW, index_t size, index_t stri
   }
 }
 
-// pool_row for size == stride == 2, with the same operations in the same order (the same
-// values to the bit, signed zeros included), written with constant offsets so that the compiler
-// vectorises the whole row: the general loops' runtime window left the column step scalar, and
-// 2x2 max-pooling of uint8 ran at a twentieth of memory bandwidth, behind OpenCV.  int64 sums
-// stay on the general path, which checks them for overflow.
 #if defined(__SSE2__)
 // 2x2 max-pooling of a uint8 row pair with at least 8 outputs, 8 at a time from 16 columns: the
 // column pairs' maxima land in the even bytes of 16-bit lanes, which a pack gathers.  The last 8
@@ -107,6 +102,12 @@ inline void max_row2_u8(const std::uint8_t* top, const std::uint8_t* bottom, ind
 }
 #endif
 
+// pool_row for size == stride == 2, with the same operations in the same order (the same
+// values to the bit, signed zeros included), written with constant offsets so that the compiler
+// vectorises the whole row: the general loops' runtime window left the column step scalar, and
+// 2x2 max-pooling of uint8 ran at a twentieth of memory bandwidth, behind OpenCV.  int64 sums
+// stay on the general path, which checks them for overflow; uint8 max rows of 8 or more outputs
+// go to max_row2_u8.
 template <PoolMode Mode, class T, class Out>
 void pool_row2(const T* __restrict top, index_t W, index_t OW, Out* __restrict dst) {
   const T* __restrict bottom = top + W;
