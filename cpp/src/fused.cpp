@@ -647,21 +647,18 @@ void represent_fused(const T* images, index_t N, index_t H, index_t W, Threshold
               using Any = std::integral_constant<int, 0>;
               using S14 = std::integral_constant<int, 14>;
               using S16 = std::integral_constant<int, 16>;
-              if (!packed && !stream) {  // bytes into an output not streamed: written there directly
+              auto run_sized = [&](auto direct) {
                 if (square_side == 14)
-                  run(Direct{}, S14{});
+                  run(direct, S14{});
                 else if (square_side == 16)
-                  run(Direct{}, S16{});
+                  run(direct, S16{});
                 else
-                  run(Direct{}, Any{});
-              } else {
-                if (square_side == 14)
-                  run(Staged{}, S14{});
-                else if (square_side == 16)
-                  run(Staged{}, S16{});
-                else
-                  run(Staged{}, Any{});
-              }
+                  run(direct, Any{});
+              };
+              if (!packed && !stream)  // bytes into an output not streamed: written there directly
+                run_sized(Direct{});
+              else
+                run_sized(Staged{});
               continue;
             }
 #endif
