@@ -140,6 +140,14 @@ def as_array(
     return arr
 
 
+def positive_count(name: str, value) -> int:
+    """A positive int (not a bool), or a ValueError naming the argument, for any wrong value or
+    type alike (the rule of the estimator and metric parameters)."""
+    if not _is_int(value) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
+
+
 def positive_int(value, name: str) -> int:
     """A positive Python int, or a clear error naming the argument."""
     if not _is_int(value):

@@ -19,6 +19,7 @@ import numbers
 
 import numpy as np
 
+from ._validation import positive_count
 from .groups import get_group
 
 __all__ = [
@@ -133,12 +134,7 @@ def fisher_criterion(X, y, *, n_components=20, random_state=0):
     from sklearn.decomposition import PCA
 
     X, y = _features_and_labels(X, y)
-    if (
-        not isinstance(n_components, numbers.Integral)
-        or isinstance(n_components, bool)
-        or n_components < 1
-    ):
-        raise ValueError(f"n_components must be a positive int, got {n_components!r}")
+    n_components = positive_count("n_components", n_components)
     k = int(min(n_components, X.shape[0] - 1, X.shape[1]))
     Z = (
         PCA(n_components=k, random_state=random_state).fit_transform(X)

@@ -13,6 +13,7 @@ from ._validation import (
     IMAGE_DTYPES,
     as_array,
     check_allocation,
+    positive_count,
     refuse_sparse,
     resolve_n_threads,
 )
@@ -26,12 +27,6 @@ _BLOCKS = ("both", "invariant", "equivariant")
 # The eight step directions (dr, dc): the 3x3 grid without its centre, in row-major order.
 DIRECTIONS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
 _EXACT = 2**24  # float32 holds every integer up to here
-
-
-def _positive_int(name, v):
-    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
-        raise ValueError(f"{name} must be a positive int, got {v!r}")
-    return int(v)
 
 
 class GlassBoxRepresentation(TransformerMixin, BaseEstimator):
@@ -232,14 +227,14 @@ class GlassBoxRepresentation(TransformerMixin, BaseEstimator):
         g.check_shape(X.shape, "X")
         H, W = X.shape[1:]
         for name in ("cell_size", "pool_size"):
-            v = _positive_int(name, getattr(self, name))
+            v = positive_count(name, getattr(self, name))
             if H % v or W % v:
                 raise ValueError(
                     f"{name}={v} must divide the image sides {H}x{W}: otherwise the group does not "
                     "map the grid onto itself and the features are not exactly symmetric"
                 )
         try:
-            dists = [_positive_int("distances", d) for d in self.distances]
+            dists = [positive_count("distances", d) for d in self.distances]
         except TypeError:
             raise ValueError(
                 f"distances must be a sequence of positive ints, got {self.distances!r}"

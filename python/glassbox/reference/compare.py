@@ -27,12 +27,12 @@ All distances come from :func:`glassbox.metrics.relative_error`.
 
 from __future__ import annotations
 
-import numbers
 import warnings
 
 import numpy as np
 
 from .. import metrics
+from .._validation import positive_count
 from ..groups import get_group
 
 __all__ = ["alexnet_layers", "glassbox_layers"]
@@ -164,12 +164,7 @@ def alexnet_layers(
         msg = alignment_message(model, x.shape[-1])
         if msg:
             warnings.warn(msg, UserWarning, stacklevel=2)
-    if (
-        not isinstance(batch_size, numbers.Integral)
-        or isinstance(batch_size, bool)
-        or batch_size < 1
-    ):
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    batch_size = positive_count("batch_size", batch_size)
     conv = [name for name in layers if name in CONV_LAYERS]
     others = [i for i in range(g.order) if i != 0]
     total, done = n * g.order, 0
