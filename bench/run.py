@@ -131,7 +131,7 @@ def _twins(impls):
     return twins
 
 
-def run_case(case, repeat, slow_repeat, bw, log, machine=None, meter=None):
+def run_case(case, repeat, slow_repeat, bw, log, machine=None, meter=None, pair_repeat=None):
     """Time every implementation of a case; return its rows.
 
     Each implementation is checked against glassbox (which also warms it up), then the
@@ -145,7 +145,11 @@ def run_case(case, repeat, slow_repeat, bw, log, machine=None, meter=None):
     way in the same rounds, right after the pair, and reported beside it.  With ``meter`` (a
     :class:`bench.bandwidth.Meter`), the copy and fresh-write bandwidths are measured at the end
     of every round of a memory-bound case, and each glassbox time is compared with the bound of
-    its own round (``x_bound`` is the median of those ratios); without it, with ``bw``."""
+    its own round (``x_bound`` is the median of those ratios); without it, with ``bw``.
+
+    The rows of a 1-/2-thread pair are timed ``pair_repeat`` times (default ``repeat``), the
+    others stop after their own count: the suite's thread point is the worst of several pairs'
+    medians, and with few rounds that minimum mostly picks the pair that met the most noise."""
     ref_impl = next(i for i in case.impls if i.glassbox)
     want = ref_impl.fn()
     n_case = case.shape[0]
@@ -156,10 +160,14 @@ def run_case(case, repeat, slow_repeat, bw, log, machine=None, meter=None):
         fresh.append(_nbytes(got) if impl.glassbox and not impl.into_out else 0)
         del got
     del want
-    counts = [slow_repeat if impl.slow else repeat for impl in case.impls]
-    raw = [[] for _ in case.impls]
     twins = _twins(case.impls)
     pairs = [(j, i) for i, j in twins.items()]
+    paired = {i for pair in pairs for i in pair}
+    counts = [
+        slow_repeat if impl.slow else (pair_repeat or repeat) if i in paired else repeat
+        for i, impl in enumerate(case.impls)
+    ]
+    raw = [[] for _ in case.impls]
     own = []  # the probe's 1-CPU time over its n-CPU time, per round
     round_bw = []  # {"copy", "fresh_write"} measured at the end of each round
     metered = meter is not None and case.bytes_moved
@@ -517,7 +525,8 @@ def markdown(rows, scaling, summary, meta, bw, stream=()):
         "value); packed = equal after np.packbits(bitorder='little').",
         "",
         "threads 1->2: each round times a glassbox row and its 1-thread twin back to back; the "
-        "speed-up is the median over rounds of the 1-thread time over the other. A row is "
+        "speed-up is the median over rounds of the 1-thread time over the other (the pair "
+        "runs twice as many rounds as the other rows: `repeats` in results.json). A row is "
         f"compute-bound when its time is more than {MEMORY_BOUND_X}x its bound. The machine's "
         "own: a pure integer loop in two worker processes, the same work on one CPU and split "
         "over two, timed right after the pair in the same rounds (on a shared VM the host's "
@@ -593,7 +602,9 @@ def main(argv=None):
     meter = bandwidth.Meter(meta["n_threads"], nbytes=(1 << 28) if args.quick else (1 << 29))
     with probe.ComputeProbe(meta["n_threads"]) as machine:
         for case in cases:
-            rows += run_case(case, repeat, slow_repeat, bw, log, machine, meter)
+            rows += run_case(
+                case, repeat, slow_repeat, bw, log, machine, meter, pair_repeat=2 * repeat
+            )
             case.impls = None  # free the inputs' closures
     del meter
     # the scaling calls are short (2-10 ms, about 0.2 s a round with the evictions) and their

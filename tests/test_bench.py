@@ -258,6 +258,37 @@ def test_thread_speedup_is_the_median_of_per_round_ratios(monkeypatch):
     assert summary["threads 1->2: k 3"] == pytest.approx(2.0)
 
 
+def test_thread_pairs_get_their_own_number_of_rounds(monkeypatch):
+    impls = [
+        families.Impl("peer", lambda: np.zeros(3)),
+        families.Impl("slow peer", lambda: np.zeros(3), slow=True),
+        families.Impl("glassbox k", lambda: np.zeros(3), True),
+        families.Impl("glassbox k, 1 thread", lambda: np.zeros(3), True, threads=1),
+        families.Impl("glassbox k, out=", lambda: np.zeros(3), True),
+    ]
+    by_fn = {id(i.fn): i.name for i in impls}
+    calls = []
+    monkeypatch.setattr(bench_run, "_time_once", lambda fn: calls.append(by_fn[id(fn)]) or 1.0)
+    case = families.Case("k", (3,), impls)
+    rows = {
+        r["implementation"]: r
+        for r in bench_run.run_case(case, 3, 1, {}, lambda m: None, pair_repeat=7)
+    }
+    repeats = {name: row["repeats"] for name, row in rows.items()}
+    assert repeats == {
+        "peer": 3,
+        "slow peer": 1,
+        "glassbox k": 7,
+        "glassbox k, 1 thread": 7,
+        "glassbox k, out=": 3,
+    }
+    assert len(calls) == sum(repeats.values())
+    # the pair stays back to back in every round, the extra ones too
+    pair = {"glassbox k", "glassbox k, 1 thread"}
+    at = [i for i, c in enumerate(calls) if c in pair]
+    assert all(b == a + 1 for a, b in zip(at[::2], at[1::2], strict=True))
+
+
 def test_machine_probe_runs_right_after_the_pair_in_its_order(monkeypatch):
     impls = [
         families.Impl("peer", lambda: np.zeros(3)),
