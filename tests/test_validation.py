@@ -55,6 +55,38 @@ def test_nan_and_inf(name, bad):
         fn(x)
 
 
+@pytest.mark.parametrize("mode", ["max", "mean", "sum"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    ("shape", "size", "stride", "at"),
+    [
+        ((3, 8, 8), 2, 2, (2, 7, 7)),  # every pixel in a window: sums and means check the output
+        ((3, 8, 8), 3, 1, (0, 4, 0)),  # overlapping windows, all pixels covered
+        ((3, 9, 8), 2, 2, (1, 8, 3)),  # in the row no window reaches
+        ((3, 8, 9), 2, 2, (1, 3, 8)),  # in the column no window reaches
+        ((3, 8, 8), 2, 3, (1, 2, 2)),  # between windows (stride > size)
+    ],
+)
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_pool_refuses_nonfinite_pixels_wherever_they_are(mode, dtype, shape, size, stride, at, bad):
+    x = np.ones(shape, dtype=dtype)
+    x[at] = bad
+    for n_threads in (1, 2):
+        with pytest.raises(ValueError, match="images contains 1 NaN or infinite"):
+            gb.pool(x, size, stride, mode=mode, n_threads=n_threads)
+
+
+def test_pool_float64_sums_past_the_range_stay_inf():
+    """Finite float64 input whose window sum overflows: inf, as before the output check (which
+    then reads the input, finds it finite and lets the result through)."""
+    top = np.finfo(np.float64).max
+    x = np.full((2, 4, 4), 1.0)
+    x[1, :2, :2] = top
+    for mode in ("sum", "mean"):
+        got = gb.pool(x, 2, mode=mode)
+        assert np.isposinf(got[1, 0, 0]) and np.isfinite(np.delete(got.ravel(), 4)).all()
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_nonfinite_counted_in_every_block_with_any_threads(dtype):
     n = 3 * 65536 + 5  # the count runs in blocks of 65,536 values: two whole blocks, a part

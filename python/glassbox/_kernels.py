@@ -24,6 +24,7 @@ from ._validation import (
     check_out,
     choice,
     positive_int,
+    refuse_nonfinite,
     resolve_n_threads,
 )
 from .groups import get_group
@@ -336,7 +337,7 @@ def pool(images, size=2, stride=None, *, mode="max", n_threads=None):
     """
     nt = resolve_n_threads(n_threads)
     mode = choice(mode, "mode", _POOL_MODES)
-    images = as_array(images, "images", dtypes=POOL_DTYPES, min_ndim=2, n_threads=nt)
+    images = as_array(images, "images", dtypes=POOL_DTYPES, min_ndim=2, finite=False)
     size = positive_int(size, "size")
     stride = size if stride is None else positive_int(stride, "stride")
     *lead, H, W = images.shape
@@ -344,13 +345,23 @@ def pool(images, size=2, stride=None, *, mode="max", n_threads=None):
         raise ValueError(f"size={size} is larger than the images ({H}x{W})")
     stride = min(stride, max(H, W))  # any larger stride gives the same single window per axis
     OH, OW = (H - size) // stride + 1, (W - size) // stride + 1
+    # Float input must be finite.  When every pixel lies in a window, a sum (or mean) is NaN or
+    # inf exactly when one of its pixels is, or when it overflowed: the output, a quarter of
+    # the input's bytes at 2x2, is checked instead, and the input only to tell which.
+    covered = stride <= size and (H - size) % stride == 0 and (W - size) % stride == 0
+    check_output = mode != "max" and covered and images.dtype.kind == "f"
+    if not check_output:
+        refuse_nonfinite(images, "images", nt)
     B = math.prod(lead)
     out_dtype = _pool_out_dtype(images.dtype, mode)
     out = np.empty((B, OH, OW), dtype=out_dtype)
     overflows = _core.pool(images.reshape(B, H, W), size, stride, _POOL_MODES.index(mode), out, nt)
     if overflows:
         raise ValueError(f"images: {overflows} window sum(s) overflow int64; use float64 input")
-    _refuse_float32_overflow(out, mode, "images: {} window sum(s)", nt)
+    if not check_output or _core.count_nonfinite(out, nt):
+        if check_output:
+            refuse_nonfinite(images, "images", nt)
+        _refuse_float32_overflow(out, mode, "images: {} window sum(s)", nt)
     return out.reshape(*lead, OH, OW)
 
 

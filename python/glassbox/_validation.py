@@ -131,13 +131,20 @@ def as_array(
     if not (arr.flags.c_contiguous and arr.flags.aligned and arr.dtype == native):
         check_allocation(arr.shape, native, f"a contiguous copy of {name}")
         arr = np.ascontiguousarray(arr, dtype=native)
-    if finite and arr.dtype.kind == "f":
+    if finite:
+        refuse_nonfinite(arr, name, n_threads)
+    return arr
+
+
+def refuse_nonfinite(arr: np.ndarray, name: str, n_threads: int = 1) -> None:
+    """Raise ValueError naming ``name`` when the C-contiguous ``arr`` holds NaN or inf (a no-op
+    for other than float dtypes)."""
+    if arr.dtype.kind == "f":
         bad = _core.count_nonfinite(arr, n_threads)
         if bad:
             raise ValueError(
                 f"{name} contains {bad} NaN or infinite value(s); glassbox needs finite input"
             )
-    return arr
 
 
 def positive_count(name: str, value) -> int:
