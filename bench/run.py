@@ -2,11 +2,11 @@
 
 Each implementation is checked against glassbox's output (bit-identical, or allclose for float
 work, or marked "same job" for a different algorithm with the same purpose), warmed up, then
-timed ``--repeat`` times (slow peers fewer); the report gives median / min / max, each time as a
-ratio to the fastest peer (non-glassbox) in the same run, the machine's streaming memory
-bandwidth and, for memory-bound work, each glassbox time as a multiple of the time it cannot
-beat; then scaling in N, in image size and from 1 to 2 threads.  Results go to
-``DIR/results.json`` and ``DIR/results.md``.
+timed ``--repeat`` times (slow peers fewer, glassbox's 1-/2-thread pairs twice as many); the
+report gives median / min / max, each time as a ratio to the fastest peer (non-glassbox) in the
+same run, the machine's streaming memory bandwidth and, for memory-bound work, each glassbox
+time as a multiple of the time it cannot beat; then scaling in N, in image size and from 1 to 2
+threads.  Results go to ``DIR/results.json`` and ``DIR/results.md``.
 """
 
 from __future__ import annotations
