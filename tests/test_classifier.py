@@ -122,3 +122,14 @@ def test_incremental_pca_in_chunks(digits, tmp_path):
     assert small.pca_.n_components_ == min(len(x_train), small.representation_.n_features_out_)
     with pytest.raises(ValueError, match="pca_batch_size must be None or a positive int"):
         gb.GlassBoxClassifier(pca_batch_size=0).fit(x_train, y_train)
+
+
+@pytest.mark.parametrize("n", [2, 3, 4])
+def test_knn_refuses_fewer_training_images_than_neighbours_in_fit(digits, n):
+    X, _, y, _ = digits
+    idx = np.r_[np.flatnonzero(y == 0)[: n - 1], np.flatnonzero(y == 1)[:1]]
+    clf = GlassBoxClassifier(n_components=2, classifier="knn")
+    with pytest.raises(ValueError, match=f"needs at least 5 training images .* got {n}"):
+        clf.fit(X[idx], y[idx])
+    assert not hasattr(clf, "classifier_")
+    GlassBoxClassifier(n_components=2, classifier="knn").fit(X[:5], y[:5]).predict(X[:2])

@@ -60,3 +60,33 @@ def test_bad_input(data):
 
     with pytest.raises(NotFittedError):
         gdask.transform(da.from_array(x), gb.GlassBoxRepresentation())
+
+
+@pytest.mark.parametrize(
+    "keep",
+    [
+        lambda n: np.arange(n) >= 250,  # the first blocks empty
+        lambda n: np.arange(n) < 3,  # the last blocks empty
+        lambda n: np.arange(n) % 200 < 7,  # every block short
+        lambda n: np.zeros(n, bool),  # everything filtered out
+    ],
+)
+def test_empty_blocks_after_boolean_filtering(data, keep):
+    """Boolean indexing leaves blocks of unknown size, some empty: an empty block gives an
+    empty block of features, and the result equals transforming the kept images."""
+    x, rep = data
+    images = da.from_array(x, chunks=100)
+    mask = keep(len(x))
+    kept = images[da.from_array(mask, chunks=100)]
+    assert np.isnan(kept.shape[0])  # sizes unknown until computed
+    F = gdask.transform(kept, rep).compute(scheduler="threads")
+    assert F.shape == (int(mask.sum()), rep.n_features_out_) and F.dtype == np.float32
+    if mask.any():
+        np.testing.assert_array_equal(F, rep.transform(x[mask]))
+
+
+def test_bool_images_as_transform_takes_them(data):
+    x, rep = data
+    b = x > 127
+    F = gdask.transform(da.from_array(b, chunks=(60, 28, 28)), rep).compute(scheduler="threads")
+    np.testing.assert_array_equal(F, rep.transform(b))

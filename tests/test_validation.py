@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -329,3 +331,98 @@ def test_shapes_beyond_memory_refused_with_their_size(call):
         ValueError, match=r"\(1?,? ?2147483648, 2147483648\) and need 4611686018427387904 bytes"
     ):
         call(x)
+
+
+# -- unaligned arrays are copied, not refused -------------------------------------------------
+
+
+def _unaligned(x):
+    """A C-contiguous copy of ``x`` at an odd address (not aligned for its dtype)."""
+    raw = np.zeros(x.nbytes + 1, dtype=np.uint8)
+    out = raw[1:].view(x.dtype).reshape(x.shape)
+    out[...] = x
+    assert out.flags.c_contiguous and not out.flags.aligned
+    return out
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda x: gb.binarize(x, 0.5),
+        lambda x: gb.orbit(x, "D4"),
+        lambda x: gb.pool(x, 2, mode="sum"),
+        lambda x: gb.group_pool(x),
+        lambda x: gb.represent_fused(x, 0.5),
+        lambda x: gb.GlassBoxRepresentation(thresholds=[0.0, 0.5]).fit(x).transform(x),
+    ],
+)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.uint16])
+def test_unaligned_arrays_are_accepted_as_copies(call, dtype):
+    x = np.random.default_rng(0).random((3, 8, 8)).astype(dtype)
+    np.testing.assert_array_equal(call(_unaligned(x)), call(x))
+
+
+# -- masked arrays: refused everywhere, never with their mask silently dropped ----------------
+
+
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda m: gb.binarize(m), "images"),
+        (lambda m: gb.orbit(m), "images"),
+        (lambda m: gb.pool(m), "images"),
+        (lambda m: gb.group_pool(m), "orbits"),
+        (lambda m: gb.local_patterns(m > 100), "binary"),
+        (lambda m: gb.represent_fused(m), "images"),
+        (lambda m: gb.GlassBoxRepresentation().fit(m), "X"),
+        (lambda m: gb.GlassBoxRepresentation(thresholds=4).fit(m.data).transform(m), "X"),
+        (lambda m: gb.GlassBoxClassifier(n_components=3).fit(m, np.arange(12) % 2), "X"),
+        (
+            lambda m: gb.GlassBoxClassifier(n_components=3).fit(
+                m.data, np.ma.masked_array(np.arange(12) % 2)
+            ),
+            "y",
+        ),  # fmt: skip
+        (lambda m: gb.metrics.separability(m.reshape(12, -1), np.arange(12) % 2), "X"),
+        (lambda m: gb.metrics.relative_error(m, m.data), "actual"),
+    ],
+)
+def test_masked_arrays_are_refused(call, name):
+    x = np.random.default_rng(0).integers(0, 256, (12, 8, 8), dtype=np.uint8)
+    m = np.ma.masked_array(x, mask=x > 200)
+    with pytest.raises(TypeError, match=f"{name}: masked arrays are not supported"):
+        call(m)
+
+
+# -- outputs larger than the memory available: refused by every kernel -----------------------
+
+
+@pytest.mark.parametrize(
+    "call, what",
+    [
+        (lambda x: gb.pool(x, 1, mode="sum"), "the output of pool"),  # int64: 8 bytes a pixel
+        (lambda x: gb.group_pool(x[:, None], mode="sum"), "the output of group_pool"),
+        (lambda x: gb.local_patterns(x > 100), "the outputs of local_patterns"),
+        (lambda x: gb.orbit(x), "the output of orbit"),
+        (lambda x: gb.binarize(x, [1, 2, 3, 4, 5, 6, 7, 8, 9]), "the output of binarize"),
+    ],
+)
+def test_kernel_outputs_beyond_available_memory_are_refused(monkeypatch, call, what):
+    from glassbox import _validation
+
+    x = np.zeros((100, 100, 100), np.uint8)  # 1 MB in, 3 to 9 MB out
+    monkeypatch.setattr(_validation, "memory_limit", lambda: 2_500_000)
+    monkeypatch.setattr(_validation, "_ALWAYS_ALLOWED", 0)
+    with pytest.raises(ValueError, match=f"{what} would have shape"):
+        call(x)
+
+
+def test_the_limit_is_the_memory_available_not_the_total():
+    from glassbox import _validation
+
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    with open("/proc/meminfo") as f:
+        info = {line.split(":")[0]: int(line.split()[1]) * 1024 for line in f}
+    limit = _validation.memory_limit()
+    assert limit < total
+    assert abs(limit - info["MemAvailable"]) < 0.2 * total or limit < info["MemAvailable"]

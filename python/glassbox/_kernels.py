@@ -354,6 +354,7 @@ def pool(images, size=2, stride=None, *, mode="max", n_threads=None):
         refuse_nonfinite(images, "images", nt)
     B = math.prod(lead)
     out_dtype = _pool_out_dtype(images.dtype, mode)
+    check_allocation((*lead, OH, OW), out_dtype, "the output of pool")
     out = np.empty((B, OH, OW), dtype=out_dtype)
     overflows = _core.pool(images.reshape(B, H, W), size, stride, _POOL_MODES.index(mode), out, nt)
     if overflows:
@@ -423,6 +424,7 @@ def group_pool(orbits, *, mode="mean", axis=1, n_threads=None):
     shape = orbits.shape
     outer, L, inner = math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1 :])
     out_dtype = _pool_out_dtype(orbits.dtype, mode)
+    check_allocation(shape[:axis] + shape[axis + 1 :], out_dtype, "the output of group_pool")
     out = np.empty((outer, inner), dtype=out_dtype)
     overflows = _core.group_pool(orbits.reshape(outer, L, inner), _POOL_MODES.index(mode), out, nt)
     if overflows:
@@ -548,6 +550,8 @@ def local_patterns(binary, group="D4", *, size=3, n_threads=None):
     table = _pattern_table(g.name, size)
     *lead, H, W = binary.shape
     B = math.prod(lead)
+    # two outputs: uint16 classes and uint8 elements, 3 bytes a pixel
+    check_allocation((*binary.shape, 3), np.uint8, "the outputs of local_patterns")
     classes = np.empty((B, H, W), dtype=np.uint16)
     elements = np.empty((B, H, W), dtype=np.uint8)
     bad = _core.local_patterns(

@@ -64,8 +64,46 @@ def resolve_n_threads(n_threads: int | None) -> int:
     return n
 
 
+# Below this many bytes an allocation is never refused: reading what is available costs tens of
+# microseconds, which the smallest kernel calls would feel, and numpy's own MemoryError covers it.
+_ALWAYS_ALLOWED = 64 * 2**20
+
+
+def _meminfo_available() -> int | None:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _cgroup_available() -> int | None:
+    """What the process's cgroup (v2) still allows: ``memory.max - memory.current``."""
+    try:
+        with open("/proc/self/cgroup", encoding="utf-8") as f:
+            path = next((ln.split("::", 1)[1].strip() for ln in f if ln.startswith("0::")), None)
+        if path is None:
+            return None
+        base = os.path.join("/sys/fs/cgroup", path.lstrip("/"))
+        with open(os.path.join(base, "memory.max"), encoding="ascii") as f:
+            limit = f.read().strip()
+        if limit == "max":
+            return None
+        with open(os.path.join(base, "memory.current"), encoding="ascii") as f:
+            return max(0, int(limit) - int(f.read().strip()))
+    except (OSError, ValueError, StopIteration):
+        return None
+
+
 def memory_limit() -> int:
-    """Bytes of physical memory: no single array glassbox allocates may be larger."""
+    """Bytes of memory available now (Linux: ``MemAvailable``, within the process's cgroup
+    limit; elsewhere the physical memory): what glassbox refuses to exceed."""
+    candidates = [v for v in (_meminfo_available(), _cgroup_available()) if v is not None]
+    if candidates:
+        return min(candidates)
     try:
         return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
     except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
@@ -81,16 +119,31 @@ def _human(nbytes: int) -> str:
     return f"{nbytes} B"  # pragma: no cover
 
 
-def check_allocation(shape: Sequence[int], dtype: np.dtype, what: str) -> None:
-    """Refuse, before allocating, an array larger than physical memory."""
-    # exact Python ints (no overflow), and a tenth of np.prod's time on cold caches
-    nbytes = math.prod(int(s) for s in shape) * np.dtype(dtype).itemsize
+def _refuse_beyond_memory(nbytes: int, lead: str, hint: str = "") -> None:
+    if nbytes <= _ALWAYS_ALLOWED:
+        return
     limit = memory_limit()
     if nbytes > limit:
         raise ValueError(
-            f"{what} would have shape {tuple(int(s) for s in shape)} and need {nbytes} bytes "
-            f"({_human(nbytes)}), more than this machine's memory ({_human(limit)})"
+            f"{lead} {nbytes} bytes ({_human(nbytes)}), more than this machine's memory "
+            f"available now ({_human(limit)})" + (f"; {hint}" if hint else "")
         )
+
+
+def check_memory(nbytes: int, what: str, hint: str = "") -> None:
+    """Refuse, before allocating, ``nbytes`` that the memory available now cannot hold.
+
+    ``what`` starts the message: it names what would be allocated and the argument or file
+    that asks for it (``"--images 100000000: the images"``); ``hint`` ends it (what to do)."""
+    _refuse_beyond_memory(int(nbytes), f"{what} would need", hint)
+
+
+def check_allocation(shape: Sequence[int], dtype: np.dtype, what: str) -> None:
+    """Refuse, before allocating, an array larger than the memory available now."""
+    # exact Python ints (no overflow), and a tenth of np.prod's time on cold caches
+    shape = tuple(int(s) for s in shape)
+    nbytes = math.prod(shape) * np.dtype(dtype).itemsize
+    _refuse_beyond_memory(nbytes, f"{what} would have shape {shape} and need")
 
 
 def as_array(
@@ -108,6 +161,8 @@ def as_array(
     Strided, negative-stride and non-native views are accepted and copied; everything else that
     is wrong (dtype, ndim, empty, NaN / inf where ``finite``) raises naming ``name``.
     """
+    if isinstance(x, np.ma.MaskedArray):
+        refuse_sparse_or_masked(x, name)
     if isinstance(x, np.ndarray):
         arr = x
     else:
@@ -130,7 +185,8 @@ def as_array(
         raise ValueError(f"{name} must not be empty, got shape {arr.shape}")
     if not (arr.flags.c_contiguous and arr.flags.aligned and arr.dtype == native):
         check_allocation(arr.shape, native, f"a contiguous copy of {name}")
-        arr = np.ascontiguousarray(arr, dtype=native)
+        # np.array, not np.ascontiguousarray: that returns a contiguous but unaligned array as it is
+        arr = np.array(arr, dtype=native, order="C")
     if finite:
         refuse_nonfinite(arr, name, n_threads)
     return arr
@@ -197,9 +253,15 @@ def check_out(
     return out
 
 
-def refuse_sparse(x, name: str = "X") -> None:
+def refuse_sparse_or_masked(x, name: str = "X") -> None:
     """Raise ``TypeError`` for a SciPy sparse matrix or array (``np.asarray`` would silently make
-    it a 0-d object array)."""
+    it a 0-d object array) and for a NumPy masked array (``np.asarray`` would drop its mask, and
+    the masked values would count as pixels)."""
+    if isinstance(x, np.ma.MaskedArray):
+        raise TypeError(
+            f"{name}: masked arrays are not supported (their mask would be ignored); pass "
+            f"{name}.filled(value), or only the unmasked images"
+        )
     import scipy.sparse
 
     if scipy.sparse.issparse(x):

@@ -22,7 +22,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from ._validation import check_allocation, refuse_sparse
+from ._validation import check_allocation, check_memory, refuse_sparse_or_masked
 from .representation import GlassBoxRepresentation
 
 __all__ = ["CLASSIFIERS", "GlassBoxClassifier"]
@@ -32,6 +32,7 @@ CLASSIFIERS = ("svm", "linear", "lda", "knn", "mlp")
 _LINEAR = ("linear", "lda")
 _REDUCE_CHUNK = 4096  # rows of features reduced at once in float64
 _OCCLUSION_ROWS = 16_384  # occluded copies scored per classifier call
+_KNN_NEIGHBOURS = 5
 
 
 def _add_class_sums(sums, F, y_enc):
@@ -50,7 +51,7 @@ def _make_classifier(name, C, random_state, n_samples=0, n_classes=2):
     if name == "knn":
         # brute force: exact, what "auto" picks beyond 15 dimensions anyway, and no tree
         # object in the fitted state (so that glassbox.save_model can store it without pickle)
-        return KNeighborsClassifier(n_neighbors=5, algorithm="brute")
+        return KNeighborsClassifier(n_neighbors=_KNN_NEIGHBOURS, algorithm="brute")
     if name == "mlp":
         # early stopping holds out 10% of the samples: only when that holds every class
         return MLPClassifier(
@@ -175,15 +176,17 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         """
         y_enc = self._check_fit_input(X, y)
         rep = self._new_representation()
+        images = rep._images(X)  # (N, H, W), checked
+        self._check_fit_memory(rep, images.shape)
+        rep.fit(images)
         if self.pca_batch_size is not None:
-            return self._fit_incremental(rep, X, y_enc)
-        return self._fit_features(rep, rep.fit_transform(X), y_enc)
+            return self._fit_incremental(rep, images, y_enc)
+        return self._fit_features(rep, rep.transform(images), y_enc)
 
     def _fit_incremental(self, rep, X, y_enc):
         """fit() with the features computed and reduced in chunks (``pca_batch_size``)."""
         from .streaming import fit_reduction
 
-        rep.fit(X)
         n = np.shape(X)[0]
         n_comp = min(self.n_components, n, rep.n_features_out_)
         self.scaler_, self.pca_ = fit_reduction(
@@ -211,10 +214,11 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         self._check_params()
         if y is None:
             raise ValueError("GlassBoxClassifier requires y to be passed, but the target y is None")
+        refuse_sparse_or_masked(y, "y")
         y = column_or_1d(y, warn=True)
         if y.dtype.kind == "f":
             assert_all_finite(y, input_name="y")
-        refuse_sparse(X)
+        refuse_sparse_or_masked(X)
         shape = np.asarray(X).shape
         if not shape or shape[0] != y.shape[0]:
             raise ValueError(
@@ -225,7 +229,94 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         self.classes_, y_enc = np.unique(y, return_inverse=True)
         if self.classes_.size < 2:
             raise ValueError(f"y must hold at least 2 classes, got {self.classes_.size} class")
+        if self.classifier == "knn" and y.shape[0] < _KNN_NEIGHBOURS:
+            raise ValueError(
+                f"classifier='knn' needs at least {_KNN_NEIGHBOURS} training images (it votes "
+                f"among the {_KNN_NEIGHBOURS} nearest), got {y.shape[0]}"
+            )
         return y_enc.ravel()
+
+    def _check_fit_memory(self, rep, shape, what="X"):
+        """Refuse, before the feature layout or any feature is computed, a fit on images of
+        ``shape`` (N, H, W) whose features cannot be held: in memory, the features, their
+        scaled copy and PCA's centred copy; with ``pca_batch_size``, one chunk of them and the
+        principal components of all images.  The feature count is bounded from the
+        representation's parameters."""
+        n, H, W = shape
+        nf = rep._max_features(H, W)
+        k = min(self.n_components, n, nf)
+        if self.pca_batch_size is None:
+            need, hint = 3 * 4 * n * nf + 2 * 8 * n * k, "pass pca_batch_size to stream them"
+        else:
+            need, hint = 4 * 8 * min(self.pca_batch_size, n) * nf + 4 * n * k, ""
+        check_memory(
+            need, f"{what}: fitting on {n:,} images of {H}x{W} (up to {nf:,} features each)", hint
+        )
+
+    # What fit sets (``pipeline_`` is rebuilt from the others by ``_assemble``).
+    _FITTED = (
+        "classes_", "n_features_in_", "class_means_", "scaler_", "pca_", "classifier_",
+        "representation_",
+    )  # fmt: skip
+
+    def _check_fitted_state(self):
+        """Check a fitted state that :meth:`fit` did not make (a loaded model) as ``__init__``
+        and ``fit`` would: the parameters, the representation (see
+        ``GlassBoxRepresentation._check_fitted_state``), and the stages' types and shapes
+        against each other.  Raises ValueError or TypeError naming what does not hold."""
+        from sklearn.decomposition import IncrementalPCA
+
+        params = set(self._get_param_names())
+        present = set(vars(self)) - {"pipeline_"}
+        if present != params | set(self._FITTED):
+            odd = sorted(present ^ (params | set(self._FITTED)))
+            raise ValueError(f"GlassBoxClassifier: unexpected or missing attributes {odd}")
+        self._check_params()
+        rs = self.random_state
+        if rs is not None and (isinstance(rs, bool) or not isinstance(rs, numbers.Integral)):
+            raise ValueError(f"random_state must be None or an int, got {rs!r}")
+        if not isinstance(self.scale, bool):
+            raise ValueError(f"scale must be a bool, got {self.scale!r}")
+        rep = self.representation_
+        if not isinstance(rep, GlassBoxRepresentation):
+            raise TypeError(f"representation_ must be a GlassBoxRepresentation, got {type(rep)}")
+        rep._check_fitted_state()
+        if self.n_features_in_ != rep.n_features_in_:
+            raise ValueError("n_features_in_ does not match the representation's")
+        c = self.classes_
+        if not (isinstance(c, np.ndarray) and c.ndim == 1 and c.size >= 2):
+            raise ValueError("classes_ must be a 1-D array of at least 2 classes")
+        if len(np.unique(c)) != c.size:
+            raise ValueError("classes_ must be distinct")
+        nf, nc = rep.n_features_out_, c.size
+        means = self.class_means_
+        if not (
+            isinstance(means, np.ndarray)
+            and means.shape == (nc, nf)
+            and means.dtype.kind == "f"
+            and np.isfinite(means).all()
+        ):
+            raise ValueError(f"class_means_ must be finite floats of shape {(nc, nf)}")
+        if (self.scaler_ is None) == self.scale:
+            raise ValueError("scaler_ does not match scale")
+        if self.scaler_ is not None and (
+            type(self.scaler_) is not StandardScaler or np.shape(self.scaler_.mean_) != (nf,)
+        ):
+            raise ValueError(f"scaler_ must be a StandardScaler of {nf} features")
+        pca = self.pca_
+        want_pca = IncrementalPCA if self.pca_batch_size is not None else PCA
+        if type(pca) is not want_pca or np.shape(pca.components_)[1:] != (nf,):
+            raise ValueError(f"pca_ must be a fitted {want_pca.__name__} of {nf} features")
+        k = pca.components_.shape[0]
+        if not 1 <= k <= self.n_components:
+            raise ValueError(f"pca_ keeps {k} components, n_components={self.n_components}")
+        clf = self.classifier_
+        if type(clf) is not type(_make_classifier(self.classifier, 1.0, None)):
+            raise ValueError(f"classifier_ is not what classifier={self.classifier!r} makes")
+        if getattr(clf, "n_features_in_", None) != k or not np.array_equal(
+            getattr(clf, "classes_", None), np.arange(nc)
+        ):
+            raise ValueError(f"classifier_ must be fitted on {k} components and {nc} classes")
 
     def _new_representation(self):
         if self.representation is None:
@@ -278,7 +369,7 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
 
     def _reduced(self, X):
         check_is_fitted(self, "pipeline_")
-        refuse_sparse(X)
+        refuse_sparse_or_masked(X)
         X = np.asarray(X)
         if X.ndim == 2 and X.shape[1] != self.n_features_in_:
             raise ValueError(
@@ -460,7 +551,7 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         from .explain import Explanation
 
         check_is_fitted(self, "pipeline_")
-        refuse_sparse(X)
+        refuse_sparse_or_masked(X)
         rep = self.representation_
         images = rep._images(X, rep.image_shape_)
         # contributions, slopes and the equivariant terms: a few float64 copies of (N, features)

@@ -26,6 +26,8 @@ __all__ = ["transform"]
 
 
 def _transform_block(block, representation):
+    if block.shape[0] == 0:  # common after boolean filtering: no images, no features
+        return np.empty((0, representation.n_features_out_), dtype=np.float32)
     return representation.transform(block)
 
 
@@ -35,7 +37,10 @@ def transform(images, representation):
     Parameters
     ----------
     images : dask.array.Array, shape (N, H, W)
-        Images chunked along N only; chunks that split H or W are merged first (``rechunk``).
+        Images (numbers or bool, as :meth:`GlassBoxRepresentation.transform` takes them)
+        chunked along N; chunks that split H or W are merged first (``rechunk``).  Blocks may
+        be empty, and their sizes unknown (as after boolean filtering): an empty block gives an
+        empty block of features.
     representation : GlassBoxRepresentation
         Fitted on images of shape ``(H, W)``.
 
@@ -77,8 +82,8 @@ def transform(images, representation):
             f"images have shape {tuple(images.shape[1:])}, the representation was fitted on "
             f"{tuple(representation.image_shape_)}"
         )
-    if np.dtype(images.dtype).kind not in "uif":
-        raise TypeError(f"images must be numeric, got dtype {images.dtype}")
+    if np.dtype(images.dtype).kind not in "buif":
+        raise TypeError(f"images must be numeric or bool, got dtype {images.dtype}")
     if len(images.chunks[1]) > 1 or len(images.chunks[2]) > 1:
         images = images.rechunk({1: -1, 2: -1})
     return da.map_blocks(

@@ -19,7 +19,7 @@ import numbers
 
 import numpy as np
 
-from ._validation import positive_count
+from ._validation import check_allocation, positive_count, refuse_sparse_or_masked
 from .groups import get_group
 
 __all__ = [
@@ -34,6 +34,8 @@ __all__ = [
 
 
 def _features_and_labels(X, y):
+    refuse_sparse_or_masked(X, "X")
+    refuse_sparse_or_masked(y, "y")
     X = np.asarray(X)
     if X.dtype.kind not in "biuf":
         raise TypeError(f"X must be a numeric array, got dtype {X.dtype}")
@@ -41,6 +43,8 @@ def _features_and_labels(X, y):
         raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}")
     if X.shape[0] == 0 or X.shape[1] == 0:
         raise ValueError(f"X must not be empty, got shape {X.shape}")
+    if X.dtype != np.float64:
+        check_allocation(X.shape, np.float64, "a float64 copy of X")
     X = X.astype(np.float64, copy=False)
     if not np.all(np.isfinite(X)):
         raise ValueError("X contains NaN or infinite values")
@@ -223,6 +227,8 @@ def relative_error(actual, expected, *, scale=None, per_sample=False):
     >>> relative_error([[3.0, 4.0], [1.0, 0.0]], [[3.0, 4.0], [2.0, 0.0]])
     0.25
     """
+    for arr, name in ((actual, "actual"), (expected, "expected"), (scale, "scale")):
+        refuse_sparse_or_masked(arr, name)
     a = np.asarray(actual, dtype=np.float64)
     e = np.asarray(expected, dtype=np.float64)
     if a.shape != e.shape:
@@ -244,6 +250,7 @@ def relative_error(actual, expected, *, scale=None, per_sample=False):
 
 def _relative_errors(feature_map, X, group, element, act):
     g = get_group(group)
+    refuse_sparse_or_masked(X, "X")
     X = np.asarray(X)
     g.check_shape(X.shape, "X")
     elements = [i for i in range(g.order) if i != 0] if element is None else [g.index(element)]

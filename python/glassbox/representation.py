@@ -13,8 +13,9 @@ from ._validation import (
     IMAGE_DTYPES,
     as_array,
     check_allocation,
+    check_memory,
     positive_count,
-    refuse_sparse,
+    refuse_sparse_or_masked,
     resolve_n_threads,
 )
 from .groups import get_group
@@ -27,6 +28,7 @@ _BLOCKS = ("both", "invariant", "equivariant")
 # The eight step directions (dr, dc): the 3x3 grid without its centre, in row-major order.
 DIRECTIONS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
 _EXACT = 2**24  # float32 holds every integer up to here
+_LAYOUT_BYTES_PER_FEATURE = 300  # names (two Python str each), orbit bookkeeping, temporaries
 
 
 class GlassBoxRepresentation(TransformerMixin, BaseEstimator):
@@ -124,7 +126,7 @@ class GlassBoxRepresentation(TransformerMixin, BaseEstimator):
 
     # -- input ---------------------------------------------------------------------------------
     def _images(self, X, shape=None):
-        refuse_sparse(X)
+        refuse_sparse_or_masked(X)
         X = np.asarray(X)
         if X.dtype.kind == "c":
             raise ValueError("X: Complex data not supported")
@@ -221,11 +223,39 @@ class GlassBoxRepresentation(TransformerMixin, BaseEstimator):
         self
         """
         X = self._images(X)
-        if self.blocks not in _BLOCKS:
-            raise ValueError(f"blocks must be one of {_BLOCKS}, got {self.blocks!r}")
         g = get_group(self.group)
         g.check_shape(X.shape, "X")
         H, W = X.shape[1:]
+        dists = self._check_geometry(H, W)
+        self._check_layout_memory(g, H, W, dists, "X")
+        t = self.thresholds
+        if isinstance(t, numbers.Integral) and not isinstance(t, bool):
+            if t < 1:
+                raise ValueError(f"thresholds must be a positive int or a sequence, got {t}")
+            lo, hi = float(X.min()), float(X.max())
+            if lo == hi:
+                raise ValueError(
+                    "X: every training pixel has the same value; cannot place thresholds"
+                )
+            q = lo + (hi - lo) * (np.arange(1, t + 1) / (t + 1))
+            if X.dtype.kind == "u":
+                q = np.floor(q)
+            thresholds = np.unique(q)
+        else:
+            thresholds = self._given_thresholds()
+        self._check_exact(g, thresholds.size)
+        self.thresholds_ = thresholds
+        self.distances_ = np.array(dists, dtype=np.int64)
+        self.image_shape_ = (H, W)
+        self.n_features_in_ = H * W
+        self._layout(g)
+        return self
+
+    def _check_geometry(self, H, W):
+        """``blocks``, ``cell_size``, ``pool_size`` and ``distances`` checked against H x W
+        images; returns the distances as a list of ints."""
+        if self.blocks not in _BLOCKS:
+            raise ValueError(f"blocks must be one of {_BLOCKS}, got {self.blocks!r}")
         for name in ("cell_size", "pool_size"):
             v = positive_count(name, getattr(self, name))
             if H % v or W % v:
@@ -243,32 +273,24 @@ class GlassBoxRepresentation(TransformerMixin, BaseEstimator):
             raise ValueError(
                 f"distances must be distinct and below min(H, W) = {min(H, W)}, got {dists}"
             )
+        return dists
+
+    def _given_thresholds(self):
+        """``thresholds`` given as numbers: sorted, duplicates dropped, checked."""
         t = self.thresholds
-        if isinstance(t, numbers.Integral) and not isinstance(t, bool):
-            if t < 1:
-                raise ValueError(f"thresholds must be a positive int or a sequence, got {t}")
-            lo, hi = float(X.min()), float(X.max())
-            if lo == hi:
-                raise ValueError(
-                    "X: every training pixel has the same value; cannot place thresholds"
-                )
-            q = lo + (hi - lo) * (np.arange(1, t + 1) / (t + 1))
-            if X.dtype.kind == "u":
-                q = np.floor(q)
-            thresholds = np.unique(q)
-        else:
-            try:
-                thresholds = np.atleast_1d(np.asarray(t, dtype=np.float64))
-            except (TypeError, ValueError):
-                raise ValueError(
-                    f"thresholds must be a positive int or a sequence of numbers, got {t!r}"
-                ) from None
-            if thresholds.ndim != 1 or thresholds.size == 0:
-                raise ValueError("thresholds must be a positive int or a non-empty 1-D sequence")
-            if not np.isfinite(thresholds).all():
-                raise ValueError("thresholds must be finite")
-            thresholds = np.unique(thresholds)
-        K = thresholds.size
+        try:
+            thresholds = np.atleast_1d(np.asarray(t, dtype=np.float64))
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"thresholds must be a positive int or a sequence of numbers, got {t!r}"
+            ) from None
+        if thresholds.ndim != 1 or thresholds.size == 0:
+            raise ValueError("thresholds must be a positive int or a non-empty 1-D sequence")
+        if not np.isfinite(thresholds).all():
+            raise ValueError("thresholds must be finite")
+        return np.unique(thresholds)
+
+    def _check_exact(self, g, K):
         window = max(self.pool_size, self.cell_size) ** 2
         if g.order * window * K >= _EXACT:
             raise ValueError(
@@ -276,12 +298,99 @@ class GlassBoxRepresentation(TransformerMixin, BaseEstimator):
                 "counts that float32 cannot hold exactly (>= 2**24): use fewer thresholds or "
                 "smaller cells"
             )
-        self.thresholds_ = thresholds
-        self.distances_ = np.array(dists, dtype=np.int64)
-        self.image_shape_ = (H, W)
-        self.n_features_in_ = H * W
-        self._layout(g)
-        return self
+
+    def _n_equivariant(self, H, W, dists):
+        p, c = self.pool_size, self.cell_size
+        return (H // p) * (W // p) + 8 * len(dists) * (H // c) * (W // c)
+
+    def _max_features(self, H, W):
+        """An upper bound of ``n_features_out_`` for H x W images, from the parameters alone
+        (the invariant block has at most as many features as the equivariant one)."""
+        n_eq = self._n_equivariant(H, W, self._check_geometry(H, W))
+        return n_eq * (2 if self.blocks == "both" else 1)
+
+    def _check_layout_memory(self, g, H, W, dists, what):
+        """Refuse, before building it, a feature layout the memory available cannot hold: its
+        g.order permutations of intp, their sorting, and two names a feature."""
+        n_eq = self._n_equivariant(H, W, dists)
+        check_memory(
+            n_eq * (8 * g.order + _LAYOUT_BYTES_PER_FEATURE),
+            f"{what}: images of {H}x{W} give {n_eq:,} equivariant features; their names and "
+            "permutations",
+            "use smaller images, or larger pool_size and cell_size",
+        )
+
+    # The attributes of a fitted representation: its parameters and what fit sets.
+    _FITTED = (
+        "thresholds_", "distances_", "image_shape_", "n_features_in_", "n_features_out_",
+        "n_invariant_", "block_sizes_", "_level_grid", "_cell_grid", "_inv_index", "_names",
+    )  # fmt: skip
+
+    def _check_fitted_state(self):
+        """Check a fitted state that :meth:`fit` did not make (a loaded model) as ``__init__``
+        and ``fit`` would: every parameter, the learnt thresholds, and the whole feature layout,
+        rebuilt from the parameters and compared.  Raises ValueError or TypeError naming the
+        first attribute that does not hold."""
+        params = set(self._get_param_names())
+        present = set(vars(self))
+        if present != params | set(self._FITTED):
+            odd = sorted(present ^ (params | set(self._FITTED)))
+            raise ValueError(f"GlassBoxRepresentation: unexpected or missing attributes {odd}")
+        shape = self.image_shape_
+        if not (
+            isinstance(shape, tuple)
+            and len(shape) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in shape)
+        ):
+            raise ValueError(f"image_shape_ must be a pair of positive ints, got {shape!r}")
+        H, W = shape
+        g = get_group(self.group)
+        g.check_shape((1, H, W), "image_shape_")
+        dists = self._check_geometry(H, W)
+        d = self.distances_
+        if not (isinstance(d, np.ndarray) and d.dtype == np.int64 and d.tolist() == dists):
+            raise ValueError(f"distances_ {d!r} does not follow from distances={self.distances!r}")
+        t = self.thresholds_
+        if not (
+            isinstance(t, np.ndarray)
+            and t.dtype == np.float64
+            and t.ndim == 1
+            and t.size
+            and np.isfinite(t).all()
+            and (np.diff(t) > 0).all()
+        ):
+            raise ValueError("thresholds_ must be finite, increasing float64 values")
+        k = self.thresholds
+        if isinstance(k, numbers.Integral) and not isinstance(k, bool):
+            if not 1 <= t.size <= k:
+                raise ValueError(f"thresholds_ holds {t.size} values, thresholds={k}")
+        elif not np.array_equal(self._given_thresholds(), t):
+            raise ValueError("thresholds_ does not follow from the thresholds given")
+        self._check_exact(g, t.size)
+        if self.image_shape is not None:
+            self._image_shape(H * W)
+        resolve_n_threads(self.n_threads)
+        self._check_layout_memory(g, H, W, dists, "image_shape_")
+        fresh = object.__new__(type(self))
+        fresh.__dict__.update({k: getattr(self, k) for k in params})
+        fresh.thresholds_, fresh.distances_, fresh.image_shape_ = t, d, (H, W)
+        fresh.n_features_in_ = H * W
+        fresh._layout(g)
+        for name in self._FITTED:
+            a, b = getattr(fresh, name), getattr(self, name)
+            if isinstance(a, np.ndarray):
+                same = (
+                    isinstance(b, np.ndarray)
+                    and a.dtype.kind == b.dtype.kind
+                    and (a.shape == b.shape and a.tolist() == b.tolist())
+                )
+            else:
+                same = type(a) is type(b) and a == b
+            if not same:
+                raise ValueError(
+                    f"{name} does not follow from the parameters (group={self.group!r}, "
+                    f"image_shape_={shape}, ...): the fitted state is inconsistent"
+                )
 
     def _eq_permutation(self, g, i):
         """Permutation of the equivariant features under element i (see feature_permutation)."""
