@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -56,7 +57,7 @@ def _rehash(path):
     """Recompute the checksum of edited files, as someone editing them on purpose would."""
     doc = json.loads((path / "model.json").read_text())
     npz = (path / "arrays.npz").read_bytes()
-    doc["sha256"] = persistence._checksum(json.dumps(doc["model"], sort_keys=True), npz)
+    doc["sha256"] = persistence._checksum(doc, npz, doc["version"])
     (path / "model.json").write_text(json.dumps(doc))
 
 
@@ -92,7 +93,7 @@ def test_metadata_and_json_is_readable(saved):
     model, meta = load_model(path, with_metadata=True)
     assert meta == {"dataset": "digits", "note": [1, 2.5, None]}
     doc = json.loads((path / "model.json").read_text())
-    assert doc["format"] == "glassbox-model" and doc["version"] == 1
+    assert doc["format"] == "glassbox-model" and doc["version"] == 2
     assert doc["model"]["__estimator__"] == "glassbox.classifier.GlassBoxClassifier"
     with np.load(path / "arrays.npz", allow_pickle=False) as z:
         assert all(z[k].dtype != object for k in z.files)
@@ -169,7 +170,7 @@ def test_a_pickle_inside_the_arrays_is_never_run(saved, tmp_path, monkeypatch):
     "edit, message",
     [
         (lambda d: d.update(format="other"), "not a glassbox-model file"),
-        (lambda d: d.update(version=2), "format version 2"),
+        (lambda d: d.update(version=99), "format version 99"),
     ],
 )
 def test_wrong_format_or_version(saved, tmp_path, edit, message):
@@ -239,28 +240,35 @@ def test_an_interrupted_save_never_looks_complete(digits, tmp_path, monkeypatch)
     b = GlassBoxClassifier(n_components=12, classifier="lda").fit(X[:300], y[:300])
     out = tmp_path / "m"
     save_model(a, out)
-    from glassbox import _run
+    from glassbox import _io
 
-    real = _run.write_atomically
+    real = _io.write_atomically
 
     def failing(path, data):
         if path.name == "model.json":
             raise OSError("disk full")
         real(path, data)
 
-    monkeypatch.setattr(_run, "write_atomically", failing)
+    monkeypatch.setattr(_io, "write_atomically", failing)
     with pytest.raises(OSError, match="disk full"):
         save_model(b, out)
-    monkeypatch.setattr(_run, "write_atomically", real)
+    monkeypatch.setattr(_io, "write_atomically", real)
     assert sorted(p.name for p in out.iterdir()) == ["arrays.npz", "model.json"]
     with pytest.raises(ValueError, match="checksum mismatch"):
         load_model(out)
 
 
-def test_checksum_covers_both_files():
-    a = persistence._checksum("{}", b"x")
-    assert a != persistence._checksum("{ }", b"x") and a != persistence._checksum("{}", b"y")
-    assert a == hashlib.sha256(b"{}\0x").hexdigest()
+def test_checksum_covers_every_field_and_both_files():
+    doc = {"version": 2, "metadata": {"class_names": ["a"]}, "model": {}, "sha256": "x"}
+    a = persistence._checksum(doc, b"x")
+    content = json.dumps({k: v for k, v in doc.items() if k != "sha256"}, sort_keys=True)
+    assert a == hashlib.sha256(content.encode() + b"\0x").hexdigest()
+    assert a != persistence._checksum(doc, b"y")
+    for key, value in [("metadata", {"class_names": ["b"]}), ("model", {"x": 1}), ("kind", "z")]:
+        assert a != persistence._checksum({**doc, key: value}, b"x"), key
+    assert a == persistence._checksum({**doc, "sha256": "other"}, b"x")  # all but itself
+    # format 1 covered the model tree only
+    assert persistence._checksum(doc, b"x", 1) == hashlib.sha256(b"{}\0x").hexdigest()
 
 
 def test_deeply_nested_json_is_refused(saved, tmp_path):
@@ -268,4 +276,213 @@ def test_deeply_nested_json_is_refused(saved, tmp_path):
     bad = _copy(path, tmp_path / "deep")
     (bad / "model.json").write_text("[" * 100_000 + "]" * 100_000)
     with pytest.raises(ValueError, match="model.json"):
+        load_model(bad)
+
+
+# -- the checksum covers the whole file; every loaded value is checked as fit would ----------
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda d: d["metadata"].update(dataset="fashion-mnist"),
+        lambda d: d["metadata"]["note"].append(3),
+        lambda d: d.update(metadata={}),
+        lambda d: d["fingerprint"].update(range=[0.0, 1.0]),
+        lambda d: d.update(glassbox="9.9"),
+        lambda d: d.update(extra="field"),
+        lambda d: d.pop("kind"),
+    ],
+)
+def test_any_edit_of_model_json_is_refused(saved, tmp_path, edit):
+    _, path = saved
+    bad = _copy(path, tmp_path / "meta")
+    doc = json.loads((bad / "model.json").read_text())
+    edit(doc)
+    (bad / "model.json").write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match="checksum mismatch"):
+        load_model(bad)
+
+
+def test_white_space_and_key_order_are_not_edits(saved, tmp_path):
+    clf, path = saved
+    same = _copy(path, tmp_path / "same")
+    doc = json.loads((same / "model.json").read_text())
+    (same / "model.json").write_text(json.dumps(dict(reversed(list(doc.items()))), indent=4))
+    assert load_model(same).get_params() == clf.get_params()
+
+
+def _rep_state(doc):
+    return doc["model"]["state"]["__dict__"]["representation_"]["state"]["__dict__"]
+
+
+def _clf_state(doc):
+    return doc["model"]["state"]["__dict__"]
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda d: _rep_state(d).update(group="C4"), "does not follow from the parameters"),
+        (lambda d: _rep_state(d).update(group="D6"), "D6"),
+        (lambda d: _rep_state(d).update(blocks="invariant"), "does not follow from the parameters"),
+        (lambda d: _rep_state(d).update(blocks="all"), "blocks must be one of"),
+        (lambda d: _rep_state(d).update(cell_size=3), "cell_size=3 must divide"),
+        (lambda d: _rep_state(d).update(pool_size=4), "does not follow from the parameters"),
+        (lambda d: _rep_state(d).update(distances={"__tuple__": [1]}), "distances_"),
+        (lambda d: _rep_state(d).update(n_threads=0), "n_threads must not be 0"),
+        (lambda d: _rep_state(d).update(thresholds=2), "thresholds_ holds"),
+        (lambda d: _rep_state(d).update(image_shape_={"__tuple__": [4, 16]}), "image_shape_"),
+        (lambda d: _rep_state(d).update(image_shape_=[8, 8]), "image_shape_ must be a pair"),
+        (lambda d: _rep_state(d).update(n_features_out_=5), "n_features_out_ does not follow"),
+        (lambda d: _rep_state(d).update(_extra=1), "unexpected or missing attributes"),
+        (lambda d: _rep_state(d).pop("_names"), "unexpected or missing attributes"),
+        (lambda d: _clf_state(d).update(classifier="svm"), "classifier_ is not what"),
+        (lambda d: _clf_state(d).update(scale=False), "scaler_ does not match scale"),
+        (lambda d: _clf_state(d).update(n_components=3), "pca_ keeps 25 components"),
+        (lambda d: _clf_state(d).update(C=-1.0), "C must be a positive number"),
+        (lambda d: _clf_state(d).update(random_state="x"), "random_state must be"),
+        (lambda d: _clf_state(d).update(n_features_in_=65), "n_features_in_ does not match"),
+        (lambda d: _clf_state(d).update(pca_batch_size=10), "pca_ must be a fitted IncrementalPCA"),
+    ],
+)
+def test_inconsistent_values_with_a_recomputed_checksum_are_refused(saved, tmp_path, edit,
+                                                                   message):  # fmt: skip
+    """Someone editing the files on purpose recomputes the checksum: every parameter is then
+    checked as __init__ and fit check it, and the feature layout is rebuilt and compared."""
+    _, path = saved
+    bad = _copy(path, tmp_path / "state")
+    doc = json.loads((bad / "model.json").read_text())
+    edit(doc)
+    (bad / "model.json").write_text(json.dumps(doc))
+    _rehash(bad)
+    with pytest.raises(ValueError, match=message):
+        load_model(bad)
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda a, k: a.update({k["thresholds_"]: a[k["thresholds_"]][::-1].copy()}), "increasing"),
+        (lambda a, k: a.update({k["thresholds_"]: a[k["thresholds_"]][:0]}), "thresholds_ must"),
+        (lambda a, k: a.update({k["_inv_index"]: a[k["_inv_index"]][::-1].copy()}), "_inv_index"),
+        (lambda a, k: a.update({k["classes_"]: np.zeros(10, int)}), "classes_ must be distinct"),
+        (lambda a, k: a.update({k["class_means_"]: a[k["class_means_"]][:3]}), "class_means_"),
+    ],
+)
+def test_inconsistent_arrays_with_a_recomputed_checksum_are_refused(saved, tmp_path, edit,
+                                                                   message):  # fmt: skip
+    _, path = saved
+    bad = _copy(path, tmp_path / "arrays")
+    doc = json.loads((bad / "model.json").read_text())
+    keys = {k: v["__array__"] for k, v in _rep_state(doc).items() if isinstance(v, dict)
+            and "__array__" in v}  # fmt: skip
+    keys.update({k: v["__array__"] for k, v in _clf_state(doc).items() if isinstance(v, dict)
+                 and "__array__" in v})  # fmt: skip
+    _edit_arrays(bad, lambda arrays: edit(arrays, keys))
+    with pytest.raises(ValueError, match=message):
+        load_model(bad)
+
+
+def _rewrite_npz(path, data):
+    (path / "arrays.npz").write_bytes(data)
+    _rehash(path)
+
+
+def test_arrays_declared_beyond_memory_are_refused_before_reading(saved, tmp_path):
+    import zipfile
+
+    from numpy.lib import format as npf
+
+    _, path = saved
+    bad = _copy(path, tmp_path / "huge")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z, z.open("a0.npy", "w") as f:
+        npf.write_array_header_2_0(
+            f, {"descr": "<f8", "fortran_order": False, "shape": (10**6, 10**4, 10**4)}
+        )
+    _rewrite_npz(bad, buf.getvalue())
+    with pytest.raises(ValueError, match=r"declares shape \(1000000, 10000, 10000\)"):
+        load_model(bad)
+    _rewrite_npz(bad, b"random bytes, not a zip" * 50)
+    with pytest.raises(ValueError, match="arrays.npz: not a valid .npz archive"):
+        load_model(bad)
+
+
+def test_a_model_saved_by_format_1_still_loads():
+    """tests/data/model-v1 was written by glassbox before the whole-file checksum (format 1):
+    it loads, and predicts as it did."""
+    from glassbox import datasets
+
+    here = Path(__file__).parent / "data" / "model-v1"
+    model, meta = load_model(here, with_metadata=True)
+    assert json.loads((here / "model.json").read_text())["version"] == 1
+    X = datasets.load_digits().images[300:400]
+    np.testing.assert_array_equal(model.predict(X), np.load(here / "expected_predictions.npy"))
+    assert meta["dataset"]["spec"] == "digits"
+
+
+# -- preprocessing: the second kind of model --------------------------------------------------
+
+
+@pytest.mark.parametrize("stages", ["rep", "rep+pca", "rep+scaler+pca", "rep+scaler+ipca"])
+def test_preprocessing_round_trip(digits, tmp_path, stages):
+    from sklearn.decomposition import PCA, IncrementalPCA
+    from sklearn.preprocessing import StandardScaler
+
+    X, _ = digits
+    rep = GlassBoxRepresentation(thresholds=6).fit(X[:400])
+    F = rep.transform(X[:400])
+    scaler = StandardScaler().fit(F) if "scaler" in stages else None
+    G = scaler.transform(F) if scaler is not None else F
+    pca = None
+    if "ipca" in stages:
+        pca = IncrementalPCA(7).fit(G)
+    elif "pca" in stages:
+        pca = PCA(7).fit(G)
+    pipe = persistence.preprocessing(rep, scaler, pca)
+    save_model(pipe, tmp_path / "p", metadata={"kind": "test"})
+    back, meta = load_model(tmp_path / "p", with_metadata=True)
+    assert meta == {"kind": "test"} and [n for n, _ in back.steps] == [n for n, _ in pipe.steps]
+    # float64 throughout: equal to rounding; the pipeline's own float32 transform: to float32's
+    Y = X[400:450]
+    want = persistence._preprocessing_output64(pipe, Y)
+    np.testing.assert_allclose(persistence._preprocessing_output64(back, Y), want, rtol=1e-12)
+    scale = np.abs(want).max()
+    np.testing.assert_allclose(back.transform(Y), want, rtol=0, atol=1e-5 * scale)
+    doc = json.loads((tmp_path / "p" / "model.json").read_text())
+    assert doc["kind"] == "preprocessing"
+
+
+def test_only_glassbox_models_are_saved_and_loaded(digits, tmp_path):
+    from sklearn.decomposition import PCA
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, _ = digits
+    rep = GlassBoxRepresentation(thresholds=6).fit(X[:100])
+    for pipe in (
+        Pipeline([("scaler", StandardScaler().fit(X[:100].reshape(100, -1)))]),
+        Pipeline([("representation", rep), ("pca", PCA(2)), ("scaler", StandardScaler())]),
+        Pipeline([("rep", rep)]),
+    ):
+        with pytest.raises(TypeError, match="preprocessing Pipeline must have the steps"):
+            save_model(pipe, tmp_path / "x")
+    save_model(persistence.preprocessing(rep), tmp_path / "ok")
+    doc = json.loads((tmp_path / "ok" / "model.json").read_text())
+    doc["model"]["state"]["__dict__"]["steps"][0]["__tuple__"][0] = "other"
+    (tmp_path / "ok" / "model.json").write_text(json.dumps(doc))
+    _rehash(tmp_path / "ok")
+    with pytest.raises(ValueError, match="preprocessing Pipeline must have the steps"):
+        load_model(tmp_path / "ok")
+
+
+def test_model_files_that_are_not_regular_files(saved, tmp_path):
+    import os
+
+    _, path = saved
+    bad = _copy(path, tmp_path / "fifo")
+    (bad / "arrays.npz").unlink()
+    os.mkfifo(bad / "arrays.npz")
+    with pytest.raises(ValueError, match="not a regular file"):
         load_model(bad)

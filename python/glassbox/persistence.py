@@ -2,18 +2,29 @@
 
 A model is saved as a directory of two files:
 
-- ``model.json``: the format name and version, the library versions, the user's metadata, a
-  SHA-256 checksum, and the object tree: every estimator as its class name (from a fixed list of
-  allowed classes) and its attributes, encoded as JSON values (numbers, strings, lists, tuples,
-  dicts, ``None``) or references to arrays;
+- ``model.json``: the format name and version, the library versions, the user's metadata, the
+  predictions of a few probe images, a SHA-256 checksum, and the object tree: every estimator
+  as its class name (from a fixed list of allowed classes) and its attributes, encoded as JSON
+  values (numbers, strings, lists, tuples, dicts, ``None``) or references to arrays;
 - ``arrays.npz``: the arrays, read with ``numpy.load(allow_pickle=False)``.
 
-Loading never runs code from the files: no pickle, no imports named by the file; a class not in
-the allowed list, an object array, an unknown encoding, a checksum that does not match (any
-byte of either file changed) or a model that does not reproduce the predictions stored with it
-is refused with a ``ValueError``.  The checksum detects corruption and accidental edits; it is
-not a signature: someone who edits the files and recomputes it gets a model made of allowed
-classes with the values they chose, never code execution.
+Two kinds of model are stored: a fitted :class:`~glassbox.GlassBoxClassifier`, and a fitted
+preprocessing (a scikit-learn ``Pipeline`` of a :class:`~glassbox.GlassBoxRepresentation`,
+optionally a ``StandardScaler`` and a ``PCA`` / ``IncrementalPCA``), which ``glassbox
+preprocess`` writes so that several files can share one fit.
+
+Loading never runs code from the files: no pickle, no imports named by the file.  The checksum
+covers every field of ``model.json`` (the metadata included) and every byte of ``arrays.npz``;
+array headers are read before the arrays, so that a declared size beyond memory is refused
+before anything is allocated; every estimator's parameters and fitted attributes are checked
+as its ``__init__`` and ``fit`` would check them (the feature layout is rebuilt from the
+parameters and compared); and the model must reproduce the outputs stored with it.  Anything
+else is refused with a ``ValueError``.  The checksum detects corruption and accidental edits;
+it is not a signature: someone who edits the files and recomputes it gets a model made of
+allowed classes with values that pass these checks, never code execution.
+
+Files of format version 1 (glassbox before the whole-file checksum) still load: their checksum
+covers the model and the arrays but not the metadata, which is checked for consistency only.
 
 Each file is written through a temporary file and renamed, ``arrays.npz`` first and
 ``model.json`` last: an interrupted save leaves either the previous model or a pair whose
@@ -26,17 +37,21 @@ import functools
 import hashlib
 import io
 import json
+import os
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
-from ._validation import check_allocation
+from . import _io
+from ._validation import check_allocation, check_memory
 
-__all__ = ["load_model", "save_model"]
+__all__ = ["load_model", "preprocessing", "save_model"]
 
 FORMAT = "glassbox-model"
-VERSION = 1
+VERSION = 2
+_READS = (1, 2)  # format versions this glassbox loads
 _N_PROBES = 4
 
 
@@ -48,6 +63,7 @@ def _allowed():
     from sklearn.linear_model import LogisticRegression
     from sklearn.neighbors import KNeighborsClassifier
     from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import LabelBinarizer, StandardScaler
     from sklearn.svm import SVC
 
@@ -57,7 +73,7 @@ def _allowed():
     classes = (
         GlassBoxClassifier, GlassBoxRepresentation, StandardScaler, PCA, IncrementalPCA, SVC,
         LogisticRegression, LinearDiscriminantAnalysis, KNeighborsClassifier, MLPClassifier,
-        LabelBinarizer,
+        LabelBinarizer, Pipeline,
     )  # fmt: skip
     return {f"{c.__module__}.{c.__qualname__}": c for c in classes}
 
@@ -160,45 +176,170 @@ def _decode(v, arrays, path="model"):
     raise ValueError(f"{path}: unknown encoding {v!r:.80}")
 
 
-def _fingerprint(model, value_range=None):
-    """The principal components and predictions of a few fixed random images whose pixels
-    span ``value_range`` (default: the thresholds' range, widened by 1): stored at save time,
-    recomputed at load time from the stored range."""
-    rep = model.representation_
+def _kind(model):
+    """``"classifier"`` or ``"preprocessing"``: what :func:`save_model` stores, or a TypeError."""
+    from sklearn.pipeline import Pipeline
+
+    from .classifier import GlassBoxClassifier
+    from .representation import GlassBoxRepresentation
+
+    if isinstance(model, GlassBoxClassifier):
+        return "classifier"
+    if isinstance(model, Pipeline):
+        _check_preprocessing_steps(model, TypeError)
+        return "preprocessing"
+    if isinstance(model, GlassBoxRepresentation):
+        raise TypeError(
+            "model must be a GlassBoxClassifier or a preprocessing Pipeline; to save a "
+            "representation alone, pass Pipeline([('representation', rep)])"
+        )
+    raise TypeError(
+        f"model must be a GlassBoxClassifier or a preprocessing Pipeline, got "
+        f"{type(model).__name__}"
+    )
+
+
+def _check_preprocessing_steps(pipe, error):
+    """A preprocessing Pipeline: a GlassBoxRepresentation, then optionally a StandardScaler,
+    then optionally a PCA or IncrementalPCA, named as :func:`preprocessing` names them."""
+    from sklearn.decomposition import PCA, IncrementalPCA
+    from sklearn.preprocessing import StandardScaler
+
+    from .representation import GlassBoxRepresentation
+
+    steps = getattr(pipe, "steps", None)
+    kinds = [("representation", (GlassBoxRepresentation,)), ("scaler", (StandardScaler,)),
+             ("pca", (PCA, IncrementalPCA))]  # fmt: skip
+    ok = (
+        isinstance(steps, list)
+        and steps
+        and all(isinstance(st, tuple) and len(st) == 2 and isinstance(st[0], str) for st in steps)
+    )
+    if ok:
+        names = [n for n, _ in steps]
+        allowed = [n for n, _ in kinds]
+        ok = names[0] == "representation" and names == [n for n in allowed if n in names]
+        ok = ok and all(type(est) in dict(kinds)[n] for n, est in steps)
+    if not ok:
+        raise error(
+            "a preprocessing Pipeline must have the steps ('representation', "
+            "GlassBoxRepresentation), optionally ('scaler', StandardScaler), optionally ('pca', "
+            "PCA or IncrementalPCA), in that order"
+        )
+
+
+def preprocessing(representation, scaler=None, pca=None):
+    """The fitted stages of ``glassbox preprocess`` as one scikit-learn ``Pipeline``.
+
+    Parameters
+    ----------
+    representation : GlassBoxRepresentation
+        Fitted.
+    scaler : StandardScaler, optional
+        Fitted on the representation's features.
+    pca : PCA or IncrementalPCA, optional
+        Fitted on the (scaled) features.
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        ``transform`` gives what ``glassbox preprocess`` writes (the principal components, or
+        the features without ``pca``); :func:`save_model` stores it.
+    """
+    from sklearn.pipeline import Pipeline
+
+    steps = [("representation", representation)]
+    if scaler is not None:
+        steps.append(("scaler", scaler))
+    if pca is not None:
+        steps.append(("pca", pca))
+    return Pipeline(steps)
+
+
+def _probe_images(rep, value_range):
     if value_range is None:
         t = rep.thresholds_
         value_range = [float(t[0]) - 1.0, float(t[-1]) + 1.0]
     lo, hi = (float(v) for v in value_range)
     check_allocation((_N_PROBES, *rep.image_shape_), np.float64, "the model's probe images")
-    X = np.random.default_rng(12345).uniform(lo, hi, (_N_PROBES, *rep.image_shape_))
-    Z = model._reduce_features(rep.transform(X))
+    return [lo, hi], np.random.default_rng(12345).uniform(lo, hi, (_N_PROBES, *rep.image_shape_))
+
+
+def _fingerprint(model, value_range=None):
+    """What the model makes of a few fixed random images whose pixels span ``value_range``
+    (default: the thresholds' range, widened by 1): for a classifier, their principal
+    components and predictions; for a preprocessing, its output.  Stored at save time,
+    recomputed at load time from the stored range."""
+    if _kind(model) == "preprocessing":
+        rng, X = _probe_images(model.steps[0][1], value_range)
+        return {"range": rng, "output": _preprocessing_output64(model, X).tolist()}
+    rng, X = _probe_images(model.representation_, value_range)
+    Z = model._reduce_features(model.representation_.transform(X))
     return {
-        "range": [lo, hi],
+        "range": rng,
         "components": Z.tolist(),
         "predictions": model.classifier_.predict(Z).tolist(),
     }
 
 
-def _checksum(tree_text: str, npz: bytes) -> str:
+def _preprocessing_output64(pipe, X):
+    """A preprocessing's output computed in float64 throughout: its own ``transform`` computes
+    float32 features in float32, whose last bits depend on how BLAS splits the work."""
+    steps = dict(pipe.steps)
+    Z = steps["representation"].transform(X).astype(np.float64)
+    scaler, pca = steps.get("scaler"), steps.get("pca")
+    if scaler is not None:
+        Z = (Z - np.asarray(scaler.mean_, np.float64)) / np.asarray(scaler.scale_, np.float64)
+    if pca is not None:
+        V = np.asarray(pca.components_, np.float64)
+        if getattr(pca, "whiten", False):
+            V = V / np.sqrt(np.asarray(pca.explained_variance_, np.float64))[:, None]
+        Z = (Z - np.asarray(pca.mean_, np.float64)) @ V.T
+    return Z
+
+
+def _same_fingerprint(fp, stored) -> bool:
+    def close(a, b):
+        return np.allclose(a, np.asarray(b, dtype=np.float64), rtol=1e-9)
+
+    try:
+        if "output" in fp:
+            return close(fp["output"], stored["output"])
+        return fp["predictions"] == stored["predictions"] and close(
+            fp["components"], stored["components"]
+        )
+    except (TypeError, KeyError, ValueError):
+        return False
+
+
+def _checksum(doc: dict, npz: bytes, version: int = VERSION) -> str:
+    """SHA-256 of the model file's content and of the arrays.  Version 2 covers every field of
+    ``doc`` but ``sha256`` itself (key order and white space do not count); version 1 covered
+    only ``doc["model"]``."""
+    if version == 1:
+        text = json.dumps(doc.get("model"), sort_keys=True)
+    else:
+        text = json.dumps({k: v for k, v in doc.items() if k != "sha256"}, sort_keys=True)
     h = hashlib.sha256()
-    h.update(tree_text.encode())
+    h.update(text.encode())
     h.update(b"\0")
     h.update(npz)
     return h.hexdigest()
 
 
 def save_model(model, path, *, metadata=None):
-    """Save a fitted :class:`~glassbox.GlassBoxClassifier` without pickle.
+    """Save a fitted model without pickle.
 
     Parameters
     ----------
-    model : GlassBoxClassifier
-        Fitted.
+    model : GlassBoxClassifier or sklearn.pipeline.Pipeline
+        Fitted: a classifier, or a preprocessing (see :func:`preprocessing`).
     path : str or path-like
         A directory (created if needed); ``model.json`` and ``arrays.npz`` are written in it,
         replacing a model saved there before.
     metadata : dict, optional
-        JSON-serialisable information stored beside the model (for example the dataset).
+        JSON-serialisable information stored beside the model (for example the dataset),
+        covered by the checksum.
 
     Returns
     -------
@@ -208,8 +349,8 @@ def save_model(model, path, *, metadata=None):
     Raises
     ------
     TypeError
-        ``model`` is not a fitted GlassBoxClassifier, or holds something this format cannot
-        store (named).
+        ``model`` is not a fitted GlassBoxClassifier or preprocessing, or holds something this
+        format cannot store (named).
 
     Examples
     --------
@@ -226,43 +367,98 @@ def save_model(model, path, *, metadata=None):
     from sklearn.utils.validation import check_is_fitted
 
     from . import __version__
-    from ._run import write_atomically
-    from .classifier import GlassBoxClassifier
 
-    if not isinstance(model, GlassBoxClassifier):
-        raise TypeError(f"model must be a GlassBoxClassifier, got {type(model).__name__}")
-    check_is_fitted(model, "pipeline_")
+    kind = _kind(model)
+    if kind == "classifier":
+        check_is_fitted(model, "pipeline_")
+    else:
+        for _, est in model.steps:
+            check_is_fitted(est)
     meta = {} if metadata is None else metadata
     try:
         json.dumps(meta)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise TypeError(f"metadata must be JSON-serialisable: {exc}") from None
     enc = _Encoder()
     tree = enc.encode(model)
     buf = io.BytesIO()
     np.savez(buf, **enc.arrays)
     npz = buf.getvalue()
-    tree_text = json.dumps(tree, sort_keys=True)
     doc = {
         "format": FORMAT,
         "version": VERSION,
+        "kind": kind,
         "glassbox": __version__,
         "sklearn": sklearn.__version__,
         "numpy": np.__version__,
         "metadata": meta,
         "fingerprint": _fingerprint(model),
-        "sha256": _checksum(tree_text, npz),
         "model": tree,
     }
+    doc["sha256"] = _checksum(doc, npz)
     out = Path(path)
     out.mkdir(parents=True, exist_ok=True)
-    write_atomically(out / "arrays.npz", npz)
-    write_atomically(out / "model.json", (json.dumps(doc, indent=1) + "\n").encode())
+    _io.write_atomically(out / "arrays.npz", npz)
+    _io.write_atomically(out / "model.json", (json.dumps(doc, indent=1) + "\n").encode())
     return out
 
 
+# model.json holds the object tree and a few numbers: far below this unless it is not one
+_MAX_JSON_BYTES = 256 * 2**20
+
+
+def _read_doc(root, where):
+    with _io.open_regular(root / "model.json", f"{where}/model.json") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size > _MAX_JSON_BYTES:
+            raise ValueError(f"{where}/model.json: {size} bytes, not a glassbox model file")
+        raw = f.read()
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise ValueError(f"{where}/model.json: not valid JSON ({exc})") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise ValueError(f"{where}/model.json: not a {FORMAT} file")
+    if doc.get("version") not in _READS:
+        raise ValueError(
+            f"{where}/model.json: format version {doc.get('version')!r}, this glassbox reads "
+            f"versions {', '.join(map(str, _READS))}"
+        )
+    return doc
+
+
+def _read_arrays(npz, where):
+    """The arrays of ``arrays.npz``, their headers checked before any is read."""
+    name = f"{where}/arrays.npz"
+    members = _io.npz_members(npz, name)
+    check_memory(sum(m.nbytes for m in members.values()), f"{name}: its arrays")
+    try:
+        with np.load(io.BytesIO(npz), allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError, zlib.error) as exc:
+        raise ValueError(f"{name}: cannot be read without pickle ({exc})") from None
+
+
+def _validate(obj, path="model"):
+    """Check every glassbox estimator and Pipeline in a decoded tree as ``fit`` would."""
+    from sklearn.pipeline import Pipeline
+
+    from .classifier import GlassBoxClassifier
+    from .representation import GlassBoxRepresentation
+
+    if isinstance(obj, GlassBoxClassifier):
+        obj._check_fitted_state()
+    elif isinstance(obj, GlassBoxRepresentation):
+        obj._check_fitted_state()
+    elif isinstance(obj, Pipeline):
+        _check_preprocessing_steps(obj, ValueError)
+        for _, est in obj.steps:
+            _validate(est)
+
+
 def load_model(path, *, with_metadata=False):
-    """Load a model saved by :func:`save_model` (or ``glassbox run --save-model``).
+    """Load a model saved by :func:`save_model` (or ``glassbox run --save-model``, or the fitted
+    state ``glassbox preprocess`` writes).
 
     Parameters
     ----------
@@ -273,7 +469,8 @@ def load_model(path, *, with_metadata=False):
 
     Returns
     -------
-    model : GlassBoxClassifier
+    model : GlassBoxClassifier or sklearn.pipeline.Pipeline
+        As saved.
     metadata : dict
         Only with ``with_metadata=True``.
 
@@ -283,64 +480,53 @@ def load_model(path, *, with_metadata=False):
         A file is missing.
     ValueError
         The files are not a glassbox model, were changed or damaged (checksum), name a class
-        that is not allowed, hold an object array, or give a model that does not reproduce its
-        stored predictions.  Nothing from the files is executed.
+        that is not allowed, hold an object array, declare arrays larger than the memory
+        available, hold parameters or fitted attributes that ``fit`` would not produce, or give
+        a model that does not reproduce its stored outputs.  Nothing from the files is executed.
     """
-    from .classifier import GlassBoxClassifier
-
     root = Path(path)
     where = str(root)
     for name in ("model.json", "arrays.npz"):
-        if not (root / name).is_file():
+        if not (root / name).exists():
             raise FileNotFoundError(f"{where}: no {name} (not a model saved by glassbox)")
-    try:
-        doc = json.loads((root / "model.json").read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise ValueError(f"{where}/model.json: not valid JSON ({exc})") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise ValueError(f"{where}/model.json: not a {FORMAT} file")
-    if doc.get("version") != VERSION:
-        raise ValueError(
-            f"{where}/model.json: format version {doc.get('version')!r}, this glassbox reads "
-            f"version {VERSION}"
-        )
-    npz = (root / "arrays.npz").read_bytes()
-    tree = doc.get("model")
-    if doc.get("sha256") != _checksum(json.dumps(tree, sort_keys=True), npz):
+    doc = _read_doc(root, where)
+    npz = _io.read_file(root / "arrays.npz", f"{where}/arrays.npz")
+    if doc.get("sha256") != _checksum(doc, npz, doc["version"]):
         raise ValueError(
             f"{where}: checksum mismatch: model.json or arrays.npz was changed or damaged "
             "after it was saved (or the save was interrupted); refusing to load it"
         )
+    arrays = _read_arrays(npz, where)
     try:
-        with np.load(io.BytesIO(npz), allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise ValueError(f"{where}/arrays.npz: cannot be read without pickle ({exc})") from None
-    try:
-        model = _decode(tree, arrays)
+        model = _decode(doc.get("model"), arrays)
     except (TypeError, KeyError, RecursionError) as exc:
         raise ValueError(f"{where}/model.json: malformed model ({exc})") from None
-    if type(model) is not GlassBoxClassifier:
-        raise ValueError(f"{where}/model.json: the top object is not a GlassBoxClassifier")
+    try:
+        kind = _kind(model)
+    except TypeError as exc:
+        raise ValueError(f"{where}/model.json: {exc}") from None
+    if doc.get("kind", "classifier") != kind:
+        raise ValueError(f"{where}/model.json: says it holds a {doc.get('kind')!r}, not {kind!r}")
     stored = doc.get("fingerprint")
     try:
-        model._assemble(model.representation_)
+        _validate(model)
+        if kind == "classifier":
+            model._assemble(model.representation_)
         fp = _fingerprint(model, stored["range"])
     except Exception as exc:  # any failure here means the state is inconsistent
         raise ValueError(
             f"{where}: the saved model cannot be used ({type(exc).__name__}: {exc})"
         ) from None
-    try:
-        ok = fp["predictions"] == stored["predictions"] and np.allclose(
-            fp["components"], np.asarray(stored["components"], dtype=np.float64), rtol=1e-9
-        )
-    except (TypeError, KeyError, ValueError):
-        ok = False
-    if not ok:
+    if not _same_fingerprint(fp, stored):
         raise ValueError(
-            f"{where}: the loaded model does not reproduce the predictions stored with it "
+            f"{where}: the loaded model does not reproduce the "
+            f"{'predictions' if kind == 'classifier' else 'outputs'} stored with it "
             "(a changed file, or library versions that compute differently: saved with "
             f"scikit-learn {doc.get('sklearn')}, numpy {doc.get('numpy')})"
         )
-    meta = doc.get("metadata") or {}
+    meta = doc.get("metadata")
+    if meta is None:
+        meta = {}
+    if not isinstance(meta, dict):
+        raise ValueError(f"{where}/model.json: its metadata is not a JSON object")
     return (model, meta) if with_metadata else model

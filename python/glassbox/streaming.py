@@ -13,18 +13,16 @@ beside it and renamed at the end; an error or an interruption removes the tempor
 from __future__ import annotations
 
 import contextlib
-import gzip
 import mmap
 import numbers
 import os
-import secrets
 import threading
-import zlib
 from pathlib import Path
 
 import numpy as np
 
-from .datasets import _IMAGE_SUFFIXES, _read_grey
+from . import _io
+from ._validation import check_allocation, check_memory, refuse_sparse_or_masked
 
 __all__ = [
     "ImageSource",
@@ -34,9 +32,6 @@ __all__ = [
     "transform_chunked",
     "transform_reduced",
 ]
-
-_IDX_DTYPES = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),
-               0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}  # fmt: skip
 
 
 class ImageSource:
@@ -51,6 +46,7 @@ class ImageSource:
     n = 0
     image_shape = (0, 0)
     dtype = np.dtype(np.uint8)
+    paths: tuple = ()  # the files and folders read: an output must not be one of them
 
     def __len__(self):
         return self.n
@@ -63,9 +59,14 @@ class ImageSource:
     def read(self, a, b):  # pragma: no cover - overridden
         raise NotImplementedError
 
+    def _check_read(self, count, what="images"):
+        """Refuse, before allocating, ``count`` images that the memory available cannot hold."""
+        check_allocation((count, *self.image_shape), self.dtype, f"{self.name}: {count} {what}")
+
     def take(self, indices):
         """The images at sorted ``indices``, as one ``(len(indices), H, W)`` array."""
         idx = np.asarray(indices, dtype=np.intp)
+        self._check_read(idx.size, "sampled images")
         out = np.empty((idx.size, *self.image_shape), dtype=np.dtype(self.dtype).newbyteorder("="))
         k = 0
         while k < idx.size:  # runs of consecutive indices are read at once
@@ -102,12 +103,15 @@ class _ArraySource(ImageSource):
         self.arr = arr
         self.n, self.image_shape, self.dtype = arr.shape[0], arr.shape[1:], arr.dtype
         self.name = "the source array"
+        filename = getattr(arr, "filename", None) if isinstance(arr, np.memmap) else None
+        self.paths = (filename,) if filename else ()
         # pages of a shared mapping can be dropped after reading (they stay in the page cache);
         # never those of a copy-on-write one (mode "c"): that would discard the user's changes
         shared = isinstance(arr, np.memmap) and getattr(arr, "mode", "c") in ("r", "r+", "w+")
         self._mm = getattr(arr, "_mmap", None) if shared else None
 
     def read(self, a, b):
+        self._check_read(b - a)
         out = np.array(self.arr[a:b], order="C", copy=True)
         if self._mm is not None:
             self._release(a, b)
@@ -132,27 +136,27 @@ class _ArraySource(ImageSource):
             pass
 
 
-class _FileRows(ImageSource):
-    """Fixed-size images stored one after another in a file, read with ``readinto``."""
+class _NpyRows(ImageSource):
+    """The images of an ``.npy`` file, stored one after another, read with ``readinto``."""
 
-    def __init__(self, path, offset, n, image_shape, dtype, what):
+    def __init__(self, path, offset, n, image_shape, dtype):
         self.path, self.offset = Path(path), offset
         self.n, self.image_shape, self.dtype = n, tuple(image_shape), np.dtype(dtype)
         self.name = str(self.path)
+        self.paths = (self.path,)
         self.row = int(np.prod(self.image_shape)) * self.dtype.itemsize
-        size = self.path.stat().st_size
+        self.f = _io.open_regular(self.path)
+        size = os.fstat(self.f.fileno()).st_size
         have = (size - offset) // self.row if self.row else n
         if have < n:
+            self.f.close()
             raise ValueError(
-                f"{self.path}: truncated {what}: the header promises {n} images of "
+                f"{self.path}: truncated .npy file: the header promises {n} images of "
                 f"{self.image_shape}, the data end in image {have}"
             )
-        try:
-            self.f = open(self.path, "rb")  # noqa: SIM115 - closed in close()
-        except OSError as exc:
-            raise OSError(f"cannot read {self.path}: {exc.strerror or exc}") from exc
 
     def read(self, a, b):
+        self._check_read(b - a)
         out = np.empty((b - a, *self.image_shape), dtype=self.dtype)
         try:
             self.f.seek(self.offset + a * self.row)
@@ -172,62 +176,21 @@ class _FileRows(ImageSource):
         self.f.close()
 
 
-class _GzipIdx(ImageSource):
-    """A gzip-compressed IDX file, decompressed as it is read (in order)."""
+class _Idx(ImageSource):
+    """An IDX file of images, gzip or not, read through the one IDX reader (:class:`_io.IdxFile`):
+    a size that disagrees with the header, or a gzip trailer that does not verify, is an error
+    by the time the last image has been read."""
 
-    def __init__(self, path, image_shape_hint):
-        self.path = Path(path)
-        self.name = str(self.path)
-        self._open()
-        self.row = int(np.prod(self.image_shape)) * self.dtype.itemsize
-
-    def _open(self):
-        try:
-            self.f = gzip.open(self.path, "rb")
-            head = self.f.read(4)
-            if len(head) < 4 or head[0] != 0 or head[1] != 0:
-                raise ValueError(f"{self.path}: not an IDX file (bad magic number)")
-            dtype = _IDX_DTYPES.get(head[2])
-            if dtype is None or head[3] != 3:
-                raise ValueError(
-                    f"{self.path}: not an IDX file of images (type 0x{head[2]:02x}, {head[3]} dims)"
-                )
-            raw = self.f.read(12)
-            if len(raw) != 12:
-                raise ValueError(f"{self.path}: corrupt IDX header")
-            dims = np.frombuffer(raw, ">u4")
-        except (OSError, EOFError, zlib.error) as exc:
-            self.f.close()
-            raise ValueError(f"{self.path}: corrupt or truncated gzip data ({exc})") from None
-        except ValueError:
-            self.f.close()
-            raise
-        self.n, self.image_shape, self.dtype = int(dims[0]), (int(dims[1]), int(dims[2])), dtype
-        self.pos = 0
+    def __init__(self, path):
+        self.f = _io.IdxFile(path, ndim=3, unit="image")
+        self.path, self.name = self.f.path, self.f.name
+        self.paths = (self.path,)
+        self.n, self.image_shape = self.f.n, self.f.record_shape
+        self.dtype = self.f.dtype
 
     def read(self, a, b):
-        if a < self.pos:  # a gzip stream only reads forward: start again
-            self.f.close()
-            self._open()
-        try:
-            while self.pos < a:
-                k = min(a - self.pos, 4096)
-                if len(self.f.read(k * self.row)) != k * self.row:
-                    raise EOFError("unexpected end of data")
-                self.pos += k
-            data = self.f.read((b - a) * self.row)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise ValueError(
-                f"{self.path}: corrupt or truncated gzip data at image {self.pos} ({exc})"
-            ) from None
-        if len(data) != (b - a) * self.row:
-            raise ValueError(
-                f"{self.path}: truncated: image {a + len(data) // self.row} of {self.n} cannot "
-                "be read (the data end early)"
-            )
-        self.pos = b
-        out = np.frombuffer(data, self.dtype).reshape(b - a, *self.image_shape)
-        return out.astype(self.dtype.newbyteorder("="), copy=True)
+        self._check_read(b - a)
+        return self.f.read(a, b)
 
     def close(self):
         self.f.close()
@@ -238,8 +201,11 @@ class _Folder(ImageSource):
 
     def __init__(self, root, image_shape):
         self.root = Path(root)
+        self.paths = (self.root,)
         self.files = sorted(
-            p for p in self.root.rglob("*") if p.suffix.lower() in _IMAGE_SUFFIXES and p.is_file()
+            p
+            for p in self.root.rglob("*")
+            if p.suffix.lower() in _io.IMAGE_SUFFIXES and p.is_file()
         )
         if not self.files:
             raise ValueError(f"{self.root}: no image files")
@@ -251,11 +217,12 @@ class _Folder(ImageSource):
 
     def _imread(self, i, shape=None):
         try:
-            return _read_grey(self.files[i], shape)
+            return _io.read_grey(self.files[i], shape)
         except ValueError as exc:
             raise ValueError(f"{exc} (image {i})") from None
 
     def read(self, a, b):
+        self._check_read(b - a)
         out = np.empty((b - a, *self.image_shape), dtype=np.uint8)
         for i in range(a, b):
             out[i - a] = self._imread(i, self.image_shape)
@@ -300,41 +267,30 @@ def open_images(source, *, image_shape=None):
         return _open_file(path, image_shape)
     if isinstance(source, ImageSource):
         return source
+    refuse_sparse_or_masked(source, "source")
     arr = source if isinstance(source, np.ndarray) else np.asarray(source)
     return _ArraySource(arr, image_shape)
 
 
 def _open_file(path, image_shape):
-    try:
-        with open(path, "rb") as f:
+    with _io.open_regular(path) as f:
+        try:
             head = f.read(16)
-    except OSError as exc:
-        raise OSError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        except OSError as exc:
+            raise OSError(exc.errno, f"{path}: cannot be read ({exc.strerror})") from None
     if head[:6] == b"\x93NUMPY":
         return _open_npy(path, image_shape)
-    if head[:2] == b"\x1f\x8b":
-        return _GzipIdx(path, image_shape)
-    if len(head) >= 16 and head[0] == 0 and head[1] == 0 and head[2] in _IDX_DTYPES:
-        if head[3] != 3:
-            raise ValueError(f"{path}: an IDX file of {head[3]} dimensions, not images")
-        n, h, w = (int(v) for v in np.frombuffer(head, ">u4", count=3, offset=4))
-        return _FileRows(path, 16, n, (h, w), _IDX_DTYPES[head[2]], "IDX file")
+    if head[:2] == b"\x1f\x8b" or (
+        len(head) >= 4 and head[:2] == b"\0\0" and head[2] in _io.IDX_DTYPES
+    ):
+        return _Idx(path)
     raise ValueError(f"{path}: not an .npy or IDX file (unknown format)")
 
 
 def _open_npy(path, image_shape):
-    from numpy.lib import format as npf
-
-    try:
-        with open(path, "rb") as f:
-            version = npf.read_magic(f)
-            # format 3.0 differs from 2.0 only in the header's text encoding (utf-8)
-            read = npf.read_array_header_1_0 if version == (1, 0) else npf.read_array_header_2_0
-            shape, fortran, dtype = read(f)
-            offset = f.tell()
-    except (ValueError, OSError, SyntaxError) as exc:
-        raise ValueError(f"{path}: corrupt .npy header ({exc})") from None
-    if dtype.hasobject or dtype.kind not in "biuf":
+    with _io.open_regular(path) as f:
+        shape, fortran, dtype, offset = _io.npy_header(f, str(path))
+    if dtype.kind not in "biuf":
         raise ValueError(f"{path}: holds {dtype}, not numeric images")
     if fortran and len(shape) > 1:
         raise ValueError(f"{path}: Fortran-ordered arrays cannot be streamed by image")
@@ -344,7 +300,7 @@ def _open_npy(path, image_shape):
         shape = (shape[0], *image_shape)
     if len(shape) != 3:
         raise ValueError(f"{path}: holds an array of shape {shape}, not (N, H, W) images")
-    return _FileRows(path, offset, shape[0], shape[1:], dtype, ".npy file")
+    return _NpyRows(path, offset, shape[0], shape[1:], dtype)
 
 
 @contextlib.contextmanager
@@ -357,7 +313,7 @@ def _opened(source, image_shape):
             yield src
 
 
-def check_output_path(path, what="out"):
+def check_output_path(path, what="out", inputs=()):
     """Check, before any work, that ``path`` can become an ``.npy`` output file.
 
     Parameters
@@ -365,6 +321,9 @@ def check_output_path(path, what="out"):
     path : str or path-like
     what : str
         How error messages name it (``"out"``, or ``"OUTPUT"`` on the command line).
+    inputs : iterable of path-like
+        Files and folders that will be read: ``path`` must not be one of them, nor lie inside
+        one (symbolic links, ``..`` and hard links included).
 
     Returns
     -------
@@ -373,21 +332,49 @@ def check_output_path(path, what="out"):
     Raises
     ------
     ValueError, FileNotFoundError, IsADirectoryError, PermissionError
-        Not an ``.npy`` name, no such directory, a directory, or a directory not writable.
+        Not an ``.npy`` name, one of the inputs, no such directory, a directory, or a directory
+        not writable.
     """
     p = Path(path)
     if p.suffix != ".npy":
         raise ValueError(f"{what} {str(p)!r} must be an .npy file (its name must end in .npy)")
+    _io.refuse_overwrite([p], inputs, what)
     if not p.parent.is_dir():
         raise FileNotFoundError(f"{what} {str(p)!r}: no such directory {str(p.parent)!r}")
     if p.is_dir():
         raise IsADirectoryError(f"{what} {str(p)!r} is a directory")
+    if p.exists() and not p.is_file():
+        raise ValueError(f"{what} {str(p)!r} exists and is not a regular file")
     if not os.access(p.parent, os.W_OK):
         raise PermissionError(f"{what} {str(p)!r}: its directory is not writable")
     return p
 
 
+def _refuse_out_over_source(out, src):
+    """An output array must not overlap the images it is computed from: chunks written early
+    would be read back as images later (or a memmap over the input file would be overwritten)."""
+    arr = getattr(src, "arr", None)
+    if arr is not None and np.may_share_memory(out, arr):
+        try:
+            overlap = np.shares_memory(out, arr, max_work=10**6)
+        except np.exceptions.TooHardError:  # pragma: no cover - strides too intricate to tell
+            overlap = True
+        if overlap:
+            raise ValueError("out shares memory with the source images; pass a separate array")
+    filename = getattr(out, "filename", None) if isinstance(out, np.memmap) else None
+    if filename:
+        _io.refuse_overwrite([filename], src.paths, "out (a memmap of)")
+
+
+def _estimate_stream_memory(src, n_out, chunk, buffers):
+    """Bytes that streaming ``chunk`` images at a time holds at once: the images read, a copy
+    converted for the kernel (float64 at most), and ``buffers`` blocks of features."""
+    h, w = src.image_shape
+    return chunk * (h * w * (src.dtype.itemsize + 8) + buffers * n_out * 4)
+
+
 _PAGE = 4096  # the unit of direct I/O, and the size of the .npy header written here
+_WRITE_DEPTH = 2  # blocks queued for the writing thread; depth + 2 blocks exist at most
 
 
 def _npy_header(shape, dtype):
@@ -412,14 +399,11 @@ class _NpyWriter:
     CPU cost would compete with the kernels.  Elsewhere, ordinary writes are flushed as they go.
     """
 
-    def __init__(self, path, shape, dtype, depth=2):
+    def __init__(self, path, shape, dtype, depth=_WRITE_DEPTH):
         import queue
 
         self.path = check_output_path(path)
-        parent = self.path.parent
-        # the temporary file's name is chosen, and known to abort(), before the file exists:
-        # an interruption at any instant finds and removes it
-        self.tmp = parent / f".{self.path.name}.{secrets.token_hex(8)}.tmp"
+        self.tmpfile = None  # the locked temporary file (_io.TemporaryFile), made by open()
         self.fd = None
         self.direct = False
         self.error = None
@@ -434,22 +418,24 @@ class _NpyWriter:
         self.data_bytes = 0
 
     def open(self):
-        """Create the temporary file, write the header and start the writing thread."""
+        """Create the temporary file, write the header and start the writing thread.
+
+        Temporary files that killed runs left beside the output are removed first."""
+        _io.remove_stale_temporaries(self.path)
         try:
-            fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            self.tmpfile = _io.TemporaryFile(self.path)
         except OSError as exc:
             raise OSError(
                 exc.errno, f"out {str(self.path)!r}: cannot write there ({exc.strerror})"
             ) from exc
-        self.fd = fd
+        self.fd = self.tmpfile.fd  # it holds the lock: open until published or discarded
         direct = getattr(os, "O_DIRECT", 0)
         if direct:
             try:
-                self.fd = os.open(self.tmp, os.O_WRONLY | direct)
-                os.close(fd)
+                self.fd = os.open(self.tmpfile.tmp, os.O_WRONLY | os.O_CLOEXEC | direct)
                 self.direct = True
             except OSError:  # e.g. tmpfs: ordinary writes
-                self.fd = fd
+                pass
         if self.direct:
             page = mmap.mmap(-1, len(self.header))
             page.write(self.header)
@@ -458,6 +444,11 @@ class _NpyWriter:
             self._write_raw(memoryview(self.header))
         self.thread = threading.Thread(target=self._run, name="glassbox-npy-writer", daemon=True)
         self.thread.start()
+
+    @property
+    def tmp(self):
+        """The temporary file's path (None before :meth:`open` and once published)."""
+        return None if self.tmpfile is None else self.tmpfile.tmp
 
     def _write_raw(self, data):
         view = memoryview(data).cast("B")
@@ -555,13 +546,8 @@ class _NpyWriter:
                 page.write(self.tail)
                 self._write_raw(memoryview(page))
                 os.ftruncate(self.fd, len(self.header) + self.data_bytes)
-            os.fsync(self.fd)
-            os.close(self.fd)
-            self.fd = None
-            from ._run import _umask
-
-            os.chmod(self.tmp, 0o666 & ~_umask())  # an ordinary file, not mkstemp's 0600
-            os.replace(self.tmp, self.path)
+            self._close_direct()
+            self.tmpfile.publish()  # fsync, the ordinary mode (not 0600), rename
         except OSError as exc:
             self.abort()
             if exc is self.error:
@@ -570,19 +556,25 @@ class _NpyWriter:
                 exc.errno, f"out {str(self.path)!r}: finishing the file failed: {exc.strerror}"
             ) from exc
 
+    def _close_direct(self, sync=True):
+        """Close the O_DIRECT descriptor, if there is one (the locked descriptor belongs to
+        ``tmpfile``, which closes it when it publishes or discards the file)."""
+        fd, self.fd = self.fd, None
+        if self.direct and fd is not None:
+            if sync:
+                os.fsync(fd)
+            os.close(fd)
+
     def abort(self):
         try:
             if self.thread is not None and self.thread.is_alive():
                 self.error = self.error or OSError("aborted")  # skip what is still queued
                 self._stop()
         finally:
-            try:
-                if self.fd is not None:
-                    os.close(self.fd)
-                    self.fd = None
-            except OSError:
-                pass
-            self.tmp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                self._close_direct(sync=False)
+            if self.tmpfile is not None:
+                self.tmpfile.discard()
 
 
 def _check_chunk_size(chunk_size):
@@ -651,6 +643,13 @@ def fit_reduction(representation, source, n_components, *, scale=True, chunk_siz
                 f"of images and of features), got {n_components!r}"
             )
         bounds = _chunks(n, max(chunk_size, n_components), min_last=n_components)
+        longest = max(b - a for a, b in bounds)
+        # a chunk of images and its features, the scaled copy and IncrementalPCA's float64 work
+        check_memory(
+            _estimate_stream_memory(src, rep.n_features_out_, longest, 1)
+            + longest * rep.n_features_out_ * 8 * 3,
+            f"chunk_size={chunk_size}: chunks of {longest} images",
+        )
         passes = 2 if scale else 1
         scaler = StandardScaler() if scale else None
         pca = IncrementalPCA(n_components=int(n_components))
@@ -724,38 +723,45 @@ def transform_chunked(representation, source, out=None, *, chunk_size=10_000, pr
 def _stream(rep, func, n_out, source, out, chunk_size, progress, into=None):
     """Write ``func(images)`` chunk by chunk (see :func:`transform_chunked`); ``into(images,
     block)``, when given, computes the same into a preallocated block."""
-    from ._validation import check_allocation
-
     chunk_size = _check_chunk_size(chunk_size)
     # the fitted shape: used by flattened (N, H * W) data and to resize folder images
     with _opened(source, rep.image_shape_) as src:
         n = len(src)
         _check_source_shape(src, rep)
         shape = (n, n_out)
+        step = min(chunk_size, n)  # buffers for the chunks there are, not for chunk_size
+        to_file = isinstance(out, (str, os.PathLike))
+        if to_file:
+            check_output_path(out, "out", src.paths)
+        elif out is None:
+            check_allocation(shape, np.float32, "the output of transform_chunked")
+        else:
+            if not isinstance(out, np.ndarray):
+                raise TypeError(f"out must be an .npy path or an ndarray, got {type(out).__name__}")
+            if out.shape != shape or out.dtype != np.float32:
+                raise ValueError(
+                    f"out must have shape {shape} and dtype float32, got {out.shape} {out.dtype}"
+                )
+            if not out.flags.writeable:
+                raise ValueError("out is read-only")
+            _refuse_out_over_source(out, src)
+        # the writer's blocks and the features being computed; in memory, the features and
+        # a copy where ``out`` is not contiguous
+        buffers = _WRITE_DEPTH + 3 if to_file else 2
+        check_memory(
+            _estimate_stream_memory(src, n_out, step, buffers),
+            f"chunk_size={chunk_size}: chunks of {step} images",
+        )
         writer = None
+        result = None if to_file else out
         try:  # from here on an error or Ctrl-C removes the temporary output file
-            if isinstance(out, (str, os.PathLike)):
+            if to_file:
                 writer = _NpyWriter(out, shape, np.float32)  # creates nothing yet
                 writer.open()
-                result = None
             elif out is None:
-                check_allocation(shape, np.float32, "the output of transform_chunked")
                 result = np.empty(shape, dtype=np.float32)
-            else:
-                result = out
-                if not isinstance(result, np.ndarray):
-                    raise TypeError(
-                        f"out must be an .npy path or an ndarray, got {type(out).__name__}"
-                    )
-                if result.shape != shape or result.dtype != np.float32:
-                    raise ValueError(
-                        f"out must have shape {shape} and dtype float32, got {result.shape} "
-                        f"{result.dtype}"
-                    )
-                if not result.flags.writeable:
-                    raise ValueError("out is read-only")
-            for a in range(0, n, chunk_size):
-                b = min(n, a + chunk_size)
+            for a in range(0, n, step):
+                b = min(n, a + step)
                 x = src.read(a, b)
                 if into is None:
                     F = func(x)
@@ -764,7 +770,7 @@ def _stream(rep, func, n_out, source, out, chunk_size, progress, into=None):
                     else:
                         result[a:b] = F
                 elif writer is not None:
-                    view, raw, lead = writer.buffer((chunk_size, n_out), np.float32)
+                    view, raw, lead = writer.buffer((step, n_out), np.float32)
                     writer.write(into(x, view[: b - a]), a, raw, lead)
                 elif result[a:b].flags.c_contiguous:
                     into(x, result[a:b])
