@@ -183,3 +183,130 @@ def test_explain_without_matplotlib_says_so_before_any_work(
     assert main(["explain", "--model", str(saved_linear), "--index", "0", "--out", str(out)]) == 1
     assert "draws a PNG with matplotlib" in capsys.readouterr().err
     assert not out.exists()
+
+
+# -- every bad --image is a clear error naming it --------------------------------------------
+
+
+def _npz_bytes(**arrays):
+    import io
+
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    "name, write, message",
+    [
+        ("empty.npy", lambda p: np.save(p, np.zeros((0, 0))), "non-empty 2-D array of numbers"),
+        ("row.npy", lambda p: np.save(p, np.zeros((0, 8))), "non-empty 2-D array of numbers"),
+        ("cube.npy", lambda p: np.save(p, np.zeros((2, 8, 8))), "non-empty 2-D array of numbers"),
+        ("zip.npy", lambda p: p.write_bytes(_npz_bytes(a=np.zeros(3))), "not a valid .npy file"),
+        ("nan.npy", lambda p: np.save(p, np.full((8, 8), np.nan)), "NaN or infinite"),
+        ("text.npy", lambda p: p.write_text("hello"), "not a valid .npy file"),
+        ("empty.png", lambda p: p.write_bytes(b""), "an empty file, not an image"),
+        ("half.png", lambda p: p.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 50), "cannot be read"),
+    ],
+)
+def test_bad_image_files_are_refused_naming_image(saved_linear, tmp_path, capsys, name, write,
+                                                  message):  # fmt: skip
+    from glassbox.cli import main
+
+    write(tmp_path / name)
+    args = ["explain", "--model", str(saved_linear), "--image", str(tmp_path / name)]
+    assert main([*args, "--out", str(tmp_path / "o"), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert f"--image '{tmp_path / name}'" in err and message in err
+    assert "Traceback" not in err and "cv2.error" not in err and "WARN" not in err
+    assert not (tmp_path / "o" / "explain.json").exists()
+
+
+def test_fifo_as_image_is_refused(saved_linear, tmp_path, capsys):
+    import os
+
+    from glassbox.cli import main
+
+    os.mkfifo(tmp_path / "x.png")
+    args = ["explain", "--model", str(saved_linear), "--image", str(tmp_path / "x.png")]
+    assert main([*args, "--out", str(tmp_path / "o")]) == 1
+    assert "not a regular file" in capsys.readouterr().err
+
+
+def _save_with_metadata(saved_linear, tmp_path, meta):
+    from glassbox import load_model, save_model
+
+    model = load_model(saved_linear)
+    return save_model(model, tmp_path / "m", metadata=meta)
+
+
+@pytest.mark.parametrize(
+    "dataset, message",
+    [
+        ({"spec": "digits", "seed": 0}, "valid 'test_size'"),
+        ({"spec": "digits", "test_size": 0.25}, "valid 'seed'"),
+        ({"spec": "digits", "test_size": 2, "seed": 0}, "valid 'test_size'"),
+        ({"spec": "digits", "test_size": 0.25, "seed": -1}, "valid 'seed'"),
+        ({"spec": "digits", "test_size": 0.25, "seed": 0, "image_size": [8]}, "'image_size'"),
+        ({"spec": "digits", "test_size": 0.25, "seed": 0, "train_size": 0}, "'train_size'"),
+        ({"spec": 3, "test_size": 0.25, "seed": 0}, "valid 'spec'"),
+        ({"test_size": 0.25, "seed": 0}, "does not record its dataset"),
+        ("digits", "does not record its dataset"),
+    ],
+)
+def test_partial_dataset_records_are_refused_clearly(saved_linear, tmp_path, capsys, dataset,
+                                                     message):  # fmt: skip
+    from glassbox.cli import main
+
+    model = _save_with_metadata(saved_linear, tmp_path, {"dataset": dataset})
+    assert (
+        main(["explain", "--model", str(model), "--index", "0", "--out", str(tmp_path / "o")]) == 1
+    )
+    err = capsys.readouterr().err
+    assert message in err and "KeyError" not in err
+
+
+@pytest.mark.parametrize(
+    "names", [["a", "a", "b", "c", "d", "e", "f", "g", "h", "i"], ["a", "b"], "abc", [1, 2]]
+)
+def test_class_names_that_do_not_fit_the_model_are_refused(saved_linear, tmp_path, capsys,
+                                                           names):  # fmt: skip
+    from glassbox.cli import main
+
+    meta = {"class_names": names}
+    model = _save_with_metadata(saved_linear, tmp_path, meta)
+    np.save(tmp_path / "x.npy", datasets.load_digits().images[0])
+    args = ["explain", "--model", str(model), "--image", str(tmp_path / "x.npy")]
+    assert main([*args, "--out", str(tmp_path / "o")]) == 1
+    assert "class_names do not fit the model's classes" in capsys.readouterr().err
+
+
+def test_explain_json_survives_a_failing_png(saved_linear, tmp_path, capsys, monkeypatch):
+    import json
+
+    from glassbox import _explain
+    from glassbox.cli import main
+
+    def broken(*a):
+        raise RuntimeError("no figure today")
+
+    monkeypatch.setattr(_explain, "write_explain_png", broken)
+    out = tmp_path / "o"
+    assert main(["explain", "--model", str(saved_linear), "--index", "3", "--out", str(out)]) == 1
+    assert "figure explain.png could not be drawn" in capsys.readouterr().err
+    assert json.loads((out / "explain.json").read_text())["exact"] is True
+    assert not (out / "explain.png").exists()
+
+
+def test_explain_never_writes_over_the_model_or_the_image(saved_linear, tmp_path, capsys):
+    import shutil
+
+    from glassbox.cli import main
+
+    model = tmp_path / "m"
+    shutil.copytree(saved_linear, model)
+    np.save(tmp_path / "x.npy", datasets.load_digits().images[0])
+    (model / "explain.json").symlink_to(model / "model.json")  # a trap: a link to the input
+    assert main(["explain", "--model", str(model), "--index", "0", "--out", str(model)]) == 1
+    assert "is the input file" in capsys.readouterr().err
+    assert (model / "model.json").read_bytes() == (saved_linear / "model.json").read_bytes()

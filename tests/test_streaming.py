@@ -337,3 +337,256 @@ def test_check_output_path(tmp_path):
     (tmp_path / "d.npy").mkdir()
     with pytest.raises(IsADirectoryError, match="is a directory"):
         streaming.check_output_path(tmp_path / "d.npy")
+
+
+# -- outputs never over inputs (files and arrays) --------------------------------------------
+
+
+def test_output_file_over_the_input_is_refused_before_any_work(images, rep, tmp_path, monkeypatch):
+    src = tmp_path / "x.npy"
+    np.save(src, images)
+    before = src.read_bytes()
+    (tmp_path / "link.npy").symlink_to(src)
+    os.link(src, tmp_path / "hard.npy")
+    (tmp_path / "d").mkdir()
+    monkeypatch.chdir(tmp_path / "d")
+    mm = np.load(src, mmap_mode="r")
+    cases = [
+        (src, src),
+        (str(src), "../x.npy"),
+        (src, "./../d/../x.npy"),
+        (src, tmp_path / "link.npy"),
+        (tmp_path / "link.npy", src),
+        (src, tmp_path / "hard.npy"),
+        (mm, src),  # a memmap of the output file as the source
+        (mm[10:50], "../x.npy"),
+    ]
+    for source, out in cases:
+        with pytest.raises(ValueError, match="never writes over its inputs"):
+            rep.transform_chunked(source, out=out)
+    with pytest.raises(ValueError, match="never writes over its inputs"):
+        streaming.transform_reduced(rep, None, _pca(rep, images), src, out=src)
+    assert src.read_bytes() == before and no_temporaries(tmp_path)
+
+
+def _pca(rep, images):
+    from sklearn.decomposition import PCA
+
+    return PCA(4).fit(rep.transform(images))
+
+
+@pytest.mark.parametrize("src_at, out_at", [(0, 0), (4 * 1000, 0), (0, 4 * 1000), (0, 70_000)])
+def test_output_array_sharing_memory_with_the_source_is_refused(images, rep, src_at, out_at):
+    """out and the source images in one buffer, overlapping at various offsets."""
+    n, nf = 100, rep.n_features_out_
+    arena = np.zeros(4 * n * nf + n * 784, dtype=np.uint8)
+    src = arena[src_at : src_at + n * 784].reshape(n, 28, 28)
+    src[:] = images[:n]
+    out = arena[out_at : out_at + 4 * n * nf].view(np.float32).reshape(n, nf)
+    with pytest.raises(ValueError, match="out shares memory with the source"):
+        rep.transform_chunked(src, out=out, chunk_size=7)
+    np.testing.assert_array_equal(src, images[:n])  # refused before anything was written
+
+
+def test_separate_arrays_in_one_buffer_and_memmaps_of_another_file(images, rep, tmp_path):
+    n, nf = 100, rep.n_features_out_
+    arena = np.zeros(4 * n * nf + n * 784, dtype=np.uint8)
+    out = arena[: 4 * n * nf].view(np.float32).reshape(n, nf)
+    src = arena[4 * n * nf :].reshape(n, 28, 28)
+    src[:] = images[:n]
+    np.testing.assert_array_equal(rep.transform_chunked(src, out=out), rep.transform(src))
+    # a memmap output over the file the source is mapped from (another mapping of it)
+    np.save(tmp_path / "x.npy", np.zeros((n, nf), np.float32))
+    src_mm = np.load(tmp_path / "x.npy", mmap_mode="r").view(np.uint8)[:, :784].reshape(n, 28, 28)
+    with pytest.raises(ValueError, match="never writes over its inputs"):
+        rep.transform_chunked(src_mm, out=np.load(tmp_path / "x.npy", mmap_mode="r+"))
+
+
+# -- the one IDX reader on every path --------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_corrupted_gzip_idx_is_refused_by_streaming_as_by_read_idx(images, rep, tmp_path, seed):
+    """100 random bytes in the middle of a gzip IDX file: the CRC check refuses it on every
+    path, and no output is left."""
+    write_idx(tmp_path / "x-idx3-ubyte.gz", images, compress=True)
+    raw = bytearray((tmp_path / "x-idx3-ubyte.gz").read_bytes())
+    rng = np.random.default_rng(seed)
+    mid = len(raw) // 2 + int(rng.integers(-len(raw) // 5, len(raw) // 5))
+    raw[mid : mid + 100] = rng.integers(0, 256, 100, dtype=np.uint8).tobytes()
+    (tmp_path / "x-idx3-ubyte.gz").write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match="x-idx3-ubyte.gz: (corrupt|longer than)"):
+        gb.datasets.read_idx(tmp_path / "x-idx3-ubyte.gz")
+    for chunk in (1, 50, 10_000):
+        with pytest.raises(ValueError, match="x-idx3-ubyte.gz: (corrupt|longer than)"):
+            rep.transform_chunked(
+                tmp_path / "x-idx3-ubyte.gz", tmp_path / "o.npy", chunk_size=chunk
+            )
+        assert not (tmp_path / "o.npy").exists() and no_temporaries(tmp_path)
+
+
+@pytest.mark.parametrize("compress", [False, True])
+@pytest.mark.parametrize("extra", [b"\0", b"\0" * 784, b"trailing garbage"])
+def test_idx_longer_than_its_header_is_refused_when_streamed(images, rep, tmp_path, compress,
+                                                             extra):  # fmt: skip
+    head = bytes([0, 0, 0x08, 3]) + np.array(images.shape, ">u4").tobytes()
+    data = head + images.tobytes() + extra
+    (tmp_path / "x-idx3-ubyte").write_bytes(gzip.compress(data) if compress else data)
+    with pytest.raises(ValueError, match="longer than its header says"):
+        rep.transform_chunked(tmp_path / "x-idx3-ubyte", tmp_path / "o.npy", chunk_size=100)
+    assert not (tmp_path / "o.npy").exists() and no_temporaries(tmp_path)
+
+
+# -- memory set by min(chunk_size, N), refused before allocating -----------------------------
+
+
+def test_a_chunk_size_beyond_the_images_sizes_buffers_by_the_images(images, rep, tmp_path):
+    out = rep.transform_chunked(images, tmp_path / "o.npy", chunk_size=10**9)
+    np.testing.assert_array_equal(out, rep.transform(images))
+    np.testing.assert_array_equal(rep.transform_chunked(images, chunk_size=10**12),
+                                  rep.transform(images))  # fmt: skip
+
+
+def test_chunks_beyond_memory_are_refused_naming_chunk_size(images, rep, tmp_path, monkeypatch):
+    from glassbox import _validation
+
+    monkeypatch.setattr(_validation, "memory_limit", lambda: 2 * 2**20)
+    monkeypatch.setattr(_validation, "_ALWAYS_ALLOWED", 0)
+    for out in (None, tmp_path / "o.npy"):
+        with pytest.raises(ValueError, match="chunk_size=200: chunks of 200 images would need"):
+            rep.transform_chunked(images, out, chunk_size=200)
+    with pytest.raises(ValueError, match="chunk_size=500: chunks of 257 images would need"):
+        streaming.fit_reduction(rep, images, 5, chunk_size=500)
+    assert no_temporaries(tmp_path)
+
+
+def test_masked_and_sparse_sources_are_refused(images, rep):
+    with pytest.raises(TypeError, match="source: masked arrays are not supported"):
+        rep.transform_chunked(np.ma.masked_array(images, images > 200))
+    with pytest.raises(TypeError, match="source: masked arrays"):
+        streaming.open_images(np.ma.masked_array(images))
+
+
+def test_fifo_source_is_refused_not_waited_on(rep, tmp_path):
+    os.mkfifo(tmp_path / "x.npy")
+    with pytest.raises(ValueError, match="not a regular file"):
+        rep.transform_chunked(tmp_path / "x.npy")
+    rc = main(["preprocess", str(tmp_path / "x.npy"), str(tmp_path / "o.npy"), "--quiet"])
+    assert rc == 1
+
+
+# -- killed runs: TERM and HUP like INT; stale temporaries removed by the next run -----------
+
+
+def _start_preprocess(tmp_path, out):
+    big = np.random.default_rng(0).integers(0, 256, (30_000, 28, 28), dtype=np.uint8)
+    np.save(tmp_path / "x.npy", big)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            PREPROCESS,
+            "preprocess",
+            str(tmp_path / "x.npy"),
+            str(out),
+            "--chunk-size",
+            "1",
+        ],  # fmt: skip
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    for line in proc.stderr:
+        if "fit the representation" in line:
+            break
+    while not [p for p in tmp_path.iterdir() if p.name.startswith(f".{out.name}.")]:
+        if proc.poll() is not None:
+            pytest.fail("preprocess finished before it could be interrupted")
+    return proc
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_term_and_hup_clean_up_like_ctrl_c(tmp_path, sig):
+    out = tmp_path / "f.npy"
+    proc = _start_preprocess(tmp_path, out)
+    proc.send_signal(sig)
+    rest = proc.stderr.read()
+    proc.stderr.close()
+    assert proc.wait(timeout=120) == 128 + sig
+    assert f"interrupted by {signal.Signals(sig).name}" in rest
+    assert not out.exists() and no_temporaries(tmp_path)
+
+
+def test_a_killed_run_leaves_a_temporary_file_the_next_run_removes(tmp_path, capsys):
+    out = tmp_path / "f.npy"
+    proc = _start_preprocess(tmp_path, out)
+    proc.kill()  # SIGKILL: nothing can be cleaned up now
+    proc.wait(timeout=120)
+    proc.stderr.close()
+    left = [p for p in tmp_path.iterdir() if p.name.startswith(".f.npy.")]
+    assert len(left) == 1 and not out.exists()
+    np.save(tmp_path / "y.npy", np.zeros((10, 28, 28), np.uint8) + np.arange(28, dtype=np.uint8))
+    assert main(["preprocess", str(tmp_path / "y.npy"), str(out)]) == 0
+    err = capsys.readouterr().err
+    assert f"removed {left[0]}" in err and "interrupted run" in err
+    assert no_temporaries(tmp_path) and np.load(out).shape[0] == 10
+    # the Python API removes them too, silently
+    left[0].write_bytes(b"stale")
+    gb.GlassBoxRepresentation(thresholds=4).fit(np.load(tmp_path / "y.npy")).transform_chunked(
+        tmp_path / "y.npy", out
+    )
+    assert no_temporaries(tmp_path)
+
+
+# -- the fit of preprocess, saved and applied again ------------------------------------------
+
+
+@pytest.mark.parametrize("n_components", [None, 6])
+def test_preprocess_saves_its_fit_and_applies_it_to_other_files(images, tmp_path, n_components):
+    """Training and test files preprocessed separately share one fit: the same image gets the
+    same numbers in both, although the test images alone would give other thresholds."""
+    shared = images[:5] // 3  # in both files
+    train = np.concatenate([images[5:200], shared])
+    test = np.concatenate([images[200:] // 3, shared])  # no bright pixels: other thresholds
+    np.save(tmp_path / "train.npy", train)
+    np.save(tmp_path / "test.npy", test)
+    extra = [] if n_components is None else ["--n-components", str(n_components)]
+    args = ["--quiet", "--chunk-size", "40", *extra]
+    assert main(["preprocess", str(tmp_path / "train.npy"), str(tmp_path / "a.npy"), *args]) == 0
+    fitted = tmp_path / "a.fitted"
+    assert sorted(p.name for p in fitted.iterdir()) == ["arrays.npz", "model.json"]
+    pipe = gb.load_model(fitted)
+    a = np.load(tmp_path / "a.npy")
+    np.testing.assert_array_equal(pipe.transform(train).astype(np.float32), a)
+    args = ["--quiet", "--chunk-size", "13", "--fitted", str(fitted)]
+    assert main(["preprocess", str(tmp_path / "test.npy"), str(tmp_path / "b.npy"), *args]) == 0
+    b = np.load(tmp_path / "b.npy")
+    np.testing.assert_array_equal(b[-5:], a[-5:])  # the same images, the same coordinates
+    assert not (tmp_path / "b.fitted").exists()  # applied, not fitted: nothing new to save
+    # without --fitted the test file gets its own fit, and other numbers
+    assert main(["preprocess", str(tmp_path / "test.npy"), str(tmp_path / "c.npy"), "--quiet",
+                 *extra]) == 0  # fmt: skip
+    assert not np.array_equal(np.load(tmp_path / "c.npy")[-5:], a[-5:])
+
+
+def test_preprocess_fitted_refuses_what_would_change_the_fit(images, tmp_path, capsys):
+    np.save(tmp_path / "x.npy", images)
+    assert main(["preprocess", str(tmp_path / "x.npy"), str(tmp_path / "a.npy"), "--quiet"]) == 0
+    fitted = str(tmp_path / "a.fitted")
+    base = ["preprocess", str(tmp_path / "x.npy"), str(tmp_path / "b.npy"), "--fitted", fitted]
+    for extra, message in [
+        (["--group", "C4"], "--group cannot change it"),
+        (["--n-components", "3"], "--n-components cannot change it"),
+        (["--seed", "3", "--fit-sample", "9"], "--fit-sample, --seed cannot change it"),
+        (["--no-scale"], "--no-scale cannot change it"),
+        (["--image-size", "14", "14"], "is for images of 28x28"),
+        (["--save-fitted", fitted], "is the input file"),
+    ]:
+        assert main([*base, *extra]) == 1
+        assert message in capsys.readouterr().err
+        assert not (tmp_path / "b.npy").exists()
+    gb.save_model(gb.GlassBoxClassifier(n_components=5, classifier="lda").fit(
+        images[:60], np.arange(60) % 3), tmp_path / "clf")  # fmt: skip
+    assert main([*base[:3], "--fitted", str(tmp_path / "clf")]) == 1
+    assert "holds a classifier" in capsys.readouterr().err
+    assert main([*base[:3], "--fitted", str(tmp_path / "nothing")]) == 1
+    assert "no model.json" in capsys.readouterr().err

@@ -17,10 +17,21 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
+from . import __version__, _io
+from ._plots import draw_each, plain
 from ._progress import Stage
-from ._run import load_dataset, prepare_output, split, write_atomically
+from ._run import (
+    dataset_inputs,
+    load_dataset,
+    md,
+    prepare_output,
+    report_failed_figures,
+    split,
+)
 from .groups import get_group
+
+OUTPUTS = ("compare.json", "compare.md")
+FIGURE = "compare.png"
 
 
 def _import_reference():
@@ -73,15 +84,16 @@ def run(args) -> int:
     A, C = _import_reference()
     import torch
 
-    out_dir = prepare_output(args)
+    inputs = [*dataset_inputs(args.dataset), args.weights]
+    out_dir = prepare_output(args, OUTPUTS + ((FIGURE,) if args.plot else ()), inputs)
 
     from .classifier import GlassBoxClassifier
     from .representation import GlassBoxRepresentation
 
     if args.weights is not None and args.train_epochs:
         raise ValueError("--weights and --train-epochs exclude each other: measure one network")
-    if args.weights is not None and not Path(args.weights).is_file():
-        raise FileNotFoundError(f"--weights {args.weights!r}: no such file")
+    if args.weights is not None:
+        _io.open_regular(args.weights, f"--weights {args.weights!r}").close()
     order = get_group(args.group).order
     quiet = args.quiet
     say = (lambda *a: None) if quiet else print
@@ -195,8 +207,8 @@ def run(args) -> int:
                 "optimizer": "Adam lr 1e-3",
                 "batch_size": args.train_batch_size,
             }
-            write_atomically(cache, buf.getvalue())
-            write_atomically(
+            _io.write_atomically(cache, buf.getvalue())
+            _io.write_atomically(
                 cache.with_suffix(".json"), (json.dumps(training, indent=2) + "\n").encode()
             )
             training["cached"] = str(cache)
@@ -263,18 +275,27 @@ def run(args) -> int:
             "torch_threads": torch.get_num_threads(),
         },
     }
-    write_atomically(out_dir / "compare.json", (json.dumps(report, indent=2) + "\n").encode())
-    write_atomically(out_dir / "compare.md", markdown(report).encode())
-    written = []
+    _io.write_atomically(out_dir / "compare.json", (json.dumps(report, indent=2) + "\n").encode())
+    _io.write_atomically(out_dir / "compare.md", markdown(report).encode())
+    written, failed = [], []
     if args.plot:
         with Stage("plot", timings, "plot", quiet=quiet):
-            written.append(plot(report, out_dir / "compare.png"))
+            written, failed = draw_each(out_dir, {FIGURE: lambda p: plot(report, p)})
     say("")
     say(summary(report))
     say(f"report: {out_dir / 'compare.json'}, {out_dir / 'compare.md'}")
     if written:
         say("figure: " + ", ".join(str(p) for p in written))
-    return 0
+    return report_failed_figures("compare", failed)
+
+
+CHANCE_TEXT = (
+    "0 is exact equivariance; 1 means phi(g x) is no closer to g phi(x) than the features of "
+    "two unrelated images are to each other; above 1, turning or flipping an image moves its "
+    "features more than replacing it with another image does: different images share most of "
+    "their response (to the background, for one), while the layer's filters respond to "
+    "orientation"
+)
 
 
 def _f(v, digits=3):
@@ -388,7 +409,7 @@ def markdown(report) -> str:
     """compare.md: the per-layer tables."""
     nets = report["alexnet"]
     out = [
-        f"# glassbox compare: {report['model']} vs the glass box on {report['dataset']}",
+        f"# glassbox compare: {report['model']} vs the glass box on {md(report['dataset'])}",
         "",
         f"`{report['command']}` (glassbox {report['glassbox_version']}, "
         f"torch {report['torch_version']})",
@@ -400,6 +421,7 @@ def markdown(report) -> str:
         "||phi(x_i)|| for unrelated images; invariance = the same with phi(g x) and phi(x) after "
         "global average pooling (conv) or directly (fc); fitted map: Lenc & Vedaldi's 1x1 "
         "channel map, fitted on half the images and tested on the other half",
+        f"- E / chance: {CHANCE_TEXT}",
     ]
     for w in report["warnings"]:
         out.append(f"- **warning**: {w}")
@@ -492,15 +514,23 @@ def markdown(report) -> str:
 
 def plot(report, path: Path) -> Path:
     """compare.png: equivariance / chance and Fisher separability per layer."""
-    import matplotlib
+    from ._plots import _pyplot, _save
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ._plots import _save
-
+    plt = _pyplot()
     nets = report["alexnet"]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8))
+    try:
+        _draw_compare(ax1, ax2, report, nets)
+        fig.suptitle(
+            plain(f"glass box vs {report['model']} on {report['dataset']}, group {report['group']}")
+        )
+        fig.tight_layout()
+        return _save(fig, path)
+    finally:
+        plt.close(fig)
+
+
+def _draw_compare(ax1, ax2, report, nets):
     styles = {"random": "o-", "trained": "s-", "symmetrized": "^--"}
     colors = {"random": "tab:blue", "trained": "tab:red", "symmetrized": "tab:green"}
     labels = {
@@ -511,7 +541,7 @@ def plot(report, path: Path) -> Path:
     conv = [k for k, v in nets["random"].items() if v["equivariance"] is not None]
     for key, rows in nets.items():
         ys = [rows[k]["equivariance_vs_chance"] for k in conv if k in rows]
-        ax1.plot(conv[: len(ys)], ys, styles[key], color=colors[key], label=labels[key])
+        ax1.plot(conv[: len(ys)], ys, styles[key], color=colors[key], label=plain(labels[key]))
     g = report["glassbox"]
     gx = [k for k, v in g.items() if v["equivariance"] is not None]
     ax1.plot(
@@ -521,6 +551,11 @@ def plot(report, path: Path) -> Path:
         color="black",
         label="glass box (GB), exactly 0",
     )
+    ax1.axhline(1.0, color="grey", lw=0.8, ls=":")
+    ax1.annotate(
+        "1: no closer than unrelated images (see compare.md)", xy=(0.99, 1.0),
+        xycoords=("axes fraction", "data"), ha="right", va="bottom", fontsize=7, color="dimgrey",
+    )  # fmt: skip
     ax1.set_ylabel("equivariance error / chance")
     ax1.set_title("equivariance per layer (0 = exact)")
     ax1.tick_params(axis="x", rotation=45)
@@ -533,7 +568,7 @@ def plot(report, path: Path) -> Path:
                 [nets[key][k]["separability"]["fisher"] for k in names],
                 styles[key],
                 color=colors[key],
-                label=labels[key],
+                label=plain(labels[key]),
             )
     names = [k for k, v in g.items() if v["separability"]]
     ax2.plot(
@@ -547,8 +582,3 @@ def plot(report, path: Path) -> Path:
     ax2.set_title(f"class separability per layer ({report['n_images']} test images)")
     ax2.tick_params(axis="x", rotation=45)
     ax2.legend(fontsize=8)
-    fig.suptitle(f"glass box vs {report['model']} on {report['dataset']}, group {report['group']}")
-    fig.tight_layout()
-    out = _save(fig, path)
-    plt.close(fig)
-    return out

@@ -7,34 +7,54 @@ from pathlib import Path
 
 import numpy as np
 
-from ._run import check_writable_dir, load_dataset, require_matplotlib, split, write_atomically
-from .datasets import _read_grey, _resize
+from . import _io
+from ._plots import _pyplot, _save, draw_each, plain
+from ._run import (
+    dataset_inputs,
+    load_dataset,
+    prepare_outputs,
+    report_failed_figures,
+    require_matplotlib,
+    split,
+)
+from ._validation import check_allocation
 from .explain import AGGREGATIONS
 from .groups import get_group
 from .persistence import load_model
 
 _TOP_FEATURES = 20
+OUTPUTS = ("explain.json", "explain.png")
 
 
 def read_image(path, shape):
-    """One image file as grey levels (OpenCV; or an .npy (H, W) array), resized to ``shape``
-    with ``INTER_AREA`` as image folders are."""
+    """One image file as grey levels (OpenCV; or an .npy (H, W) array of numbers), resized to
+    ``shape`` with ``INTER_AREA`` as image folders are; every failure a ValueError (or
+    FileNotFoundError) naming ``--image``."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"--image {str(path)!r}: no such file")
+    name = f"--image {str(path)!r}"
+    if not path.exists():
+        raise FileNotFoundError(f"{name}: no such file")
     if path.suffix == ".npy":
-        try:
-            img = np.load(path, allow_pickle=False)
-        except ValueError as exc:
-            raise ValueError(f"--image {str(path)!r}: cannot be read as an array ({exc})") from None
-        if img.ndim != 2 or img.dtype.kind not in "biuf":
-            raise ValueError(
-                f"--image {str(path)!r}: an .npy image must be a 2-D array of numbers, got "
-                f"{img.dtype} of shape {img.shape}"
-            )
+        with _io.open_regular(path, name) as f:
+            h = _io.npy_header(f, name)
+            if len(h.shape) != 2 or 0 in h.shape or h.dtype.kind not in "biuf":
+                raise ValueError(
+                    f"{name}: an .npy image must be a non-empty 2-D array of numbers, got "
+                    f"{h.dtype} of shape {h.shape}"
+                )
+            check_allocation(h.shape, h.dtype, name)
+            f.seek(0)
+            try:
+                img = np.load(f, allow_pickle=False)
+            except (ValueError, OSError, EOFError) as exc:
+                raise ValueError(f"{name}: cannot be read as an array ({exc})") from None
+        if img.dtype.kind == "f" and not np.isfinite(img).all():
+            raise ValueError(f"{name}: contains NaN or infinite values")
+        if img.dtype.kind == "b":
+            img = img.astype(np.uint8)
     else:
-        img = _read_grey(path, name=f"--image {str(path)!r}")
-    return _resize(img, shape)
+        img = _io.read_grey(path, name=name)
+    return _io.resize(img, shape)
 
 
 def _class_name(names, label):
@@ -59,25 +79,79 @@ def _target_label(model, names, text):
     return matches[0]
 
 
+def _dataset_record(meta, model_dir):
+    """The dataset a model was trained on, as ``glassbox run --save-model`` records it, checked
+    field by field: what ``--index`` needs to find the same test images."""
+    data = meta.get("dataset")
+    if not isinstance(data, dict) or "spec" not in data:
+        raise ValueError(
+            f"--index: {model_dir} does not record its dataset (saved outside glassbox run); "
+            "use --image"
+        )
+
+    def bad(key, want):
+        return ValueError(
+            f"--index: {model_dir} records its dataset without a valid {key!r} ({want}, got "
+            f"{data.get(key, 'nothing')!r}); use --image"
+        )
+
+    def is_int(v, lo):
+        return isinstance(v, int) and not isinstance(v, bool) and v >= lo
+
+    if not isinstance(data["spec"], str) or not data["spec"]:
+        raise bad("spec", "a dataset name or path")
+    size = data.get("image_size")
+    if size is not None and not (
+        isinstance(size, list) and len(size) == 2 and all(is_int(v, 1) for v in size)
+    ):
+        raise bad("image_size", "null or [H, W]")
+    if data.get("train_size") is not None and not is_int(data.get("train_size"), 1):
+        raise bad("train_size", "null or a positive int")
+    t = data.get("test_size")
+    if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 < t < 1:
+        raise bad("test_size", "a number in (0, 1)")
+    if not is_int(data.get("seed"), 0):
+        raise bad("seed", "an int >= 0")
+    return data
+
+
+def _class_names(meta, model, model_dir):
+    """The dataset's class names the model's labels index, checked against the model."""
+    names = meta.get("class_names")
+    if names is None:
+        return []
+    labels = model.classes_
+    if (
+        not isinstance(names, list)
+        or not all(isinstance(n, str) for n in names)
+        or len(set(names)) != len(names)
+        or (labels.dtype.kind in "iu" and (labels.min() < 0 or labels.max() >= len(names)))
+    ):
+        raise ValueError(
+            f"{model_dir}: its metadata's class_names do not fit the model's classes "
+            f"{labels.tolist()}"
+        )
+    return names
+
+
 def run(args) -> int:
     """Run ``glassbox explain`` with parsed arguments; returns the exit status."""
     say = (lambda *a: None) if args.quiet else print
     require_matplotlib("glassbox explain draws a PNG with matplotlib")  # before any work
-    out_dir = check_writable_dir(args.out, "--out")
+    model_files = [Path(args.model) / n for n in ("model.json", "arrays.npz")]
+    out_dir = prepare_outputs(
+        "--out", args.out, OUTPUTS, [*model_files, args.image], quiet=args.quiet
+    )
     model, meta = load_model(args.model, with_metadata=True)
     rep = model.representation_
-    names = list(meta.get("class_names") or [])
+    names = _class_names(meta, model, args.model)
     true = None
     if args.image is not None:
         image = read_image(args.image, rep.image_shape_)
         source = str(args.image)
     else:
-        data = meta.get("dataset")
-        if not isinstance(data, dict) or "spec" not in data:
-            raise ValueError(
-                f"--index: {args.model} does not record its dataset (saved outside glassbox "
-                "run); use --image"
-            )
+        data = _dataset_record(meta, args.model)
+        _io.refuse_overwrite([out_dir / n for n in OUTPUTS], dataset_inputs(data["spec"]), "--out")
         ds = load_dataset(data["spec"], data.get("image_size"))
         _, x_test, _, y_test = split(ds, data.get("train_size"), data["test_size"], data["seed"])
         if not 0 <= args.index < len(x_test):
@@ -114,11 +188,13 @@ def run(args) -> int:
         ],
         "heatmap": heat.round(6).tolist(),
     }
-    write_atomically(out_dir / "explain.json", (json.dumps(report, indent=1) + "\n").encode())
-    png = write_explain_png(out_dir / "explain.png", model, ex, image, heat, report)
+    _io.write_atomically(out_dir / "explain.json", (json.dumps(report, indent=1) + "\n").encode())
+    written, failed = draw_each(
+        out_dir, {"explain.png": lambda p: write_explain_png(p, model, ex, image, heat, report)}
+    )
     say(summary(report))
-    say(f"written: {png}, {out_dir / 'explain.json'}")
-    return 0
+    say("written: " + ", ".join(str(p) for p in [*written, out_dir / "explain.json"]))
+    return report_failed_figures("explain", failed)
 
 
 def _headline(report) -> str:
@@ -152,7 +228,7 @@ def _bars(ax, items, title, top=None):
     items = items[::-1]
     vals = [d["contribution"] for d in items]
     ax.barh(range(len(items)), vals, color=["#c33" if v > 0 else "#36c" for v in vals])
-    ax.set_yticks(range(len(items)), [d["name"] for d in items], fontsize=7)
+    ax.set_yticks(range(len(items)), [plain(d["name"]) for d in items], fontsize=7)
     ax.axvline(0, color="k", lw=0.5)
     ax.set_title(title, fontsize=9)
     ax.tick_params(axis="x", labelsize=7)
@@ -161,53 +237,52 @@ def _bars(ax, items, title, top=None):
 def write_explain_png(path, model, ex, image, heat, report):
     """explain.png: the image and its orbit, the pixel heatmap, the target class's prototypes
     and the top contributing feature groups."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    from ._plots import _save
-
+    plt = _pyplot()
     rep = model.representation_
     g = get_group(rep.group)
     k = int(np.flatnonzero(model.classes_ == ex.target[0])[0])
     protos = model.class_prototypes()
     fig = plt.figure(figsize=(14, 10))
-    grid = fig.add_gridspec(3, 8, height_ratios=[1.0, 2.2, 2.6], hspace=0.45, wspace=0.6)
-    for i, name in enumerate(g.elements[:8]):
-        ax = fig.add_subplot(grid[0, i])
-        ax.imshow(g.apply(image, i), cmap="gray")
-        ax.set_title(f"orbit: {name}", fontsize=8)
-        ax.set_axis_off()
-    panels = [("image", image, "gray", None)]
-    vmax = float(np.abs(heat).max()) or 1.0
-    panels.append(("pixel heatmap (red: for, blue: against)", heat, "RdBu_r", (-vmax, vmax)))
-    for key, title in (
-        ("level", "prototype (equivariant)"),
-        ("level_invariant", "prototype (invariant)"),
-    ):
-        if protos[key] is not None:
-            panels.append((f"{title}: {report['target_class']}", protos[key][k], "gray", None))
-    for i, (title, img, cmap, lim) in enumerate(panels):
-        ax = fig.add_subplot(grid[1, 2 * i : 2 * i + 2])
-        im = ax.imshow(img, cmap=cmap, vmin=None if lim is None else lim[0],
-                       vmax=None if lim is None else lim[1])  # fmt: skip
-        ax.set_title(title, fontsize=8)
-        ax.set_axis_off()
-        if cmap == "RdBu_r":
-            fig.colorbar(im, ax=ax, fraction=0.046)
-    agg = report["aggregates"]
-    bottom = grid[2, :].subgridspec(1, 4, wspace=1.1)
-    _bars(fig.add_subplot(bottom[0]), agg["block"], "by block")
-    _bars(fig.add_subplot(bottom[1]), agg["element"], "by group element")
-    _bars(fig.add_subplot(bottom[2]), agg["pattern"], "by pattern (top 10)", 10)
-    _bars(fig.add_subplot(bottom[3]), agg["plane"], "by binarization plane (top 10)", 10)
-    kind = "exact" if report["exact"] else "approximate (occlusion)"
-    fig.suptitle(
-        _headline(report) + f"; score of {report['target_class']} {report['score']:.3f} = baseline "
-        f"{report['baseline']:.3f} + {report['sum_of_contributions']:.3f} [{kind}]",
-        fontsize=10,
-    )
-    out = _save(fig, Path(path))
-    plt.close(fig)
-    return out
+    try:
+        grid = fig.add_gridspec(3, 8, height_ratios=[1.0, 2.2, 2.6], hspace=0.45, wspace=0.6)
+        for i, name in enumerate(g.elements[:8]):
+            ax = fig.add_subplot(grid[0, i])
+            ax.imshow(g.apply(image, i), cmap="gray")
+            ax.set_title(f"orbit: {name}", fontsize=8)
+            ax.set_axis_off()
+        panels = [("image", image, "gray", None)]
+        vmax = float(np.abs(heat).max()) or 1.0
+        panels.append(("pixel heatmap (red: for, blue: against)", heat, "RdBu_r", (-vmax, vmax)))
+        for key, title in (
+            ("level", "prototype (equivariant)"),
+            ("level_invariant", "prototype (invariant)"),
+        ):
+            if protos[key] is not None:
+                panels.append(
+                    (f"{title}: {plain(report['target_class'])}", protos[key][k], "gray", None)
+                )
+        for i, (title, img, cmap, lim) in enumerate(panels):
+            ax = fig.add_subplot(grid[1, 2 * i : 2 * i + 2])
+            im = ax.imshow(img, cmap=cmap, vmin=None if lim is None else lim[0],
+                           vmax=None if lim is None else lim[1])  # fmt: skip
+            ax.set_title(title, fontsize=8)
+            ax.set_axis_off()
+            if cmap == "RdBu_r":
+                fig.colorbar(im, ax=ax, fraction=0.046)
+        agg = report["aggregates"]
+        bottom = grid[2, :].subgridspec(1, 4, wspace=1.1)
+        _bars(fig.add_subplot(bottom[0]), agg["block"], "by block")
+        _bars(fig.add_subplot(bottom[1]), agg["element"], "by group element")
+        _bars(fig.add_subplot(bottom[2]), agg["pattern"], "by pattern (top 10)", 10)
+        _bars(fig.add_subplot(bottom[3]), agg["plane"], "by binarization plane (top 10)", 10)
+        kind = "exact" if report["exact"] else "approximate (occlusion)"
+        fig.suptitle(
+            plain(
+                _headline(report) + f"; score of {report['target_class']} {report['score']:.3f} = "
+                f"baseline {report['baseline']:.3f} + {report['sum_of_contributions']:.3f} [{kind}]"
+            ),
+            fontsize=10,
+        )
+        return _save(fig, Path(path))
+    finally:
+        plt.close(fig)

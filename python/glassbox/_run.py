@@ -5,18 +5,27 @@ from __future__ import annotations
 import json
 import os
 import platform
-import tempfile
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from . import __version__, datasets, metrics
+from . import __version__, _io, datasets, metrics
+from ._io import check_writable_dir
 from ._progress import Stage
+from ._validation import check_allocation, check_memory
 from .classifier import GlassBoxClassifier
 from .representation import GlassBoxRepresentation
 
 _CHUNK = 10_000  # images per transform call: the progress bar's step
+REPORT_FILES = ("report.json", "report.md")
+FIGURES = ("orbits.png", "pca_scatter.png", "separability.png", "confusion.png")
+MODEL_FILES = ("model.json", "arrays.npz")
+
+
+def _idx_files(path: Path):
+    return [p for p in path.iterdir() if p.name.endswith(("-ubyte", "-ubyte.gz"))]
 
 
 def load_dataset(spec: str, image_size=None) -> datasets.ImageDataset:
@@ -30,7 +39,7 @@ def load_dataset(spec: str, image_size=None) -> datasets.ImageDataset:
         raise FileNotFoundError(
             f"--dataset {spec!r}: not digits or fashion-mnist, and no such file or directory"
         )
-    if path.is_file():
+    if not path.is_dir():
         if path.suffix != ".npz":
             raise ValueError(f"--dataset {spec!r}: a file must be an .npz archive")
         return datasets.load_npz(path)
@@ -43,6 +52,50 @@ def load_dataset(spec: str, image_size=None) -> datasets.ImageDataset:
     return datasets.load_image_folder(path, tuple(image_size))
 
 
+def dataset_inputs(spec: str) -> list:
+    """The files and folders ``--dataset spec`` reads: no output may be one of them."""
+    if spec in ("digits", "fashion-mnist"):
+        return []
+    path = Path(spec)
+    if not path.is_dir():
+        return [path]
+    idx = _idx_files(path)
+    return idx if idx else [_io.Folder(path)]
+
+
+def prepare_outputs(option: str, directory, names, inputs, *, quiet=False) -> Path:
+    """Checks made before a command's work, not after it: ``directory`` (given as ``option``)
+    is created and writable, none of the files ``names`` in it is an input or inside one, and
+    temporary files that killed runs left beside them are removed (and reported)."""
+    files = [Path(directory) / n for n in names]
+    _io.refuse_overwrite(files, inputs, option)  # before the directory is even created
+    out_dir = check_writable_dir(directory, option)
+    for f in files:
+        for stale, size in _io.remove_stale_temporaries(f):
+            if not quiet:
+                print(
+                    f"removed {stale}, a temporary file of {size:,} bytes that an interrupted "
+                    "run left",
+                    file=sys.stderr,
+                )
+    return out_dir
+
+
+def prepare_output(args, names=(), inputs=()) -> Path:
+    """``prepare_outputs`` for ``--out``, after checking that ``--plot`` has matplotlib."""
+    if getattr(args, "plot", False):
+        require_matplotlib("--plot needs matplotlib")
+    return prepare_outputs("--out", args.out, names, inputs, quiet=args.quiet)
+
+
+def require_matplotlib(why: str) -> None:
+    """ImportError ``why`` plus how to install, unless matplotlib imports."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise ImportError(f"{why}: pip install matplotlib (or glassbox[plot])") from None
+
+
 def split(ds, train_size, test_size, seed):
     """The standard split when there is one, else a stratified one; then an optional
     stratified sample of the training images."""
@@ -51,6 +104,8 @@ def split(ds, train_size, test_size, seed):
     if ds.n_train is not None:
         x_train, x_test, y_train, y_test = ds.standard_split()
     else:
+        # a stratified split copies every image into one of its two halves
+        check_memory(ds.images.nbytes, f"--dataset {ds.name}: the split of its images")
         if not 0 < test_size < 1:
             raise ValueError(f"--test-size must lie in (0, 1), got {test_size}")
         x_train, x_test, y_train, y_test = train_test_split(
@@ -69,6 +124,7 @@ def split(ds, train_size, test_size, seed):
 
 
 def transform_with_progress(rep, X, label, timings, quiet):
+    check_allocation((len(X), rep.n_features_out_), np.float32, f"the features of {label}")
     out = np.empty((len(X), rep.n_features_out_), dtype=np.float32)
     with Stage(label, timings, "representation", total=len(X), quiet=quiet) as stage:
         for a in range(0, len(X), _CHUNK):
@@ -78,63 +134,51 @@ def transform_with_progress(rep, X, label, timings, quiet):
     return out
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside ``path`` and rename it: never a partial file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a report is an ordinary file
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+SEPARABILITY_MAX = 10_000  # test images the separability is measured on (a stratified sample)
 
 
-def prepare_output(args) -> Path:
-    """Checks a command makes before its work, not after it: matplotlib for ``--plot``, and
-    ``--out`` created and writable.  Returns the output directory."""
-    if args.plot:
-        require_matplotlib("--plot needs matplotlib")
-    return check_writable_dir(args.out, "--out")
+def _separability_sample(y_test, seed):
+    """Indices of the test images the separability is measured on: all of them up to
+    ``SEPARABILITY_MAX``, else a stratified sample (raw pixels in float64 would otherwise need
+    8 bytes a pixel of every test image)."""
+    from sklearn.model_selection import train_test_split
 
-
-def require_matplotlib(why: str) -> None:
-    """ImportError ``why`` plus how to install, unless matplotlib imports."""
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        raise ImportError(f"{why}: pip install matplotlib (or glassbox[plot])") from None
-
-
-def check_writable_dir(path, option) -> Path:
-    """Create directory ``path`` if needed and check it is writable; return it."""
-    out_dir = Path(path)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if not os.access(out_dir, os.W_OK):
-        raise PermissionError(f"{option} {str(out_dir)!r} is not writable")
-    return out_dir
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+    n = len(y_test)
+    if n <= SEPARABILITY_MAX:
+        return np.arange(n)
+    counts = np.bincount(y_test)
+    stratify = y_test if counts[counts > 0].min() >= 2 else None
+    idx, _ = train_test_split(
+        np.arange(n), train_size=SEPARABILITY_MAX, stratify=stratify, random_state=seed
+    )
+    return np.sort(idx)
 
 
 def _round(d):
     return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in d.items()}
 
 
+def _thresholds_note(rep, x_train) -> str | None:
+    """Why fewer thresholds than asked, when so: integer images leave only as many distinct
+    thresholds as there are grey levels between their darkest and brightest pixel."""
+    asked, got = rep.thresholds, len(rep.thresholds_)
+    if not isinstance(asked, int) or got >= asked:
+        return None
+    lo, hi = x_train.min(), x_train.max()
+    return (
+        f"{got} thresholds, not the {asked} asked: the training pixels are integers from "
+        f"{lo} to {hi}, which leave {got} distinct thresholds between them (duplicates dropped)"
+    )
+
+
 def run(args) -> int:
     """Run ``glassbox run`` with parsed arguments; returns the exit status."""
     from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
-    out_dir = prepare_output(args)
+    inputs = dataset_inputs(args.dataset)
+    out_dir = prepare_output(args, REPORT_FILES + (FIGURES if args.plot else ()), inputs)
     if args.save_model is not None:
-        check_writable_dir(args.save_model, "--save-model")
+        prepare_outputs("--save-model", args.save_model, MODEL_FILES, inputs, quiet=args.quiet)
     quiet = args.quiet
     say = (lambda *a: None) if quiet else print
     timings: dict[str, float] = {}
@@ -157,6 +201,7 @@ def run(args) -> int:
     )
     y_enc = clf._check_fit_input(x_train, y_train)
     rep = clf._new_representation()
+    clf._check_fit_memory(rep, x_train.shape, f"--dataset {args.dataset}")
     with Stage("fit representation", timings, "representation", quiet=quiet):
         rep.fit(x_train)
     f_train = transform_with_progress(rep, x_train, "representation (train)", timings, quiet)
@@ -169,11 +214,15 @@ def run(args) -> int:
     del f_train
 
     with Stage("separability", timings, "separability", quiet=quiet):
-        raw = x_test.reshape(len(x_test), -1).astype(np.float64)
+        idx = _separability_sample(y_test, args.seed)
+        raw = x_test[idx].reshape(len(idx), -1).astype(np.float64)
+        y_sep = y_test[idx]
         sep = {
-            "raw": _round(metrics.separability(raw, y_test, random_state=args.seed)),
-            "representation": _round(metrics.separability(f_test, y_test, random_state=args.seed)),
-            "pca": _round(metrics.separability(z_test, y_test, random_state=args.seed)),
+            "raw": _round(metrics.separability(raw, y_sep, random_state=args.seed)),
+            "representation": _round(
+                metrics.separability(f_test[idx], y_sep, random_state=args.seed)
+            ),
+            "pca": _round(metrics.separability(z_test[idx], y_sep, random_state=args.seed)),
         }
     timings["total"] = time.perf_counter() - t_start
 
@@ -195,6 +244,8 @@ def run(args) -> int:
         "classifier": args.classifier,
         "n_components": int(clf.pca_.n_components_),
         "thresholds": [float(t) for t in rep.thresholds_],
+        "thresholds_requested": rep.thresholds,
+        "notes": [n for n in (_thresholds_note(rep, x_train),) if n],
         "class_names": list(ds.class_names),
         "per_class": [
             {
@@ -222,13 +273,9 @@ def run(args) -> int:
             "platform": platform.platform(),
         },
     }
-    write_atomically(out_dir / "report.json", (json.dumps(report, indent=2) + "\n").encode())
-    write_atomically(out_dir / "report.md", markdown(report).encode())
-    if args.plot:
-        from ._plots import write_plots
-
-        with Stage("plots", timings, "plots", quiet=quiet):
-            written = write_plots(out_dir, report, rep, x_test, y_test, z_test, ds.class_names)
+    # everything that is not a figure first: a figure that fails must not cost the results
+    _io.write_atomically(out_dir / "report.json", (json.dumps(report, indent=2) + "\n").encode())
+    _io.write_atomically(out_dir / "report.md", markdown(report).encode())
     if args.save_model is not None:
         from .persistence import save_model
 
@@ -243,14 +290,36 @@ def run(args) -> int:
         meta = {"dataset": dataset, "class_names": list(ds.class_names), "accuracy": acc}
         with Stage("save model", timings, "save", quiet=quiet):
             save_model(clf, args.save_model, metadata=meta)
+    written, failed = [], []
+    if args.plot:
+        from ._plots import write_plots
+
+        with Stage("plots", timings, "plots", quiet=quiet):
+            written, failed = write_plots(
+                out_dir, report, rep, x_test, y_test, z_test, ds.class_names
+            )
     say("")
     say(summary(report))
     say(f"report: {out_dir / 'report.json'}, {out_dir / 'report.md'}")
-    if args.plot:
+    if written:
         say("figures: " + ", ".join(str(p) for p in written))
     if args.save_model is not None:
         say(f"model: {args.save_model} (glassbox explain --model {args.save_model} --index N)")
-    return 0
+    return report_failed_figures("run", failed)
+
+
+def report_failed_figures(command, failed) -> int:
+    """Say which figures could not be drawn (everything else was written); the exit status."""
+    if not failed:
+        return 0
+    for name, exc in failed:
+        print(
+            f"glassbox {command}: error: figure {name} could not be drawn "
+            f"({type(exc).__name__}: {exc})",
+            file=sys.stderr,
+        )
+    print(f"glassbox {command}: every other output was written", file=sys.stderr)
+    return 1
 
 
 def summary(report) -> str:
@@ -270,6 +339,7 @@ def summary(report) -> str:
             f"  {k:15s} {s[k]['ratio']:10.4f}        {s[k]['fisher']:10.2f}   "
             f"{s[k]['silhouette']:8.4f}"
         )
+    lines += [f"note: {n}" for n in report.get("notes", [])]
     t = report["timings"]
     lines.append("seconds: " + ", ".join(f"{k} {v:.2f}" for k, v in t.items()))
     return "\n".join(lines)
@@ -284,12 +354,19 @@ def _block_text(f):
     return "; ".join(parts)
 
 
+def md(text) -> str:
+    """``text`` as one Markdown table cell or heading: ``|`` and ``$`` (which some renderers
+    read as mathematics) escaped, line breaks as spaces."""
+    text = str(text).replace("\\", "\\\\").replace("|", "\\|").replace("$", "\\$")
+    return " ".join(text.split())
+
+
 def markdown(report) -> str:
     """report.md: the report as tables."""
     s = report["separability"]
     f = report["features"]
     out = [
-        f"# glassbox run: {report['dataset']}",
+        f"# glassbox run: {md(report['dataset'])}",
         "",
         f"`{report['command']}` (glassbox {report['glassbox_version']})",
         "",
@@ -299,6 +376,7 @@ def markdown(report) -> str:
         f"{report['n_components']} principal components, {len(report['thresholds'])} thresholds",
         f"- features: {f['total']:,} ({_block_text(f)}); PCA keeps "
         f"{f['pca_explained_variance']:.1%} of their variance",
+        *(f"- note: {n}" for n in report.get("notes", [])),
         "",
         "## Class separability of the test images",
         "",
@@ -321,8 +399,10 @@ def markdown(report) -> str:
         "|---|---:|---:|---:|",
     ]
     for c in report["per_class"]:
-        out.append(f"| {c['class']} | {c['precision']:.3f} | {c['recall']:.3f} | {c['support']} |")
-    names = report["class_names"]
+        out.append(
+            f"| {md(c['class'])} | {c['precision']:.3f} | {c['recall']:.3f} | {c['support']} |"
+        )
+    names = [md(n) for n in report["class_names"]]
     out += ["", "## Confusion matrix (rows: true class, columns: predicted)", ""]
     out.append("| | " + " | ".join(names) + " |")
     out.append("|---|" + "---:|" * len(names))

@@ -11,9 +11,14 @@ walks through the kernels on synthetic images.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
+import threading
 
 from . import __version__
+
+_SEED_MAX = 2**32 - 1  # what NumPy's and scikit-learn's seeds accept
 
 
 def _positive(text: str) -> int:
@@ -34,6 +39,20 @@ def _non_negative(text: str) -> int:
     if v < 0:
         raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {v}")
     return v
+
+
+def _seed(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
+    if not 0 <= v <= _SEED_MAX:
+        raise argparse.ArgumentTypeError(f"expected a seed in [0, 2**32 - 1], got {v}")
+    return v
+
+
+def _add_seed(parser, help_text) -> None:
+    parser.add_argument("--seed", type=_seed, default=0, help=help_text)
 
 
 def _add_dataset_arguments(parser) -> None:
@@ -96,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--n-components", type=_positive, default=200, help="principal components (200)"
     )
-    run.add_argument("--seed", type=int, default=0, help="random seed of splits and samples (0)")
+    _add_seed(run, "random seed of splits and samples, in [0, 2**32 - 1] (0)")
     run.add_argument("--n-threads", type=_positive, default=None, help="kernel threads (all)")
     run.add_argument("--out", default="glassbox-report", help="report directory (glassbox-report)")
     run.add_argument("--plot", action="store_true", help="also write PNG figures (matplotlib)")
@@ -208,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument(
         "--train-batch-size", type=_positive, default=128, help="images per training step (128)"
     )
-    compare.add_argument("--seed", type=int, default=0, help="seed of weights, samples (0)")
+    _add_seed(compare, "seed of weights and samples, in [0, 2**32 - 1] (0)")
     compare.add_argument("--n-threads", type=_positive, default=None, help="torch threads")
     compare.add_argument("--out", default="glassbox-compare", help="output directory")
     compare.add_argument("--plot", action="store_true", help="also write compare.png")
@@ -218,24 +237,44 @@ def build_parser() -> argparse.ArgumentParser:
         "preprocess",
         help="features of a large image collection, streamed to an .npy file",
         description=(
-            "Fit the representation's thresholds on a random sample of INPUT, then stream every "
-            "image through it in chunks and write the features to OUTPUT (.npy) with bounded "
-            "memory. INPUT: an .npy file, an IDX file (gzip or not) or a folder of images. "
-            "OUTPUT appears only when complete (a temporary file is renamed at the end)."
+            "Fit the representation's thresholds on a random sample of INPUT (and, with "
+            "--n-components, a scaler and PCA over all of it), then stream every image through "
+            "the fit in chunks and write the result to OUTPUT (.npy) with bounded memory. The "
+            "fit is saved beside OUTPUT (OUTPUT without .npy, plus .fitted/; or --save-fitted "
+            "DIR) in glassbox's model format; --fitted DIR applies a saved fit instead of "
+            "fitting, so that training, validation and test files share one fit. INPUT: an .npy "
+            "file, an IDX file (gzip or not) or a folder of images. OUTPUT appears only when "
+            "complete (a temporary file is renamed at the end), and never over INPUT."
         ),
     )
     pre.add_argument("input", metavar="INPUT", help=".npy file, IDX file or image folder")
     pre.add_argument("output", metavar="OUTPUT", help="the .npy file to write")
-    pre.add_argument("--group", default="D4", choices=GROUP_NAMES, help="symmetry group (D4)")
+    pre.add_argument(
+        "--fitted",
+        default=None,
+        metavar="DIR",
+        help="apply the fit saved by an earlier glassbox preprocess (its thresholds, scaler and "
+        "PCA) instead of fitting on INPUT; the options that shape a fit are then refused",
+    )
+    pre.add_argument(
+        "--save-fitted",
+        default=None,
+        metavar="DIR",
+        help="where to save the fit (default: beside OUTPUT, OUTPUT's name with .fitted "
+        "instead of .npy; with --fitted, not saved again unless this is given)",
+    )
+    pre.add_argument(
+        "--group", default=None, choices=GROUP_NAMES, help="symmetry group (default D4)"
+    )
     pre.add_argument(
         "--chunk-size", type=_positive, default=10_000, help="images per chunk (10000)"
     )
     pre.add_argument(
         "--fit-sample",
         type=_positive,
-        default=10_000,
+        default=None,
         metavar="N",
-        help="images the thresholds are fitted on (a random sample; 10000)",
+        help="images the thresholds are fitted on (a random sample; default 10000)",
     )
     pre.add_argument(
         "--n-components",
@@ -252,19 +291,67 @@ def build_parser() -> argparse.ArgumentParser:
         nargs=2,
         metavar=("H", "W"),
         default=None,
-        help="size images of a folder are resized to (default: the first image's)",
+        help="size images of a folder are resized to (default: the first image's, or the "
+        "fitted size with --fitted)",
     )
-    pre.add_argument("--seed", type=int, default=0, help="seed of the fit sample (0)")
+    pre.add_argument(
+        "--seed", type=_seed, default=None, help="seed of the fit sample, in [0, 2**32 - 1] (0)"
+    )
     pre.add_argument("--n-threads", type=_positive, default=None, help="kernel threads (all)")
     pre.add_argument("--quiet", action="store_true", help="no progress output")
 
-    tour = sub.add_parser("tour", help="a short tour of the kernels on synthetic images")
+    tour = sub.add_parser(
+        "tour",
+        help="a short tour of the kernels on synthetic images",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     _tour.add_arguments(tour)
     return parser
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised like Ctrl-C's KeyboardInterrupt so that every clean-up that
+    Ctrl-C runs (temporary files removed, writer threads stopped) runs for them too."""
+
+    def __init__(self, signum):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = int(signum)
+
+
+@contextlib.contextmanager
+def signals_as_interrupts(signals=(signal.SIGTERM, signal.SIGHUP)):
+    """While the command runs, ``signals`` interrupt it as Ctrl-C does.
+
+    A signal that is ignored (``nohup`` ignores SIGHUP) stays ignored; after the first, further
+    ones are ignored while the clean-up runs.  Only in the main thread (where Python delivers
+    signals); elsewhere a no-op."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    fired = []
+
+    def handler(signum, frame):
+        if not fired:
+            fired.append(signum)
+            raise Interrupted(signum)
+
+    previous = {}
+    try:
+        for sig in signals:
+            if signal.getsignal(sig) is signal.SIG_DFL:
+                previous[sig] = signal.signal(sig, handler)
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``glassbox`` command; returns the exit status."""
+    """Entry point of the ``glassbox`` command; returns the exit status.
+
+    Errors are reported as ``glassbox COMMAND: error: ...`` with status 1; Ctrl-C, SIGTERM
+    and SIGHUP stop the command with status 128 + the signal's number, after removing every
+    temporary file it was writing."""
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # for the report
@@ -272,31 +359,41 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        if args.command == "tour":
-            from . import _tour
-
-            return _tour.tour(args)
-        if args.command == "preprocess":
-            from . import _preprocess
-
-            return _preprocess.run(args)
-        if args.command == "explain":
-            from . import _explain
-
-            return _explain.run(args)
-        if args.command == "compare":
-            from . import _compare
-
-            return _compare.run(args)
-        from . import _run
-
-        return _run.run(args)
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
-        return 130
+        with signals_as_interrupts():
+            return _dispatch(args)
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", int(signal.SIGINT))
+        name = "" if signum == signal.SIGINT else f" by {signal.Signals(signum).name}"
+        print(f"\ninterrupted{name}", file=sys.stderr)
+        return 128 + signum
+    except MemoryError as exc:  # a last resort: every path estimates its memory beforehand
+        print(f"glassbox {args.command}: error: out of memory ({exc})", file=sys.stderr)
+        return 1
     except (ValueError, TypeError, FileNotFoundError, ImportError, OSError) as exc:
         print(f"glassbox {args.command}: error: {exc}", file=sys.stderr)
         return 1
 
 
-__all__ = ["build_parser", "main"]
+def _dispatch(args) -> int:
+    if args.command == "tour":
+        from . import _tour
+
+        return _tour.tour(args)
+    if args.command == "preprocess":
+        from . import _preprocess
+
+        return _preprocess.run(args)
+    if args.command == "explain":
+        from . import _explain
+
+        return _explain.run(args)
+    if args.command == "compare":
+        from . import _compare
+
+        return _compare.run(args)
+    from . import _run
+
+    return _run.run(args)
+
+
+__all__ = ["Interrupted", "build_parser", "main", "signals_as_interrupts"]

@@ -7,7 +7,7 @@ checks them, and a truncated, corrupt or mismatched file raises an error naming 
 
 from __future__ import annotations
 
-import gzip
+import contextlib
 import os
 import zipfile
 import zlib
@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from . import _io
+from ._validation import check_allocation, check_memory
 
 __all__ = [
     "FASHION_MNIST_CLASSES",
@@ -34,16 +37,6 @@ FASHION_MNIST_CLASSES = (
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 )  # fmt: skip
 
-_IDX_DTYPES = {
-    0x08: np.dtype(np.uint8),
-    0x09: np.dtype(np.int8),
-    0x0B: np.dtype(">i2"),
-    0x0C: np.dtype(">i4"),
-    0x0D: np.dtype(">f4"),
-    0x0E: np.dtype(">f8"),
-}
-_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".ppm", ".tif", ".tiff", ".webp"}
-
 
 @dataclass(frozen=True)
 class ImageDataset:
@@ -52,13 +45,22 @@ class ImageDataset:
     Attributes
     ----------
     images : ndarray, shape (N, H, W)
+        N >= 1 images of at least 1x1 pixels, of numbers (bool, integers or finite floats).
     labels : ndarray of int64, shape (N,)
-        Class indices into ``class_names``.
+        Class indices into ``class_names``.  The loaders here keep only the classes present
+        in the data, so that indices run from 0 to the number of classes less one whatever the
+        stored label values were (``{0, 1000}`` becomes classes ``"0"`` and ``"1000"``).
     class_names : tuple of str
+        Distinct, non-empty names.
     name : str
     n_train : int or None
         When the data come with a standard split, ``images[:n_train]`` is the training set and
-        the rest the test set; None when there is no standard split.
+        the rest the test set (both non-empty); None when there is no standard split.
+
+    Raises
+    ------
+    ValueError
+        Any of the above does not hold (naming the dataset).
     """
 
     images: np.ndarray
@@ -68,15 +70,43 @@ class ImageDataset:
     n_train: int | None = None
 
     def __post_init__(self) -> None:
-        if self.images.ndim != 3 or self.labels.shape != (self.images.shape[0],):
+        x, y, where = self.images, self.labels, self.name
+        if not isinstance(x, np.ndarray) or isinstance(x, np.ma.MaskedArray):
+            raise TypeError(f"{where}: images must be a numpy array, got {type(x).__name__}")
+        if x.ndim != 3 or 0 in x.shape:
             raise ValueError(
-                f"{self.name}: images must be (N, H, W) and labels (N,), got {self.images.shape} "
-                f"and {self.labels.shape}"
+                f"{where}: images must be (N, H, W) with N, H, W >= 1, got shape {x.shape}"
             )
-        if self.labels.size and (
-            self.labels.min() < 0 or self.labels.max() >= len(self.class_names)
+        if x.dtype.kind not in "biuf":
+            raise ValueError(f"{where}: images must hold numbers, got dtype {x.dtype}")
+        if x.dtype.kind == "f" and not np.isfinite(x).all():
+            raise ValueError(f"{where}: images contain NaN or infinite values")
+        if (
+            not isinstance(y, np.ndarray)
+            or isinstance(y, np.ma.MaskedArray)
+            or y.dtype.kind not in "iu"
+            or y.shape != (len(x),)
         ):
-            raise ValueError(f"{self.name}: labels must lie in [0, {len(self.class_names)})")
+            raise ValueError(
+                f"{where}: labels must be {len(x)} integers (one per image), got "
+                f"{getattr(y, 'dtype', type(y).__name__)} of shape {getattr(y, 'shape', None)}"
+            )
+        names = self.class_names
+        if not isinstance(names, tuple) or not all(isinstance(n, str) for n in names):
+            raise ValueError(f"{where}: class_names must be a tuple of str")
+        _check_class_names(names, where)
+        if y.min() < 0 or y.max() >= len(names):
+            raise ValueError(
+                f"{where}: labels must be class indices in [0, {len(names)}), got values "
+                f"{int(y.min())}..{int(y.max())}"
+            )
+        if self.n_train is not None:
+            k = self.n_train
+            if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k < len(x):
+                raise ValueError(
+                    f"{where}: n_train must be an int in [1, {len(x) - 1}] (training and test "
+                    f"images both non-empty), got {k!r}"
+                )
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
@@ -95,17 +125,67 @@ class ImageDataset:
         return self.images[:k], self.images[k:], self.labels[:k], self.labels[k:]
 
 
-def _read_bytes(path: Path) -> bytes:
+def _dataset(where, images, labels, names, name, n_train=None) -> ImageDataset:
+    """An ImageDataset whose errors name ``where`` (the file or folder), not its short name."""
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise OSError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    if raw[:2] == b"\x1f\x8b":
+        return ImageDataset(images, labels, names, name, n_train)
+    except ValueError as exc:
+        text = str(exc)
+        if text.startswith(f"{name}: "):
+            text = text[len(name) + 2 :]
+        raise ValueError(f"{where}: {text}") from None
+
+
+def _check_class_names(names, where) -> None:
+    if not names:
+        raise ValueError(f"{where}: no class names")
+    if any(not n or not n.strip() for n in names):
+        raise ValueError(f"{where}: class names must not be empty")
+    seen = set()
+    for n in names:
+        if n in seen:
+            raise ValueError(f"{where}: class name {n!r} appears more than once")
+        seen.add(n)
+
+
+def _encode_labels(labels, names, where):
+    """(class indices 0..C-1, names) over the classes present in ``labels``.
+
+    Without ``names`` the classes are the distinct label values, named by their values; with
+    ``names`` the labels index them, and the names of absent classes are dropped.
+    """
+    labels = np.asarray(labels)
+    if labels.dtype.kind not in "iu":
+        raise ValueError(f"{where}: labels must be integers, got dtype {labels.dtype}")
+    if labels.size == 0:
+        raise ValueError(f"{where}: holds no labels")
+    present, encoded = np.unique(labels, return_inverse=True)
+    if names is None:
+        return encoded.astype(np.int64).ravel(), tuple(str(int(v)) for v in present)
+    names = tuple(names)
+    _check_class_names(names, where)
+    if present[0] < 0 or present[-1] >= len(names):
+        raise ValueError(
+            f"{where}: labels must index the {len(names)} class names, got values "
+            f"{int(present[0])}..{int(present[-1])}"
+        )
+    return encoded.astype(np.int64).ravel(), tuple(names[int(k)] for k in present)
+
+
+def _names_array(arr, where):
+    """class_names stored as an array: 1-D, of strings (or numbers, named by their text)."""
+    if arr.ndim != 1:
+        raise ValueError(
+            f"{where}: class_names must be a 1-D array of names, got shape {arr.shape}"
+        )
+    if arr.dtype.kind == "S":
         try:
-            return gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise ValueError(f"{path}: corrupt or truncated gzip data ({exc})") from None
-    return raw
+            return tuple(v.decode("utf-8") for v in arr.tolist())
+        except UnicodeDecodeError:
+            raise ValueError(f"{where}: class_names are not UTF-8 text") from None
+    if arr.dtype.kind not in "Uiu":
+        raise ValueError(f"{where}: class_names must be strings, got dtype {arr.dtype}")
+    return tuple(str(v) for v in arr.tolist())
 
 
 def read_idx(path) -> np.ndarray:
@@ -123,28 +203,18 @@ def read_idx(path) -> np.ndarray:
     Raises
     ------
     ValueError
-        A file that is not IDX, or whose size does not match its header (truncated or padded).
+        A file that is not IDX, whose size does not match its header (truncated or padded), or
+        whose gzip data fail their CRC check; or a header declaring more data than memory holds
+        (refused before anything is allocated).
     """
-    path = Path(path)
-    data = _read_bytes(path)
-    if len(data) < 4 or data[0] != 0 or data[1] != 0:
-        raise ValueError(f"{path}: not an IDX file (bad magic number)")
-    dtype = _IDX_DTYPES.get(data[2])
-    if dtype is None:
-        raise ValueError(f"{path}: unknown IDX data type code 0x{data[2]:02x}")
-    ndim = data[3]
-    if not 1 <= ndim <= 4 or len(data) < 4 + 4 * ndim:
-        raise ValueError(f"{path}: corrupt IDX header ({ndim} dimensions)")
-    shape = tuple(int(d) for d in np.frombuffer(data, ">u4", count=ndim, offset=4))
-    expected = int(np.prod(shape, dtype=object)) * dtype.itemsize
-    body = len(data) - 4 - 4 * ndim
-    if body != expected:
-        what = "truncated" if body < expected else "longer than its header says"
-        raise ValueError(
-            f"{path}: {what}: header {shape} needs {expected} bytes of data, found {body}"
-        )
-    arr = np.frombuffer(data, dtype, offset=4 + 4 * ndim).reshape(shape)
-    return arr.astype(dtype.newbyteorder("="))
+    with _io.IdxFile(path) as f:
+        _check_idx_size(f)
+        return f.read_all()
+
+
+def _check_idx_size(f) -> None:
+    """Refuse, from its header, an IDX file whose data the memory available cannot hold."""
+    check_allocation(f.shape, f.dtype, f"{f.name}: the data")
 
 
 def _find(directory: Path, stem: str) -> Path:
@@ -154,19 +224,19 @@ def _find(directory: Path, stem: str) -> Path:
     raise FileNotFoundError(f"{directory}: no {stem} or {stem}.gz")
 
 
-def _pair(directory: Path, prefix: str):
+def _open_pair(directory: Path, prefix: str, stack: contextlib.ExitStack):
+    """The images and labels files of one IDX pair, opened and checked against each other."""
     ipath, lpath = (
         _find(directory, f"{prefix}-images-idx3-ubyte"),
         _find(directory, f"{prefix}-labels-idx1-ubyte"),
     )
-    images, labels = read_idx(ipath), read_idx(lpath)
-    if images.ndim != 3:
-        raise ValueError(f"{ipath}: images must be 3-dimensional, got shape {images.shape}")
-    if labels.ndim != 1 or labels.shape[0] != images.shape[0]:
-        raise ValueError(
-            f"{lpath} has {labels.shape[0]} labels but {ipath} has {images.shape[0]} images"
-        )
-    return images, labels.astype(np.int64)
+    fi = stack.enter_context(_io.IdxFile(ipath, ndim=3, unit="image"))
+    fl = stack.enter_context(_io.IdxFile(lpath, ndim=1, unit="label"))
+    if fl.dtype.kind not in "iu":
+        raise ValueError(f"{lpath}: labels must be integers, got {fl.dtype} (IDX type code)")
+    if fl.n != fi.n:
+        raise ValueError(f"{lpath} has {fl.n} labels but {ipath} has {fi.n} images")
+    return fi, fl
 
 
 def load_idx(directory, *, class_names=None, name=None) -> ImageDataset:
@@ -195,20 +265,23 @@ def load_idx(directory, *, class_names=None, name=None) -> ImageDataset:
         A file is corrupt, truncated, or does not match its partner.
     """
     directory = Path(directory)
-    x_train, y_train = _pair(directory, "train")
-    x_test, y_test = _pair(directory, "t10k")
-    if x_train.shape[1:] != x_test.shape[1:] or x_train.dtype != x_test.dtype:
-        raise ValueError(f"{directory}: training and test images differ in shape or dtype")
-    labels = np.concatenate([y_train, y_test])
-    if class_names is None:
-        class_names = tuple(str(k) for k in range(int(labels.max()) + 1))
-    return ImageDataset(
-        np.concatenate([x_train, x_test]),
-        labels,
-        tuple(class_names),
-        name or directory.name,
-        len(x_train),
-    )
+    with contextlib.ExitStack() as stack:
+        train = _open_pair(directory, "train", stack)
+        test = _open_pair(directory, "t10k", stack)
+        if train[0].record_shape != test[0].record_shape or train[0].dtype != test[0].dtype:
+            raise ValueError(f"{directory}: training and test images differ in shape or dtype")
+        # both halves, then joined into one array (labels as int64), asked before reading
+        n = train[0].n + test[0].n
+        check_memory(
+            2 * (train[0].data_bytes + test[0].data_bytes) + 3 * 8 * n,
+            f"{directory}: its {n} images and labels",
+        )
+        x_train, y_train = (f.read_all() for f in train)
+        x_test, y_test = (f.read_all() for f in test)
+    where = name or directory.name
+    labels, names = _encode_labels(np.concatenate([y_train, y_test]), class_names, str(directory))
+    images = np.concatenate([x_train, x_test])
+    return _dataset(str(directory), images, labels, names, where, len(x_train))
 
 
 def load_fashion_mnist(directory=None) -> ImageDataset:
@@ -265,66 +338,62 @@ def load_npz(path) -> ImageDataset:
     Parameters
     ----------
     path : str or path-like
+        ``images``: (N, H, W) numbers; ``labels``: N integers; ``class_names``: a 1-D array of
+        distinct names that the labels index (default: the label values); ``n_train``: an
+        integer in [1, N - 1], the first ``n_train`` images being the training set.
 
     Returns
     -------
     ImageDataset
+        Its classes are those present in ``labels`` (see :class:`ImageDataset`).
 
     Raises
     ------
     ValueError
-        Missing arrays, wrong shapes, object arrays, or a file that is not a valid ``.npz``.
+        Missing arrays, wrong shapes or dtypes, invalid ``class_names`` or ``n_train``, arrays
+        larger than the memory available (refused from their headers, before reading them), or
+        a file that is not a valid ``.npz`` archive.
     """
     path = Path(path)
-    try:
-        # the file is opened here so that it is closed even when np.load fails half-way
-        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as f:
-            missing = {"images", "labels"} - set(f.files)
-            if missing:
-                raise ValueError(f"{path}: missing array(s) {sorted(missing)}")
-            images, labels = f["images"], f["labels"]
-            names = f["class_names"] if "class_names" in f.files else None
-            n_train = int(f["n_train"]) if "n_train" in f.files else None
-    except FileNotFoundError:
-        raise
-    except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
-        raise ValueError(f"{path}: not a readable .npz file ({exc})") from None
-    except ValueError as exc:
-        if str(path) in str(exc):
-            raise
-        raise ValueError(f"{path}: {exc}") from None
-    if images.ndim != 3:
-        raise ValueError(f"{path}: images must be (N, H, W), got shape {images.shape}")
-    if labels.ndim != 1 or labels.shape[0] != images.shape[0] or labels.dtype.kind not in "iu":
-        raise ValueError(f"{path}: labels must be N integers, got {labels.dtype} {labels.shape}")
-    labels = labels.astype(np.int64)
-    if names is None:
-        names = tuple(str(k) for k in range(int(labels.max()) + 1))
-    return ImageDataset(images, labels, tuple(str(n) for n in names), path.stem, n_train)
-
-
-def _read_grey(path, shape=None, name=None) -> np.ndarray:
-    """One image file as grey levels (OpenCV, ``IMREAD_GRAYSCALE``), resized to ``shape`` if
-    given; a ``ValueError`` naming ``name`` (else the path) when it cannot be decoded."""
-    import cv2
-
-    img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    if img is None:
-        raise ValueError(f"{path if name is None else name}: cannot be read as an image")
-    return img if shape is None else _resize(img, shape)
-
-
-def _resize(img: np.ndarray, shape) -> np.ndarray:
-    """``img`` at ``shape`` (H, W) with ``cv2.INTER_AREA`` (the one resizing rule of every image
-    reader here); dtypes ``cv2.resize`` does not take go through float32."""
-    import cv2
-
-    h, w = shape
-    if img.shape == (h, w):
-        return img
-    if img.dtype not in (np.uint8, np.uint16, np.float32):
-        img = img.astype(np.float32)
-    return cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+    where = str(path)
+    with _io.open_regular(path) as fh:
+        members = _io.npz_members(fh, where)
+        missing = {"images", "labels"} - set(members)
+        if missing:
+            raise ValueError(f"{where}: missing array(s) {sorted(missing)}")
+        im, lb = members["images"], members["labels"]
+        if len(im.shape) != 3 or 0 in im.shape:
+            raise ValueError(
+                f"{where}: images must be (N, H, W) with N, H, W >= 1, got shape {im.shape}"
+            )
+        if len(lb.shape) != 1 or lb.shape[0] != im.shape[0] or lb.dtype.kind not in "iu":
+            raise ValueError(
+                f"{where}: labels must be N integers (N = {im.shape[0]} images), got {lb.dtype} "
+                f"{lb.shape}"
+            )
+        for key in ("class_names", "n_train"):
+            if key in members:
+                check_memory(members[key].nbytes, f"{where}: {key}")
+        check_memory(im.nbytes + 2 * 8 * lb.shape[0], f"{where}: the images")
+        fh.seek(0)
+        try:
+            with np.load(fh, allow_pickle=False) as f:
+                images, labels = f["images"], f["labels"]
+                names = f["class_names"] if "class_names" in members else None
+                n_train = f["n_train"] if "n_train" in members else None
+        except (OSError, EOFError, zlib.error, zipfile.BadZipFile, ValueError) as exc:
+            raise ValueError(f"{where}: not a valid .npz archive ({exc})") from None
+    if names is not None:
+        names = _names_array(names, where)
+    if n_train is not None:
+        if n_train.shape != () or n_train.dtype.kind not in "iu":
+            raise ValueError(
+                f"{where}: n_train must be one integer, got {n_train.dtype} of shape "
+                f"{n_train.shape}" + (f" ({n_train.item()!r})" if n_train.size == 1 else "")
+            )
+        n_train = int(n_train)
+    labels, names = _encode_labels(labels, names, where)
+    return _dataset(where, images, labels, names, path.stem, n_train)
 
 
 def load_image_folder(root, shape) -> ImageDataset:
@@ -354,21 +423,26 @@ def load_image_folder(root, shape) -> ImageDataset:
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"{root} is not a directory")
-    if len(shape) != 2 or any(int(s) < 1 for s in shape):
-        raise ValueError(f"shape must be (H, W) with positive sides, got {shape}")
-    h, w = (int(s) for s in shape)
+    try:
+        h, w = (int(s) for s in shape)
+    except (TypeError, ValueError):
+        raise ValueError(f"shape must be (H, W) with positive sides, got {shape!r}") from None
+    if h < 1 or w < 1:
+        raise ValueError(f"shape must be (H, W) with positive sides, got {shape!r}")
     classes = sorted(p.name for p in root.iterdir() if p.is_dir())
     if not classes:
         raise ValueError(f"{root} has no class sub-folders")
-    images, labels = [], []
+    files, labels = [], []
     for k, cls in enumerate(classes):
         for f in sorted((root / cls).iterdir()):
-            if f.suffix.lower() not in _IMAGE_SUFFIXES or not f.is_file():
-                continue
-            images.append(_read_grey(f, (h, w)))
-            labels.append(k)
-    if not images:
+            if f.suffix.lower() in _io.IMAGE_SUFFIXES and f.is_file():
+                files.append(f)
+                labels.append(k)
+    if not files:
         raise ValueError(f"{root}: no image files in its class folders")
-    return ImageDataset(
-        np.stack(images), np.array(labels, dtype=np.int64), tuple(classes), root.name
-    )
+    check_allocation((len(files), h, w), np.uint8, f"{root}: {len(files)} images at shape {shape}")
+    images = np.empty((len(files), h, w), dtype=np.uint8)
+    for i, f in enumerate(files):
+        images[i] = _io.read_grey(f, (h, w))
+    labels, names = _encode_labels(np.array(labels, dtype=np.int64), classes, str(root))
+    return _dataset(str(root), images, labels, names, root.name)
