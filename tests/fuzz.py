@@ -1,10 +1,18 @@
-"""Fuzz harness for every public glassbox kernel.
+"""Fuzz harness for every public glassbox kernel and every file reader.
 
-Each case draws a kernel and arbitrary arguments: dtypes (including complex, object, strings,
-float16, big-endian), shapes (including 0 and huge broadcast views), strides (slices, negative
-steps, transposes), values (NaN, inf, extremes), thresholds, group names, pool sizes, outputs and
-n_threads.  The outcome must be either the NumPy reference's result, or a TypeError / ValueError
-with a message: never another exception, never a crash.
+Each kernel case draws a kernel and arbitrary arguments: dtypes (including complex, object,
+strings, float16, big-endian), shapes (including 0 and huge broadcast views), strides (slices,
+negative steps, transposes), values (NaN, inf, extremes), thresholds, group names, pool sizes,
+outputs and n_threads.  The outcome must be either the NumPy reference's result, or a TypeError /
+ValueError with a message: never another exception, never a crash.
+
+Each reader case writes a valid file (an IDX file, gzip or not; an ``.npz`` dataset; a saved
+model), damages it at random (flipped, inserted or removed bytes, truncation, data appended, a
+changed header field), and reads it back through every path that reads such files.  The outcome
+must be a ValueError with a message, or data that the damage could not have changed: a gzip,
+zip or model file read without error must give exactly what was written (their checksums
+cover every byte that matters), and the IDX reader of ``glassbox.datasets`` and that of
+``glassbox.streaming`` must agree.
 
     python tests/fuzz.py --seconds 60        # what CI runs (under the sanitizer build)
     python tests/fuzz.py --seconds 3600      # a long run
@@ -15,7 +23,10 @@ It prints the number of inputs executed.
 from __future__ import annotations
 
 import argparse
+import gzip
+import io
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -154,8 +165,157 @@ def _native(x):
     return np.ascontiguousarray(x, dtype=x.dtype.newbyteorder("="))
 
 
+_WORK = {}
+
+
+def _workdir() -> Path:
+    if "dir" not in _WORK:
+        _WORK["dir"] = Path(tempfile.mkdtemp(prefix="glassbox-fuzz-"))
+    return _WORK["dir"]
+
+
+def damage(data, raw: bytes, header: int) -> tuple[bytes, str]:
+    """``raw`` damaged in one of several ways (or not at all); the name of the damage."""
+    kind = data.draw(
+        st.sampled_from(["none", "flip", "insert", "remove", "truncate", "append", "header"]),
+        label="damage",
+    )
+    b = bytearray(raw)
+    if kind == "none" or not b:
+        return bytes(b), "none"
+    pos = data.draw(st.integers(0, len(b) - 1), label="position")
+    if kind == "flip":
+        b[pos] ^= data.draw(st.integers(1, 255), label="xor")
+    elif kind == "insert":
+        b[pos:pos] = data.draw(st.binary(min_size=1, max_size=8), label="inserted")
+    elif kind == "remove":
+        del b[pos : pos + data.draw(st.integers(1, 8), label="removed")]
+    elif kind == "truncate":
+        del b[pos:]
+    elif kind == "append":
+        b += data.draw(st.binary(min_size=1, max_size=64), label="appended")
+    else:  # a byte of the header (dimensions, type code, magic)
+        i = data.draw(st.integers(0, max(0, min(header, len(b)) - 1)), label="header byte")
+        b[i] = data.draw(st.integers(0, 255), label="value")
+    return bytes(b), kind
+
+
+def _idx_file(data, rng):
+    ndim = data.draw(st.integers(1, 3), label="idx ndim")
+    code, dtype = data.draw(
+        st.sampled_from([(0x08, "u1"), (0x09, "i1"), (0x0B, ">i2"), (0x0C, ">i4"), (0x0D, ">f4"),
+                         (0x0E, ">f8")]), label="idx type")  # fmt: skip
+    shape = tuple(data.draw(st.integers(0, 6), label="idx dim") for _ in range(ndim))
+    x = (rng.integers(0, 120, shape) - (0 if dtype == "u1" else 30)).astype(dtype)
+    raw = bytes([0, 0, code, ndim]) + np.array(shape, ">u4").tobytes() + x.tobytes()
+    return x.astype(np.dtype(dtype).newbyteorder("=")), raw, 4 + 4 * ndim
+
+
+def _read_both_idx(path, ndim):
+    """read_idx, and (for images) streaming in chunks of 2: ("ok", array) or ("error", text)."""
+    outcomes = []
+    try:
+        outcomes.append(("ok", gb.datasets.read_idx(path)))
+    except ValueError as exc:
+        assert str(exc)
+        outcomes.append(("error", str(exc)))
+    if ndim == 3:
+        try:
+            with gb.streaming.open_images(path) as src:
+                bounds = [(a, min(len(src), a + 2)) for a in range(0, len(src), 2)] or [(0, 0)]
+                outcomes.append(("ok", np.concatenate([src.read(a, b) for a, b in bounds])))
+        except ValueError as exc:
+            assert str(exc)
+            outcomes.append(("error", str(exc)))
+    return outcomes
+
+
+def check_reader(data, reader):
+    """Write, damage and read back one file; returns "accepted" or "rejected"."""
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+    path = _workdir() / f"case-{COUNT['cases']}"
+    if reader == "idx":
+        x, raw, header = _idx_file(data, rng)
+        compressed = data.draw(st.booleans(), label="gzip")
+        stored = gzip.compress(raw, mtime=0) if compressed else raw
+        bad, kind = damage(data, stored, 10 if compressed else header)
+        path.write_bytes(bad)
+        outcomes = _read_both_idx(path, x.ndim if not kind == "header" else 3)
+        oks = [v for k, v in outcomes if k == "ok"]
+        if len(oks) == 2:
+            assert oks[0].dtype == oks[1].dtype and np.array_equal(oks[0], oks[1])
+        if x.ndim == 3 and kind != "header":
+            assert len(oks) in (0, len(outcomes)), outcomes  # both paths agree
+        for got in oks:
+            if compressed or kind == "none":
+                assert got.shape == x.shape and np.array_equal(got, x), kind
+        path.unlink()
+        return "accepted" if oks else "rejected"
+    if reader == "npz":
+        n = data.draw(st.integers(1, 6), label="n")
+        images = rng.integers(0, 256, (n, 3, 3)).astype(np.uint8)
+        labels = rng.integers(0, 3, n)
+        buf = io.BytesIO()
+        extra = {"n_train": np.array(data.draw(st.integers(-1, n + 1)))} if n > 1 else {}
+        savez = np.savez_compressed if data.draw(st.booleans()) else np.savez
+        savez(buf, images=images, labels=labels, **extra)
+        bad, kind = damage(data, buf.getvalue(), 64)
+        path.write_bytes(bad)
+        try:
+            ds = gb.datasets.load_npz(path)
+        except ValueError as exc:
+            assert str(exc)
+            return "rejected"
+        finally:
+            path.unlink()
+        # read without error: what was written (zip members carry CRC-32s)
+        assert np.array_equal(ds.images, images), kind
+        present = np.unique(labels)
+        assert ds.class_names == tuple(str(v) for v in present)
+        assert np.array_equal(present[ds.labels], labels)
+        return "accepted"
+    model_dir = _saved_model()
+    name = data.draw(st.sampled_from(["model.json", "arrays.npz"]), label="model file")
+    target = _workdir() / f"model-{COUNT['cases']}"
+    target.mkdir()
+    for f in ("model.json", "arrays.npz"):
+        (target / f).write_bytes((model_dir / f).read_bytes())
+    bad, kind = damage(data, (model_dir / name).read_bytes(), 32)
+    (target / name).write_bytes(bad)
+    try:
+        model = gb.load_model(target)
+    except ValueError as exc:
+        assert str(exc)
+        return "rejected"
+    finally:
+        for f in target.iterdir():
+            f.unlink()
+        target.rmdir()
+    X, expected = _WORK["probe"]
+    assert np.array_equal(model.predict(X), expected), kind
+    return "accepted"
+
+
+def _saved_model() -> Path:
+    if "model" not in _WORK:
+        ds = gb.datasets.load_digits()
+        clf = gb.GlassBoxClassifier(
+            gb.GlassBoxRepresentation(thresholds=6), n_components=8, classifier="lda"
+        ).fit(ds.images[:200], ds.labels[:200])
+        _WORK["model"] = gb.save_model(clf, _workdir() / "saved", metadata={"k": [1, "a"]})
+        _WORK["probe"] = (ds.images[200:260], clf.predict(ds.images[200:260]))
+    return _WORK["model"]
+
+
 def check_case(data):
-    """Draw one kernel call; assert its outcome.  Returns "accepted" or "rejected"."""
+    """Draw one kernel call or file read; assert its outcome.  Returns "accepted" or
+    "rejected"."""
+    if data.draw(st.integers(0, 4), label="reader?") == 0:
+        reader = data.draw(st.sampled_from(["idx", "npz", "model"]), label="reader")
+        outcome = check_reader(data, reader)
+        COUNT[outcome] += 1
+        PER_KERNEL[f"read {reader}", outcome] = PER_KERNEL.get((f"read {reader}", outcome), 0) + 1
+        return outcome
     kernel = data.draw(
         st.sampled_from(
             [
