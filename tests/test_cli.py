@@ -383,6 +383,7 @@ def test_memory_is_checked_before_the_layout_and_the_features(tmp_path, capsys, 
     err = capsys.readouterr().err
     assert "fitting on 27 images of 2000x2000 (up to 10,000,000 features each) would need" in err
     assert "more than this machine's memory available now (2.0 GiB)" in err
+    assert "train on fewer with --train-size N" in err  # what the command can do about it
     assert built == []  # refused before the layout was built
 
 

@@ -201,7 +201,9 @@ def run(args) -> int:
     )
     y_enc = clf._check_fit_input(x_train, y_train)
     rep = clf._new_representation()
-    clf._check_fit_memory(rep, x_train.shape, f"--dataset {args.dataset}")
+    clf._check_fit_memory(
+        rep, x_train.shape, f"--dataset {args.dataset}", "train on fewer with --train-size N"
+    )
     with Stage("fit representation", timings, "representation", quiet=quiet):
         rep.fit(x_train)
     f_train = transform_with_progress(rep, x_train, "representation (train)", timings, quiet)

@@ -236,7 +236,7 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
             )
         return y_enc.ravel()
 
-    def _check_fit_memory(self, rep, shape, what="X"):
+    def _check_fit_memory(self, rep, shape, what="X", hint=None):
         """Refuse, before the feature layout or any feature is computed, a fit on images of
         ``shape`` (N, H, W) whose features cannot be held: in memory, the features, their
         scaled copy and PCA's centred copy; with ``pca_batch_size``, one chunk of them and the
@@ -246,11 +246,14 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         nf = rep._max_features(H, W)
         k = min(self.n_components, n, nf)
         if self.pca_batch_size is None:
-            need, hint = 3 * 4 * n * nf + 2 * 8 * n * k, "pass pca_batch_size to stream them"
+            need = 3 * 4 * n * nf + 2 * 8 * n * k
+            hint = "pass pca_batch_size to stream them" if hint is None else hint
         else:
-            need, hint = 4 * 8 * min(self.pca_batch_size, n) * nf + 4 * n * k, ""
+            need = 4 * 8 * min(self.pca_batch_size, n) * nf + 4 * n * k
         check_memory(
-            need, f"{what}: fitting on {n:,} images of {H}x{W} (up to {nf:,} features each)", hint
+            need,
+            f"{what}: fitting on {n:,} images of {H}x{W} (up to {nf:,} features each)",
+            hint or "",
         )
 
     # What fit sets (``pipeline_`` is rebuilt from the others by ``_assemble``).
