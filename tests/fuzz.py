@@ -23,8 +23,11 @@ It prints the number of inputs executed.
 from __future__ import annotations
 
 import argparse
+import atexit
 import gzip
 import io
+import itertools
+import shutil
 import sys
 import tempfile
 import time
@@ -166,11 +169,14 @@ def _native(x):
 
 
 _WORK = {}
+_FILES = itertools.count()  # a fresh name for every file a reader case writes
 
 
 def _workdir() -> Path:
+    """A temporary directory for the reader cases, removed when the process exits."""
     if "dir" not in _WORK:
         _WORK["dir"] = Path(tempfile.mkdtemp(prefix="glassbox-fuzz-"))
+        atexit.register(shutil.rmtree, _WORK["dir"], True)
     return _WORK["dir"]
 
 
@@ -233,7 +239,7 @@ def _read_both_idx(path, ndim):
 def check_reader(data, reader):
     """Write, damage and read back one file; returns "accepted" or "rejected"."""
     rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
-    path = _workdir() / f"case-{COUNT['cases']}"
+    path = _workdir() / f"case-{next(_FILES)}"
     if reader == "idx":
         x, raw, header = _idx_file(data, rng)
         compressed = data.draw(st.booleans(), label="gzip")
@@ -276,7 +282,7 @@ def check_reader(data, reader):
         return "accepted"
     model_dir = _saved_model()
     name = data.draw(st.sampled_from(["model.json", "arrays.npz"]), label="model file")
-    target = _workdir() / f"model-{COUNT['cases']}"
+    target = _workdir() / f"model-{next(_FILES)}"
     target.mkdir()
     for f in ("model.json", "arrays.npz"):
         (target / f).write_bytes((model_dir / f).read_bytes())

@@ -252,6 +252,7 @@ def test_npz_fields_that_are_fine(tmp_path):
 def test_image_dataset_refuses_inconsistent_fields():
     x, y = np.zeros((3, 2, 2), np.uint8), np.array([0, 1, 1])
     datasets.ImageDataset(x, y, ("a", "b"), "ok", 2)
+    assert datasets.ImageDataset(x, y, ["a", "b"], "list").class_names == ("a", "b")
     for args, message in [
         ((x, y, ("a", "a"), "d"), "appears more than once"),
         ((x, y, ("a",), "d"), r"labels must be class indices in \[0, 1\)"),
@@ -260,7 +261,8 @@ def test_image_dataset_refuses_inconsistent_fields():
         ((x[:0], y[:0], ("a", "b"), "d"), "with N, H, W >= 1"),
         ((x, y, ("a", "b"), "d", 3), r"n_train must be an int in \[1, 2\]"),
         ((x, y, ("a", "b"), "d", True), "n_train must be an int"),
-        ((x, y, ["a", "b"], "d"), "class_names must be a tuple of str"),
+        ((x, y, "ab", "d"), "class_names must be a sequence of str"),
+        ((x, y, ("a", 2), "d"), "class_names must be a sequence of str"),
     ]:
         with pytest.raises(ValueError, match=message):
             datasets.ImageDataset(*args)

@@ -138,14 +138,14 @@ SEPARABILITY_MAX = 10_000  # test images the separability is measured on (a stra
 
 
 def _separability_sample(y_test, seed):
-    """Indices of the test images the separability is measured on: all of them up to
+    """The test images the separability is measured on (an index): all of them up to
     ``SEPARABILITY_MAX``, else a stratified sample (raw pixels in float64 would otherwise need
     8 bytes a pixel of every test image)."""
     from sklearn.model_selection import train_test_split
 
     n = len(y_test)
     if n <= SEPARABILITY_MAX:
-        return np.arange(n)
+        return slice(None)  # all of them, as views: no copy
     counts = np.bincount(y_test)
     stratify = y_test if counts[counts > 0].min() >= 2 else None
     idx, _ = train_test_split(
@@ -164,6 +164,8 @@ def _thresholds_note(rep, x_train) -> str | None:
     asked, got = rep.thresholds, len(rep.thresholds_)
     if not isinstance(asked, int) or got >= asked:
         return None
+    if x_train.dtype.kind not in "biu":
+        return f"{got} thresholds, not the {asked} asked: duplicates dropped"
     lo, hi = x_train.min(), x_train.max()
     return (
         f"{got} thresholds, not the {asked} asked: the training pixels are integers from "
@@ -217,8 +219,8 @@ def run(args) -> int:
 
     with Stage("separability", timings, "separability", quiet=quiet):
         idx = _separability_sample(y_test, args.seed)
-        raw = x_test[idx].reshape(len(idx), -1).astype(np.float64)
         y_sep = y_test[idx]
+        raw = x_test[idx].reshape(len(y_sep), -1).astype(np.float64)
         sep = {
             "raw": _round(metrics.separability(raw, y_sep, random_state=args.seed)),
             "representation": _round(

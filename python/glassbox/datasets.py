@@ -51,7 +51,7 @@ class ImageDataset:
         in the data, so that indices run from 0 to the number of classes less one whatever the
         stored label values were (``{0, 1000}`` becomes classes ``"0"`` and ``"1000"``).
     class_names : tuple of str
-        Distinct, non-empty names.
+        Distinct, non-empty names (any sequence of str is kept as a tuple).
     name : str
     n_train : int or None
         When the data come with a standard split, ``images[:n_train]`` is the training set and
@@ -92,8 +92,10 @@ class ImageDataset:
                 f"{getattr(y, 'dtype', type(y).__name__)} of shape {getattr(y, 'shape', None)}"
             )
         names = self.class_names
-        if not isinstance(names, tuple) or not all(isinstance(n, str) for n in names):
-            raise ValueError(f"{where}: class_names must be a tuple of str")
+        if isinstance(names, str) or not all(isinstance(n, str) for n in names):
+            raise ValueError(f"{where}: class_names must be a sequence of str")
+        names = tuple(names)
+        object.__setattr__(self, "class_names", names)  # a list given is kept as a tuple
         _check_class_names(names, where)
         if y.min() < 0 or y.max() >= len(names):
             raise ValueError(
@@ -208,13 +210,8 @@ def read_idx(path) -> np.ndarray:
         (refused before anything is allocated).
     """
     with _io.IdxFile(path) as f:
-        _check_idx_size(f)
+        check_allocation(f.shape, f.dtype, f"{f.name}: the data")  # from the header, first
         return f.read_all()
-
-
-def _check_idx_size(f) -> None:
-    """Refuse, from its header, an IDX file whose data the memory available cannot hold."""
-    check_allocation(f.shape, f.dtype, f"{f.name}: the data")
 
 
 def _find(directory: Path, stem: str) -> Path:
