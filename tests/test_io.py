@@ -349,3 +349,14 @@ def test_decoders_say_nothing_on_stderr(tmp_path):
     assert done.stdout.count("refused") == 3
     assert done.stderr == ""
     assert "PNG" in done.stdout or "JPEG" in done.stdout  # the decoder's words, in the message
+
+
+def test_check_writable_dir_without_creating(tmp_path):
+    target = tmp_path / "a" / "b.fitted"
+    assert _io.check_writable_dir(target, "--save-fitted", create=False) == target
+    assert not (tmp_path / "a").exists()  # the writer creates it, when it writes
+    (tmp_path / "file").write_text("x")  # the nearest existing parent is not a directory
+    with pytest.raises(PermissionError, match="is not writable"):
+        _io.check_writable_dir(tmp_path / "file" / "x" / "y", "--save-fitted", create=False)
+    with pytest.raises(NotADirectoryError, match="exists and is not a directory"):
+        _io.check_writable_dir(tmp_path / "file", "--save-fitted", create=False)

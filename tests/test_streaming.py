@@ -590,3 +590,17 @@ def test_preprocess_fitted_refuses_what_would_change_the_fit(images, tmp_path, c
     assert "holds a classifier" in capsys.readouterr().err
     assert main([*base[:3], "--fitted", str(tmp_path / "nothing")]) == 1
     assert "no model.json" in capsys.readouterr().err
+
+
+def test_preprocess_saves_no_fit_of_a_file_found_corrupt(images, tmp_path, capsys):
+    """The sample the thresholds are fitted on is read before the end of a gzip file, whose
+    CRC is checked last: neither the output nor the fit of a corrupt file is left."""
+    write_idx(tmp_path / "x-idx3-ubyte.gz", images, compress=True)
+    raw = bytearray((tmp_path / "x-idx3-ubyte.gz").read_bytes())
+    raw[-8] ^= 0xFF  # the stored CRC: every image decodes, the check at the end fails
+    (tmp_path / "x-idx3-ubyte.gz").write_bytes(bytes(raw))
+    out = tmp_path / "f.npy"
+    args = ["preprocess", str(tmp_path / "x-idx3-ubyte.gz"), str(out), "--fit-sample", "50"]
+    assert main([*args, "--quiet"]) == 1
+    assert "CRC check failed" in capsys.readouterr().err
+    assert not out.exists() and not (tmp_path / "f.fitted").exists() and no_temporaries(tmp_path)

@@ -217,11 +217,21 @@ def write_atomically(path, data) -> Path:
         return tmp.publish()
 
 
-def check_writable_dir(path, option) -> Path:
-    """Create directory ``path`` if needed and check that it is writable; return it."""
+def check_writable_dir(path, option, *, create=True) -> Path:
+    """Check that directory ``path`` is writable, creating it if needed; return it.
+
+    With ``create=False`` a missing directory is not created (the writer will), but its
+    nearest existing parent must be a writable directory."""
     out_dir = Path(path)
     if out_dir.exists() and not out_dir.is_dir():
         raise NotADirectoryError(f"{option} {str(out_dir)!r} exists and is not a directory")
+    if not out_dir.exists() and not create:
+        parent = out_dir.absolute().parent
+        while not parent.exists():
+            parent = parent.parent
+        if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+            raise PermissionError(f"{option} {str(out_dir)!r}: {str(parent)!r} is not writable")
+        return out_dir
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

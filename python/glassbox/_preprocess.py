@@ -75,7 +75,10 @@ def run(args) -> int:
     if save_dir is None and args.fitted is None:
         save_dir = default_fitted_dir(output)
     if save_dir is not None:
-        prepare_outputs("--save-fitted", save_dir, MODEL_FILES, inputs, quiet=args.quiet)
+        # created only when the fit is saved, after every image was read
+        prepare_outputs(
+            "--save-fitted", save_dir, MODEL_FILES, inputs, quiet=args.quiet, create=False
+        )
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     if args.fitted is not None:
@@ -101,20 +104,22 @@ def run(args) -> int:
         else:
             say(f"fit: {args.fitted} (thresholds{', scaler' * (scaler is not None)}"
                 f"{', PCA' * (pca is not None)})")  # fmt: skip
-        if save_dir is not None:
-            meta = {
-                "kind": "glassbox preprocess",
-                "input": str(Path(args.input).resolve()),
-                "n_images": n,
-                "fitted_from": None if args.fitted is None else str(Path(args.fitted).resolve()),
-            }
-            save_model(preprocessing(rep, scaler, pca), save_dir, metadata=meta)
         with Stage(f"write {output}", timings, "write", total=n, quiet=args.quiet) as stage:
             kw = {"chunk_size": args.chunk_size, "progress": lambda d, t: stage.advance(d)}
             if pca is None:
                 result = streaming.transform_chunked(rep, src, output, **kw)
             else:
                 result = streaming.transform_reduced(rep, scaler, pca, src, output, **kw)
+    if save_dir is not None:
+        # only now: every image has been read and verified (a gzip file's CRC is checked at
+        # its end), so the fit saved was not made from a file found corrupt afterwards
+        meta = {
+            "kind": "glassbox preprocess",
+            "input": str(Path(args.input).resolve()),
+            "n_images": n,
+            "fitted_from": None if args.fitted is None else str(Path(args.fitted).resolve()),
+        }
+        save_model(preprocessing(rep, scaler, pca), save_dir, metadata=meta)
     total = time.perf_counter() - t0
     say(
         f"{output}: {result.shape[0]:,} x {result.shape[1]:,} float32 "

@@ -63,13 +63,14 @@ def dataset_inputs(spec: str) -> list:
     return idx if idx else [_io.Folder(path)]
 
 
-def prepare_outputs(option: str, directory, names, inputs, *, quiet=False) -> Path:
+def prepare_outputs(option: str, directory, names, inputs, *, quiet=False, create=True) -> Path:
     """Checks made before a command's work, not after it: ``directory`` (given as ``option``)
-    is created and writable, none of the files ``names`` in it is an input or inside one, and
-    temporary files that killed runs left beside them are removed (and reported)."""
+    is writable (created now, or with ``create=False`` by the writer), none of the files
+    ``names`` in it is an input or inside one, and temporary files that killed runs left beside
+    them are removed (and reported)."""
     files = [Path(directory) / n for n in names]
     _io.refuse_overwrite(files, inputs, option)  # before the directory is even created
-    out_dir = check_writable_dir(directory, option)
+    out_dir = check_writable_dir(directory, option, create=create)
     for f in files:
         for stale, size in _io.remove_stale_temporaries(f):
             if not quiet:
