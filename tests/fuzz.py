@@ -218,7 +218,8 @@ def _idx_file(data, rng):
 
 
 def _read_both_idx(path, ndim):
-    """read_idx, and (for images) streaming in chunks of 2: ("ok", array) or ("error", text)."""
+    """read_idx, and (for images) streaming in about four chunks: ("ok", array) or ("error",
+    text)."""
     outcomes = []
     try:
         outcomes.append(("ok", gb.datasets.read_idx(path)))
@@ -228,7 +229,9 @@ def _read_both_idx(path, ndim):
     if ndim == 3:
         try:
             with gb.streaming.open_images(path) as src:
-                bounds = [(a, min(len(src), a + 2)) for a in range(0, len(src), 2)] or [(0, 0)]
+                step = max(2, -(-len(src) // 4))
+                bounds = [(a, min(len(src), a + step)) for a in range(0, len(src), step)]
+                bounds = bounds or [(0, 0)]  # no images: the reader still checks the end
                 outcomes.append(("ok", np.concatenate([src.read(a, b) for a, b in bounds])))
         except ValueError as exc:
             assert str(exc)
@@ -250,8 +253,9 @@ def check_reader(data, reader):
         oks = [v for k, v in outcomes if k == "ok"]
         if len(oks) == 2:
             assert oks[0].dtype == oks[1].dtype and np.array_equal(oks[0], oks[1])
-        if x.ndim == 3 and kind != "header":
+        if x.ndim == 3 and kind != "header" and 0 not in x.shape[1:]:
             assert len(oks) in (0, len(outcomes)), outcomes  # both paths agree
+        # (images of no pixels are refused by streaming alone: read_idx reads any array)
         for got in oks:
             if compressed or kind == "none":
                 assert got.shape == x.shape and np.array_equal(got, x), kind

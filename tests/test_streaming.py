@@ -604,3 +604,20 @@ def test_preprocess_saves_no_fit_of_a_file_found_corrupt(images, tmp_path, capsy
     assert main([*args, "--quiet"]) == 1
     assert "CRC check failed" in capsys.readouterr().err
     assert not out.exists() and not (tmp_path / "f.fitted").exists() and no_temporaries(tmp_path)
+
+
+@pytest.mark.parametrize("shape", [(2**32 - 1, 0, 5), (10, 5, 0), (0, 0, 0)])
+def test_sources_of_images_without_pixels_are_refused(rep, tmp_path, shape):
+    """A damaged IDX header (one byte) can declare billions of 0-pixel images, which a reader
+    would loop over for ever: images must have pixels."""
+    head = bytes([0, 0, 0x08, 3]) + np.array(shape, ">u4").tobytes()
+    for compress in (False, True):
+        path = tmp_path / f"x{int(compress)}-idx3-ubyte"
+        path.write_bytes(gzip.compress(head) if compress else head)
+        with pytest.raises(ValueError, match=r"hold no pixels"):
+            streaming.open_images(path)
+    np.save(tmp_path / "e.npy", np.zeros((7, 0, 3), np.uint8))
+    with pytest.raises(ValueError, match=r"hold no pixels"):
+        streaming.open_images(tmp_path / "e.npy")
+    with pytest.raises(ValueError, match=r"hold no pixels"):
+        rep.transform_chunked(np.zeros((5, 3, 0), np.uint8))

@@ -59,6 +59,14 @@ class ImageSource:
     def read(self, a, b):  # pragma: no cover - overridden
         raise NotImplementedError
 
+    def _check_images(self):
+        """Images of no pixels are not images: a header of N x 0 x W would let a reader loop
+        over billions of empty records (an IDX header damaged in one byte does that)."""
+        if 0 in tuple(self.image_shape):
+            raise ValueError(
+                f"{self.name}: images of shape {tuple(self.image_shape)} hold no pixels"
+            )
+
     def _check_read(self, count, what="images"):
         """Refuse, before allocating, ``count`` images that the memory available cannot hold."""
         check_allocation((count, *self.image_shape), self.dtype, f"{self.name}: {count} {what}")
@@ -103,6 +111,7 @@ class _ArraySource(ImageSource):
         self.arr = arr
         self.n, self.image_shape, self.dtype = arr.shape[0], arr.shape[1:], arr.dtype
         self.name = "the source array"
+        self._check_images()
         filename = getattr(arr, "filename", None) if isinstance(arr, np.memmap) else None
         self.paths = (filename,) if filename else ()
         # pages of a shared mapping can be dropped after reading (they stay in the page cache);
@@ -144,6 +153,7 @@ class _NpyRows(ImageSource):
         self.n, self.image_shape, self.dtype = n, tuple(image_shape), np.dtype(dtype)
         self.name = str(self.path)
         self.paths = (self.path,)
+        self._check_images()
         self.row = int(np.prod(self.image_shape)) * self.dtype.itemsize
         self.f = _io.open_regular(self.path)
         size = os.fstat(self.f.fileno()).st_size
@@ -187,6 +197,11 @@ class _Idx(ImageSource):
         self.paths = (self.path,)
         self.n, self.image_shape = self.f.n, self.f.record_shape
         self.dtype = self.f.dtype
+        try:
+            self._check_images()
+        except ValueError:
+            self.f.close()
+            raise
 
     def read(self, a, b):
         self._check_read(b - a)
