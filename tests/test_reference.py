@@ -396,6 +396,7 @@ def test_compare_command(tmp_path, capsys):
     md = (out / "compare.md").read_text()
     for heading in ("## Equivariance per layer", "## Glass-box layers", "## Test accuracy"):
         assert heading in md
+    assert "E / chance: 0 is exact equivariance; 1 means" in md and "above 1, turning" in md
     assert (out / "compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     cached = list(out.glob("alexnet28-digits-*.pt"))
     assert len(cached) == 1 and cached[0].with_suffix(".json").is_file()
@@ -437,6 +438,15 @@ def test_compare_errors(tmp_path, capsys, extra, message):
     assert main(["compare", "--model", "alexnet28", "--out", str(tmp_path), *extra]) == 1
     assert message in capsys.readouterr().err
     assert not (tmp_path / "compare.json").exists()
+
+
+def test_compare_never_writes_over_its_weights_file(tmp_path, capsys):
+    w = tmp_path / "compare.json"  # a weights file named as compare's report
+    w.write_bytes(b"not weights")
+    args = ["compare", "--model", "alexnet28", "--weights", str(w), "--out", str(tmp_path)]
+    assert main([*args, "--quiet"]) == 1
+    assert "is the input file" in capsys.readouterr().err
+    assert w.read_bytes() == b"not weights"
 
 
 def test_compare_refuses_absurd_image_counts(tmp_path, capsys, monkeypatch):
