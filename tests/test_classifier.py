@@ -133,3 +133,20 @@ def test_knn_refuses_fewer_training_images_than_neighbours_in_fit(digits, n):
         clf.fit(X[idx], y[idx])
     assert not hasattr(clf, "classifier_")
     GlassBoxClassifier(n_components=2, classifier="knn").fit(X[:5], y[:5]).predict(X[:2])
+
+
+def test_fit_memory_counts_the_feature_layout_and_the_features(monkeypatch):
+    """22 images of 5000 x 5000: 62.5 million features at most, whose names and permutations
+    alone take gigabytes. Both count before the layout is built."""
+    from glassbox import _validation
+
+    clf, rep = GlassBoxClassifier(), GlassBoxRepresentation()
+    n, H, W = 22, 5000, 5000
+    nf, layout = rep._max_features(H, W), rep._layout_bytes(H, W)
+    assert nf == 62_500_000 and layout > 8 * 2**30
+    features = 3 * 4 * n * nf + 2 * 8 * n * min(200, n, nf)
+    monkeypatch.setattr(_validation, "memory_limit", lambda: features + layout // 2)
+    with pytest.raises(ValueError, match="fitting on 22 images of 5000x5000"):
+        clf._check_fit_memory(rep, (n, H, W))
+    monkeypatch.setattr(_validation, "memory_limit", lambda: features + layout)
+    clf._check_fit_memory(rep, (n, H, W))  # exactly enough

@@ -238,18 +238,19 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
 
     def _check_fit_memory(self, rep, shape, what="X", hint=None):
         """Refuse, before the feature layout or any feature is computed, a fit on images of
-        ``shape`` (N, H, W) whose features cannot be held: in memory, the features, their
-        scaled copy and PCA's centred copy; with ``pca_batch_size``, one chunk of them and the
-        principal components of all images.  The feature count is bounded from the
-        representation's parameters."""
+        ``shape`` (N, H, W) whose features cannot be held: the feature layout, and in memory
+        the features, their scaled copy and PCA's centred copy; with ``pca_batch_size``, one
+        chunk of them and the principal components of all images.  The feature count is
+        bounded from the representation's parameters."""
         n, H, W = shape
         nf = rep._max_features(H, W)
         k = min(self.n_components, n, nf)
+        layout = rep._layout_bytes(H, W)
         if self.pca_batch_size is None:
-            need = 3 * 4 * n * nf + 2 * 8 * n * k
+            need = layout + 3 * 4 * n * nf + 2 * 8 * n * k
             hint = "pass pca_batch_size to stream them" if hint is None else hint
         else:
-            need = 4 * 8 * min(self.pca_batch_size, n) * nf + 4 * n * k
+            need = layout + 4 * 8 * min(self.pca_batch_size, n) * nf + 4 * n * k
         check_memory(
             need,
             f"{what}: fitting on {n:,} images of {H}x{W} (up to {nf:,} features each)",
