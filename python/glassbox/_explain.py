@@ -10,6 +10,7 @@ import numpy as np
 from . import _io
 from ._plots import _pyplot, _save, draw_each, plain
 from ._run import (
+    MODEL_FILES,
     dataset_inputs,
     load_dataset,
     prepare_outputs,
@@ -138,7 +139,7 @@ def run(args) -> int:
     """Run ``glassbox explain`` with parsed arguments; returns the exit status."""
     say = (lambda *a: None) if args.quiet else print
     require_matplotlib("glassbox explain draws a PNG with matplotlib")  # before any work
-    model_files = [Path(args.model) / n for n in ("model.json", "arrays.npz")]
+    model_files = [Path(args.model) / n for n in MODEL_FILES]
     out_dir = prepare_outputs(
         "--out", args.out, OUTPUTS, [*model_files, args.image], quiet=args.quiet
     )
