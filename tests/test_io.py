@@ -360,3 +360,32 @@ def test_check_writable_dir_without_creating(tmp_path):
         _io.check_writable_dir(tmp_path / "file" / "x" / "y", "--save-fitted", create=False)
     with pytest.raises(NotADirectoryError, match="exists and is not a directory"):
         _io.check_writable_dir(tmp_path / "file", "--save-fitted", create=False)
+
+
+@pytest.mark.parametrize(
+    "offset, value, what",
+    [
+        (6, 109, "version needed to extract: 10.9"),  # NotImplementedError in zipfile
+        (10, 99, "an unknown compression method"),  # NotImplementedError on open
+        (8, 1, "the encrypted flag"),  # RuntimeError: a password is needed
+        (8, 0x08 | 0x800, "a UTF-8 name flag on a name that is not"),
+    ],
+)
+def test_npz_with_zip_features_zipfile_refuses_in_other_ways(tmp_path, offset, value, what):
+    """zipfile reports some damage with NotImplementedError or RuntimeError, not BadZipFile:
+    every reader must still answer ValueError (the long fuzz found the first)."""
+    buf = io.BytesIO()
+    np.savez(buf, images=np.zeros((2, 3, 3), np.uint8), labels=np.arange(2))
+    raw = bytearray(buf.getvalue())
+    entry = raw.rfind(b"PK\x01\x02")  # the central directory entry of the last member
+    raw[entry + offset : entry + offset + 2] = value.to_bytes(2, "little")
+    if "UTF-8" in what:
+        name_at = entry + 46
+        raw[name_at : name_at + 1] = b"\xff"  # not UTF-8
+    with pytest.raises(ValueError, match="not a valid .npz archive|cannot be read"):
+        _io.npz_members(bytes(raw), "x.npz")
+    (tmp_path / "x.npz").write_bytes(bytes(raw))
+    from glassbox import datasets
+
+    with pytest.raises(ValueError, match="x.npz"):
+        datasets.load_npz(tmp_path / "x.npz")

@@ -395,6 +395,14 @@ def _nbytes(shape, dtype) -> int:
     return n
 
 
+# What reading a damaged zip archive can raise: zipfile reports most damage as BadZipFile, but
+# an unknown version or compression method, encryption, or a bad name with other exceptions.
+ZIP_ERRORS = (
+    zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, OSError,
+    EOFError, ValueError, zlib.error, struct.error,
+)  # fmt: skip
+
+
 class NpzMember(NamedTuple):
     """One array of an ``.npz`` archive, described by its header."""
 
@@ -433,7 +441,7 @@ def npz_members(data, name) -> dict[str, NpzMember]:
     try:
         zf = zipfile.ZipFile(f)
         infos = zf.infolist()
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+    except ZIP_ERRORS as exc:
         raise ValueError(f"{name}: not a valid .npz archive ({exc})") from None
     members = {}
     for info in infos:
@@ -444,7 +452,9 @@ def npz_members(data, name) -> dict[str, NpzMember]:
             with zf.open(info) as m:
                 h = npy_header(m, f"{name} (array {key!r})")
                 offset = m.tell()
-        except (zipfile.BadZipFile, OSError, EOFError, zlib.error, RuntimeError) as exc:
+        except ValueError:
+            raise
+        except ZIP_ERRORS as exc:
             raise ValueError(f"{name}: array {key!r} cannot be read ({exc})") from None
         if h.dtype.hasobject:
             raise ValueError(

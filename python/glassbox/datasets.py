@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import zipfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -378,7 +376,7 @@ def load_npz(path) -> ImageDataset:
                 images, labels = f["images"], f["labels"]
                 names = f["class_names"] if "class_names" in members else None
                 n_train = f["n_train"] if "n_train" in members else None
-        except (OSError, EOFError, zlib.error, zipfile.BadZipFile, ValueError) as exc:
+        except _io.ZIP_ERRORS as exc:
             raise ValueError(f"{where}: not a valid .npz archive ({exc})") from None
     if names is not None:
         names = _names_array(names, where)

@@ -38,8 +38,6 @@ import hashlib
 import io
 import json
 import os
-import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -435,7 +433,7 @@ def _read_arrays(npz, where):
     try:
         with np.load(io.BytesIO(npz), allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError, zlib.error) as exc:
+    except _io.ZIP_ERRORS as exc:
         raise ValueError(f"{name}: cannot be read without pickle ({exc})") from None
 
 
