@@ -158,6 +158,39 @@ def test_a_temporary_file_is_locked_while_it_is_written(tmp_path):
     assert (tmp_path / "x.npy").read_bytes() == b"abc" and _temporaries(tmp_path) == []
 
 
+@pytest.mark.parametrize("where", ["after open", "in the lock", "after the lock"])
+@pytest.mark.parametrize("how", ["context", "owner"])
+def test_an_interrupted_creation_leaves_no_temporary_file(tmp_path, monkeypatch, where, how):
+    """Ctrl-C or a signal handler's exception can arrive between any two steps of creating
+    the file: it must still be removed (found by the SIGTERM test under load)."""
+    real_open, real_lock = os.open, _io._lock
+
+    def open_then_interrupt(*a, **k):
+        real_open(*a, **k)  # the file exists, the descriptor is lost with the exception
+        raise KeyboardInterrupt
+
+    def lock(fd, tmp):
+        if where == "in the lock":
+            raise KeyboardInterrupt
+        real_lock(fd, tmp)
+        raise KeyboardInterrupt
+
+    if where == "after open":
+        monkeypatch.setattr(_io.os, "open", open_then_interrupt)
+    else:
+        monkeypatch.setattr(_io, "_lock", lock)
+    with pytest.raises(KeyboardInterrupt):
+        if how == "context":
+            with _io.TemporaryFile(tmp_path / "x.npy"):
+                pass
+        else:
+            owner = _io.TemporaryFile(tmp_path / "x.npy", create=False)
+            assert _temporaries(tmp_path) == []
+            owner.create()
+    monkeypatch.undo()
+    assert _temporaries(tmp_path) == [] and not (tmp_path / "x.npy").exists()
+
+
 @pytest.mark.parametrize("kind", ["file", "device"])
 def test_check_writable_dir_refuses_what_is_not_a_directory(tmp_path, kind):
     path = tmp_path / "f" if kind == "file" else Path("/dev/null")

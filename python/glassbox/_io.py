@@ -100,18 +100,39 @@ class TemporaryFile:
     ends, so that a later run can remove what a killed run left.
 
     Use as a context manager: the file is removed on leaving, unless :meth:`publish` was called.
+    With ``create=False`` nothing exists until :meth:`create`: an owner that stores the object
+    first can then discard whatever an interruption during creation leaves.
     """
 
-    def __init__(self, path):
+    def __init__(self, path, *, create=True):
         self.path = Path(path)
-        for _ in range(16):
-            tmp = self.path.parent / f".{self.path.name}.{secrets.token_hex(8)}.tmp"
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-            if _lock(fd, tmp):
-                self.tmp, self.fd = tmp, fd
-                return
-            os.close(fd)  # pragma: no cover - removed by a cleaner between open and lock
-        raise OSError(errno.EAGAIN, f"cannot create a temporary file beside {self.path}")
+        self.tmp = self.fd = None
+        if create:
+            self.create()
+
+    def create(self) -> None:
+        """Create and lock the file.  Interrupted (Ctrl-C, a signal) at any point, it leaves
+        nothing behind: the name is recorded before the file exists, so that :meth:`discard`
+        finds it."""
+        try:
+            for _ in range(16):
+                self.tmp = self.path.parent / f".{self.path.name}.{secrets.token_hex(8)}.tmp"
+                try:
+                    fd = os.open(
+                        self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600
+                    )
+                except OSError:
+                    self.tmp = None  # not ours (EEXIST) or not created
+                    raise
+                self.fd = fd
+                if _lock(fd, self.tmp):
+                    return
+                self._close()  # pragma: no cover - removed by a cleaner between open and lock
+                self.tmp = None  # pragma: no cover
+            raise OSError(errno.EAGAIN, f"cannot create a temporary file beside {self.path}")
+        except BaseException:
+            self.discard()
+            raise
 
     def write(self, data) -> None:
         """Write all of ``data`` (bytes-like) at the current position."""

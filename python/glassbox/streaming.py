@@ -437,8 +437,9 @@ class _NpyWriter:
 
         Temporary files that killed runs left beside the output are removed first."""
         _io.remove_stale_temporaries(self.path)
+        self.tmpfile = _io.TemporaryFile(self.path, create=False)  # abort() discards it
         try:
-            self.tmpfile = _io.TemporaryFile(self.path)
+            self.tmpfile.create()
         except OSError as exc:
             raise OSError(
                 exc.errno, f"out {str(self.path)!r}: cannot write there ({exc.strerror})"
