@@ -264,8 +264,12 @@ def test_fit_reduction_matches_incremental_pca(images, rep):
 
 PREPROCESS = textwrap.dedent(
     """
-    import sys
+    import signal, sys
     from glassbox.cli import main
+    # as from an interactive shell: a test run in the background (`cmd &` without job control,
+    # nohup) would otherwise hand SIGINT and SIGHUP down ignored, and ignored they stay
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
     sys.exit(main(sys.argv[1:]))
     """
 )
