@@ -17,6 +17,7 @@ import pytest
 import glassbox as gb
 from glassbox import streaming
 from glassbox.cli import main
+from glassbox.streaming._npy_writer import NpyWriter
 
 
 @pytest.fixture(scope="module")
@@ -188,7 +189,7 @@ def test_unreadable_image_in_a_folder(images, rep, tmp_path):
 
 def test_full_disk_is_reported_and_cleaned_up(images, rep, tmp_path, monkeypatch):
     """The disk fills up after two blocks of features (the writing thread writes in order)."""
-    real = streaming._NpyWriter._write_raw
+    real = NpyWriter._write_raw
     blocks = []
 
     def filling(self, data):
@@ -198,7 +199,7 @@ def test_full_disk_is_reported_and_cleaned_up(images, rep, tmp_path, monkeypatch
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real(self, data)
 
-    monkeypatch.setattr(streaming._NpyWriter, "_write_raw", filling)
+    monkeypatch.setattr(NpyWriter, "_write_raw", filling)
     with pytest.raises(OSError, match=r"f.npy'?: writing the features of images 100..149 failed: "):
         rep.transform_chunked(images, tmp_path / "f.npy", chunk_size=50)
     assert not (tmp_path / "f.npy").exists() and no_temporaries(tmp_path)
@@ -212,7 +213,7 @@ def test_direct_and_buffered_writes_agree(images, rep, tmp_path, monkeypatch):
         rep.transform_chunked(images, tmp_path / f"d{chunk}.npy", chunk_size=chunk)
         np.testing.assert_array_equal(np.load(tmp_path / f"d{chunk}.npy"), expected)
     Z = np.random.default_rng(0).normal(size=(257, 7))
-    w = streaming._NpyWriter(tmp_path / "z.npy", Z.shape, np.float32)
+    w = NpyWriter(tmp_path / "z.npy", Z.shape, np.float32)
     w.open()
     for a in range(0, 257, 10):
         w.write(Z[a : a + 10].astype(np.float32), a)  # not from buffer(): copied, aligned
