@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 
 import glassbox as gb
-from glassbox import _io, _run
-from glassbox._progress import Stage
+from glassbox import _io
 from glassbox.cli import main
+from glassbox.cli import run as _run
+from glassbox.cli._progress import Stage
 
 REPORT_KEYS = {"accuracy", "n_train", "n_test", "group", "separability", "timings"}
 
@@ -288,7 +289,7 @@ def test_one_component_and_mathtext_class_names_draw_and_save(tmp_path):
 
 
 def test_a_failing_figure_is_reported_and_everything_else_written(tmp_path, capsys, monkeypatch):
-    from glassbox import _plots
+    from glassbox.cli import _figures as _plots
 
     def broken(*a):
         raise RuntimeError("the figure broke")
@@ -314,7 +315,7 @@ def test_scatter_legend_names_every_class_once_in_its_own_colour(tmp_path, monke
     import matplotlib
 
     matplotlib.use("Agg", force=True)
-    from glassbox import _plots
+    from glassbox.cli import _figures as _plots
 
     seen = {}
     real = _plots._save

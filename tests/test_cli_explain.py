@@ -23,7 +23,8 @@ def saved_linear(tmp_path_factory):
 def test_explain_command_on_a_test_image(saved_linear, tmp_path, capsys):
     import json
 
-    from glassbox import _run, load_model
+    from glassbox import load_model
+    from glassbox.cli import _common as _run
     from glassbox.cli import main
 
     out = tmp_path / "ex"
@@ -284,7 +285,7 @@ def test_class_names_that_do_not_fit_the_model_are_refused(saved_linear, tmp_pat
 def test_explain_json_survives_a_failing_png(saved_linear, tmp_path, capsys, monkeypatch):
     import json
 
-    from glassbox import _explain
+    from glassbox.cli import explain as _explain
     from glassbox.cli import main
 
     def broken(*a):

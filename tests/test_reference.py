@@ -56,7 +56,7 @@ def fashion():
 
 def test_torch_is_imported_only_by_the_reference():
     code = (
-        "import sys, glassbox, glassbox.cli, glassbox.reference, glassbox._compare; "
+        "import sys, glassbox, glassbox.cli, glassbox.reference, glassbox.cli.compare; "
         "import glassbox.metrics, glassbox.datasets; "
         "assert 'torch' not in sys.modules, 'torch imported'; "
         "import glassbox.reference.alexnet; assert 'torch' in sys.modules"

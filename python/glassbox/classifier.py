@@ -23,7 +23,9 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ._validation import check_allocation, check_memory, refuse_sparse_or_masked
+from .explain import Explanation, class_prototypes
 from .representation import GlassBoxRepresentation
+from .streaming import fit_reduction
 
 __all__ = ["CLASSIFIERS", "GlassBoxClassifier"]
 
@@ -185,8 +187,6 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
 
     def _fit_incremental(self, rep, X, y_enc):
         """fit() with the features computed and reduced in chunks (``pca_batch_size``)."""
-        from .streaming import fit_reduction
-
         n = np.shape(X)[0]
         n_comp = min(self.n_components, n, rep.n_features_out_)
         self.scaler_, self.pca_ = fit_reduction(
@@ -552,8 +552,6 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         >>> bool(abs(ex.baseline + ex.contributions.sum(1) - ex.score).max() < 1e-8)
         True
         """
-        from .explain import Explanation
-
         check_is_fitted(self, "pipeline_")
         refuse_sparse_or_masked(X)
         rep = self.representation_
@@ -595,7 +593,5 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
             ``"level"`` and ``"edges"`` are None for a representation with
             ``blocks="invariant"``.  Rows follow ``classes_``.
         """
-        from .explain import class_prototypes
-
         check_is_fitted(self, "class_means_")
         return class_prototypes(self.representation_, self.class_means_)

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .representation import GlassBoxRepresentation
+
 __all__ = ["transform"]
 
 
@@ -65,8 +67,6 @@ def transform(images, representation):
             f"distributed). Original error: {exc}"
         ) from None
     from sklearn.utils.validation import check_is_fitted
-
-    from .representation import GlassBoxRepresentation
 
     if not isinstance(representation, GlassBoxRepresentation):
         raise TypeError(

@@ -42,8 +42,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import _io
+from . import _core, _io
 from ._validation import check_allocation, check_memory
+from .classifier import GlassBoxClassifier
+from .groups import Group, get_group
+from .representation import GlassBoxRepresentation
 
 __all__ = ["load_model", "preprocessing", "save_model"]
 
@@ -64,9 +67,6 @@ def _allowed():
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import LabelBinarizer, StandardScaler
     from sklearn.svm import SVC
-
-    from .classifier import GlassBoxClassifier
-    from .representation import GlassBoxRepresentation
 
     classes = (
         GlassBoxClassifier, GlassBoxRepresentation, StandardScaler, PCA, IncrementalPCA, SVC,
@@ -101,8 +101,6 @@ class _Encoder:
         return {"__array__": key}
 
     def encode(self, v, path="model"):
-        from .groups import Group
-
         allowed = _allowed()
         if isinstance(v, np.generic):  # before float: np.float64 is a float
             if v.dtype.kind not in "biuf":
@@ -131,8 +129,6 @@ class _Encoder:
 
 
 def _decode(v, arrays, path="model"):
-    from .groups import get_group
-
     allowed = _allowed()
     if v is None or isinstance(v, (bool, str, int, float)):
         return v
@@ -178,9 +174,6 @@ def _kind(model):
     """``"classifier"`` or ``"preprocessing"``: what :func:`save_model` stores, or a TypeError."""
     from sklearn.pipeline import Pipeline
 
-    from .classifier import GlassBoxClassifier
-    from .representation import GlassBoxRepresentation
-
     if isinstance(model, GlassBoxClassifier):
         return "classifier"
     if isinstance(model, Pipeline):
@@ -202,8 +195,6 @@ def _check_preprocessing_steps(pipe, error):
     then optionally a PCA or IncrementalPCA, named as :func:`preprocessing` names them."""
     from sklearn.decomposition import PCA, IncrementalPCA
     from sklearn.preprocessing import StandardScaler
-
-    from .representation import GlassBoxRepresentation
 
     steps = getattr(pipe, "steps", None)
     kinds = [("representation", (GlassBoxRepresentation,)), ("scaler", (StandardScaler,)),
@@ -364,8 +355,6 @@ def save_model(model, path, *, metadata=None):
     import sklearn
     from sklearn.utils.validation import check_is_fitted
 
-    from . import __version__
-
     kind = _kind(model)
     if kind == "classifier":
         check_is_fitted(model, "pipeline_")
@@ -386,7 +375,7 @@ def save_model(model, path, *, metadata=None):
         "format": FORMAT,
         "version": VERSION,
         "kind": kind,
-        "glassbox": __version__,
+        "glassbox": _core.__version__,
         "sklearn": sklearn.__version__,
         "numpy": np.__version__,
         "metadata": meta,
@@ -440,9 +429,6 @@ def _read_arrays(npz, where):
 def _validate(obj, path="model"):
     """Check every glassbox estimator and Pipeline in a decoded tree as ``fit`` would."""
     from sklearn.pipeline import Pipeline
-
-    from .classifier import GlassBoxClassifier
-    from .representation import GlassBoxRepresentation
 
     if isinstance(obj, GlassBoxClassifier):
         obj._check_fitted_state()

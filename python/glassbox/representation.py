@@ -19,6 +19,7 @@ from ._validation import (
     resolve_n_threads,
 )
 from .groups import get_group
+from .streaming import transform_chunked
 
 __all__ = ["GlassBoxRepresentation"]
 
@@ -520,8 +521,6 @@ class GlassBoxRepresentation(TransformerMixin, BaseEstimator):
         --------
         glassbox.streaming.transform_chunked
         """
-        from .streaming import transform_chunked
-
         return transform_chunked(self, source, out, chunk_size=chunk_size, progress=progress)
 
     def feature_permutation(self, element):

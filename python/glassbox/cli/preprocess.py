@@ -13,11 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import _io, streaming
+from .. import _io, streaming
+from ..groups import GROUP_NAMES
+from ..persistence import load_model, preprocessing, save_model
+from ..representation import GlassBoxRepresentation
+from ._common import MODEL_FILES, positive, prepare_outputs, seed_value
 from ._progress import Stage
-from ._run import MODEL_FILES, prepare_outputs
-from .persistence import load_model, preprocessing, save_model
-from .representation import GlassBoxRepresentation
 
 # Options that shape a fit: with --fitted, the saved fit decides them.
 _FIT_OPTIONS = {
@@ -57,6 +58,79 @@ def _check_fitted_options(args) -> None:
             f"--fitted {args.fitted!r} fixes the fit: {', '.join(given)} cannot change it (leave "
             "them out, or fit again without --fitted)"
         )
+
+
+def add_parser(subparsers) -> None:
+    """Add ``glassbox preprocess`` and its arguments to ``subparsers``."""
+    parser = subparsers.add_parser(
+        "preprocess",
+        help="features of a large image collection, streamed to an .npy file",
+        description=(
+            "Fit the representation's thresholds on a random sample of INPUT (and, with "
+            "--n-components, a scaler and PCA over all of it), then stream every image through "
+            "the fit in chunks and write the result to OUTPUT (.npy) with bounded memory. The "
+            "fit is saved beside OUTPUT (OUTPUT without .npy, plus .fitted/; or --save-fitted "
+            "DIR) in glassbox's model format; --fitted DIR applies a saved fit instead of "
+            "fitting, so that training, validation and test files share one fit. INPUT: an .npy "
+            "file, an IDX file (gzip or not) or a folder of images. OUTPUT appears only when "
+            "complete (a temporary file is renamed at the end), and never over INPUT."
+        ),
+    )
+    parser.add_argument("input", metavar="INPUT", help=".npy file, IDX file or image folder")
+    parser.add_argument("output", metavar="OUTPUT", help="the .npy file to write")
+    parser.add_argument(
+        "--fitted",
+        default=None,
+        metavar="DIR",
+        help="apply the fit saved by an earlier glassbox preprocess (its thresholds, scaler and "
+        "PCA) instead of fitting on INPUT; the options that shape a fit are then refused",
+    )
+    parser.add_argument(
+        "--save-fitted",
+        default=None,
+        metavar="DIR",
+        help="where to save the fit (default: beside OUTPUT, OUTPUT's name with .fitted "
+        "instead of .npy; with --fitted, not saved again unless this is given)",
+    )
+    parser.add_argument(
+        "--group", default=None, choices=GROUP_NAMES, help="symmetry group (default D4)"
+    )
+    parser.add_argument(
+        "--chunk-size", type=positive, default=10_000, help="images per chunk (10000)"
+    )
+    parser.add_argument(
+        "--fit-sample",
+        type=positive,
+        default=None,
+        metavar="N",
+        help="images the thresholds are fitted on (a random sample; default 10000)",
+    )
+    parser.add_argument(
+        "--n-components",
+        type=positive,
+        default=None,
+        metavar="K",
+        help="write K principal components instead of the features (scaler and "
+        "IncrementalPCA fitted over all images in chunks: two more passes)",
+    )
+    parser.add_argument("--no-scale", action="store_true", help="PCA without standardising first")
+    parser.add_argument(
+        "--image-size",
+        type=positive,
+        nargs=2,
+        metavar=("H", "W"),
+        default=None,
+        help="size images of a folder are resized to (default: the first image's, or the "
+        "fitted size with --fitted)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=seed_value,
+        default=None,
+        help="seed of the fit sample, in [0, 2**32 - 1] (0)",
+    )
+    parser.add_argument("--n-threads", type=positive, default=None, help="kernel threads (all)")
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
 
 
 def run(args) -> int:

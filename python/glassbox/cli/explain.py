@@ -7,21 +7,22 @@ from pathlib import Path
 
 import numpy as np
 
-from . import _io
-from ._plots import _pyplot, _save, draw_each, plain
-from ._run import (
+from .. import _io
+from .._validation import check_allocation
+from ..explain import AGGREGATIONS
+from ..groups import get_group
+from ..persistence import load_model
+from ._common import (
     MODEL_FILES,
     dataset_inputs,
     load_dataset,
+    non_negative,
     prepare_outputs,
     report_failed_figures,
     require_matplotlib,
     split,
 )
-from ._validation import check_allocation
-from .explain import AGGREGATIONS
-from .groups import get_group
-from .persistence import load_model
+from ._figures import _pyplot, _save, draw_each, plain
 
 _TOP_FEATURES = 20
 OUTPUTS = ("explain.json", "explain.png")
@@ -133,6 +134,40 @@ def _class_names(meta, model, model_dir):
             f"{labels.tolist()}"
         )
     return names
+
+
+def add_parser(subparsers) -> None:
+    """Add ``glassbox explain`` and its arguments to ``subparsers``."""
+    parser = subparsers.add_parser(
+        "explain",
+        help="why a saved model classified an image as it did: PNG + JSON",
+        description=(
+            "Load a model saved by `glassbox run --save-model DIR`, explain its score for one "
+            "image (exactly for the linear classifiers, by occlusion otherwise) and write "
+            "DIR/explain.png (the image, its orbit, the pixel heatmap, the target class's "
+            "prototypes and the top contributing feature groups) and DIR/explain.json (the "
+            "numbers). Needs matplotlib."
+        ),
+    )
+    parser.add_argument("--model", required=True, metavar="DIR", help="a saved model")
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument(
+        "--image", metavar="PATH", help="an image file (grey levels; resized to the model's size)"
+    )
+    which.add_argument(
+        "--index",
+        type=non_negative,
+        metavar="N",
+        help="image N of the test split of the dataset the model was trained on",
+    )
+    parser.add_argument(
+        "--target",
+        default=None,
+        metavar="CLASS",
+        help="the class whose score is explained (name or label; default: the predicted class)",
+    )
+    parser.add_argument("--out", default="glassbox-explain", help="output directory")
+    parser.add_argument("--quiet", action="store_true", help="no terminal output")
 
 
 def run(args) -> int:

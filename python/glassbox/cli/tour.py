@@ -12,9 +12,10 @@ import time
 
 import numpy as np
 
-from . import __version__, _core, binarize, group_pool, local_patterns, orbit, pool, represent_fused
-from ._validation import check_memory, resolve_n_threads
-from .groups import get_group
+from .. import _core
+from .._kernels import binarize, group_pool, local_patterns, orbit, pool, represent_fused
+from .._validation import check_memory, resolve_n_threads
+from ..groups import get_group
 
 
 def _shapes(n: int, side: int, rng: np.random.Generator) -> np.ndarray:
@@ -41,8 +42,14 @@ DESCRIPTION = (
 )
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.description = DESCRIPTION
+def add_parser(subparsers) -> None:
+    """Add ``glassbox tour`` and its arguments to ``subparsers``."""
+    parser = subparsers.add_parser(
+        "tour",
+        help="a short tour of the kernels on synthetic images",
+        description=DESCRIPTION,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     parser.add_argument(
         "--images",
         type=int,
@@ -55,7 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def tour(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Run the tour; returns the exit status."""
     if args.images < 1:
         raise ValueError("--images must be positive")
@@ -67,7 +74,7 @@ def tour(args: argparse.Namespace) -> int:
     n_threads = resolve_n_threads(args.n_threads)
     rng = np.random.default_rng(0)
     print(
-        f"glassbox {__version__}: OpenMP {'on' if _core.openmp_enabled() else 'off'}, "
+        f"glassbox {_core.__version__}: OpenMP {'on' if _core.openmp_enabled() else 'off'}, "
         f"{n_threads} thread(s)"
     )
 

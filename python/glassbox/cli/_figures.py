@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import _io
-from .explain import step_map
-from .groups import get_group
+from .. import _io
+from ..explain import step_map
+from ..groups import get_group
 
 _LEGEND_MAX = 40  # classes named in a scatter's legend; beyond, the colour bar says the index
 

@@ -17,18 +17,25 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, _io
-from ._plots import draw_each, plain
-from ._progress import Stage
-from ._run import (
+from .. import _core, _io
+from .._validation import check_allocation
+from ..classifier import CLASSIFIERS, GlassBoxClassifier
+from ..groups import GROUP_NAMES, get_group
+from ..representation import GlassBoxRepresentation
+from ._common import (
+    add_dataset_arguments,
+    add_seed,
     dataset_inputs,
     load_dataset,
     md,
+    non_negative,
+    positive,
     prepare_output,
     report_failed_figures,
     split,
 )
-from .groups import get_group
+from ._figures import _pyplot, _save, draw_each, plain
+from ._progress import Stage
 
 OUTPUTS = ("compare.json", "compare.md")
 FIGURE = "compare.png"
@@ -36,8 +43,8 @@ FIGURE = "compare.png"
 
 def _import_reference():
     try:
-        from .reference import alexnet as A
-        from .reference import compare as C
+        from ..reference import alexnet as A
+        from ..reference import compare as C
     except ImportError as exc:
         raise ImportError(str(exc)) from None
     return A, C
@@ -70,13 +77,88 @@ def _weights_cache(out_dir, args, ds_name, n_train):
 
 def _check_memory(n, size, model):
     """Refuse --images counts whose conv1 activations alone would not fit in memory."""
-    from ._validation import check_allocation
-
     c1 = model.features[0]
     k, s, p = c1.kernel_size[0], c1.stride[0], c1.padding[0]
     side = (size + 2 * p - k) // s + 1
     # conv1..conv5 are kept for every image; conv1 is the largest, as float64 in the metrics
     check_allocation((n, c1.out_channels * side * side * 4), np.float64, "--images")
+
+
+def add_parser(subparsers) -> None:
+    """Add ``glassbox compare`` and its arguments to ``subparsers``."""
+    parser = subparsers.add_parser(
+        "compare",
+        help="AlexNet vs the glass box: equivariance and separability per layer (needs torch)",
+        description=(
+            "Measure, per layer and group element, how equivariant and how class-separating "
+            "AlexNet's internal layers are (random init, a D4-symmetrised control, and trained or "
+            "loaded weights when asked), beside the glass-box layers, on the same test images. "
+            "Writes DIR/compare.json and DIR/compare.md. Needs torch: pip install "
+            "'glassbox[torch]'. Nothing is downloaded."
+        ),
+    )
+    add_dataset_arguments(parser)
+    parser.add_argument(
+        "--model",
+        default="alexnet",
+        choices=("alexnet", "alexnet28"),
+        help="alexnet: torchvision's AlexNet at 223 px (default); alexnet28: a half-width "
+        "AlexNet for 28x28 images",
+    )
+    parser.add_argument(
+        "--weights",
+        default=None,
+        metavar="PATH",
+        help="a state_dict file (torch.save) to measure beside the random init",
+    )
+    parser.add_argument(
+        "--train-epochs",
+        type=non_negative,
+        default=0,
+        metavar="N",
+        help="train the model for N epochs on the training images (cached under --out) and "
+        "also fit the glass-box classifier, to compare accuracies (default 0: random init only)",
+    )
+    parser.add_argument(
+        "--augment", action="store_true", help="train with random group elements (augmentation)"
+    )
+    parser.add_argument(
+        "--images",
+        type=positive,
+        default=256,
+        metavar="N",
+        help="test images for the measures (a stratified sample; default 256)",
+    )
+    parser.add_argument(
+        "--size",
+        type=positive,
+        default=None,
+        help="the network's input side (default: 223 for alexnet, 28 for alexnet28; sizes that "
+        "misalign the grids get a warning)",
+    )
+    parser.add_argument("--group", default="D4", choices=GROUP_NAMES, help="symmetry group (D4)")
+    parser.add_argument(
+        "--fit-maps",
+        action="store_true",
+        help="also fit Lenc & Vedaldi's 1x1 channel maps (equivariance up to channel mixing)",
+    )
+    parser.add_argument(
+        "--classifier", default="svm", choices=CLASSIFIERS, help="glass-box classifier (svm)"
+    )
+    parser.add_argument(
+        "--n-components", type=positive, default=200, help="glass-box principal components"
+    )
+    parser.add_argument(
+        "--batch-size", type=positive, default=64, help="images per forward pass (64)"
+    )
+    parser.add_argument(
+        "--train-batch-size", type=positive, default=128, help="images per training step (128)"
+    )
+    add_seed(parser, "seed of weights and samples, in [0, 2**32 - 1] (0)")
+    parser.add_argument("--n-threads", type=positive, default=None, help="torch threads")
+    parser.add_argument("--out", default="glassbox-compare", help="output directory")
+    parser.add_argument("--plot", action="store_true", help="also write compare.png")
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
 
 
 def run(args) -> int:
@@ -86,135 +168,51 @@ def run(args) -> int:
 
     inputs = [*dataset_inputs(args.dataset), args.weights]
     out_dir = prepare_output(args, OUTPUTS + ((FIGURE,) if args.plot else ()), inputs)
-
-    from .classifier import GlassBoxClassifier
-    from .representation import GlassBoxRepresentation
-
     if args.weights is not None and args.train_epochs:
         raise ValueError("--weights and --train-epochs exclude each other: measure one network")
     if args.weights is not None:
         _io.open_regular(args.weights, f"--weights {args.weights!r}").close()
-    order = get_group(args.group).order
-    quiet = args.quiet
-    say = (lambda *a: None) if quiet else print
+    say = (lambda *a: None) if args.quiet else print
     timings: dict[str, float] = {}
-    warnings_: list[str] = []
     t_start = time.perf_counter()
     if args.n_threads is not None:
         torch.set_num_threads(args.n_threads)
 
-    with Stage("load", timings, "load", quiet=quiet):
+    with Stage("load", timings, "load", quiet=args.quiet):
         ds = load_dataset(args.dataset, args.image_size)
         x_train, x_test, y_train, y_test = split(ds, args.train_size, args.test_size, args.seed)
         x_eval, y_eval = _eval_sample(x_test, y_test, args.images, args.seed)
     n_classes = len(ds.class_names)
-    build = A.alexnet if args.model == "alexnet" else A.alexnet28
-    channels = 3 if args.model == "alexnet" else 1
-    model = build(num_classes=n_classes if args.model == "alexnet28" else 1000, seed=args.seed)
-    if args.size is None:
-        args.size = model.input_size
-    msg = A.alignment_message(model, args.size, option="--size") if order > 1 else None
-    if msg:
-        warnings_.append(msg)
-        print(f"glassbox compare: warning: {msg}", file=sys.stderr)
-    _check_memory(len(x_eval), args.size, model)
+    model, warnings_ = _network(A, args, n_classes, len(x_eval))
     say(
         f"{ds.name}: {len(x_eval):,} test images for the measures, {args.model} at "
-        f"{args.size}x{args.size} ({channels} channel{'s' if channels > 1 else ''}), "
-        f"group {args.group}"
+        f"{args.size}x{args.size} ({model.in_channels} channel"
+        f"{'s' if model.in_channels > 1 else ''}), group {args.group}"
     )
     x_prep = A.prepare_images(x_eval, model, args.size)
 
     def measure(label, net, key, **kw):
-        total = len(x_eval) * order
-        with Stage(label, timings, key, total=total, quiet=quiet) as stage:
+        return _measure(C, args, net, x_prep, y_eval, label, key, timings, **kw)
 
-            def progress(done, tot):
-                stage.total = tot
-                stage.advance(done)
-
-            with warnings.catch_warnings():  # the misalignment is reported once, above
-                warnings.filterwarnings("ignore", message="at input size", category=UserWarning)
-                return C.alexnet_layers(
-                    net,
-                    x_prep,
-                    y_eval,
-                    group=args.group,
-                    seed=args.seed,
-                    batch_size=args.batch_size,
-                    progress=progress,
-                    **kw,
-                )
-
-    networks = {}
-    networks["random"] = measure(
-        f"{args.model}, random init", model, "alexnet random", fit_maps=args.fit_maps
-    )
-    networks["symmetrized"] = measure(
-        f"{args.model}, {args.group}-symmetrised control",
-        A.symmetrize(model, args.group),
-        "control",
-        layers=list(A.CONV_LAYERS),
-        separability=False,
-    )
-
+    networks = {
+        "random": measure(
+            f"{args.model}, random init", model, "alexnet random", fit_maps=args.fit_maps
+        ),
+        "symmetrized": measure(
+            f"{args.model}, {args.group}-symmetrised control",
+            A.symmetrize(model, args.group),
+            "control",
+            layers=list(A.CONV_LAYERS),
+            separability=False,
+        ),
+    }
     accuracy = {}
-    training = None
-    trained = None
-    if args.weights is not None:
-        trained = build(
-            num_classes=n_classes if args.model == "alexnet28" else 1000, weights=args.weights
-        )
-        label = f"weights {Path(args.weights).name}"
-    elif args.train_epochs:
-        trained = build(num_classes=n_classes, seed=args.seed)  # a head for this dataset
-        cache = _weights_cache(out_dir, args, ds.name, len(x_train))
-        label = f"trained {args.train_epochs} epoch{'s' if args.train_epochs > 1 else ''}"
-        if cache.is_file():
-            A.load_weights(trained, cache)
-            meta_path = cache.with_suffix(".json")
-            training = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
-            training["cached"] = str(cache)
-            say(f"trained weights loaded from {cache} (delete it to train again)")
-        else:
-            epochs = f"{args.train_epochs} epoch{'s' if args.train_epochs > 1 else ''}"
-            with Stage(
-                f"train {args.model} ({epochs})",
-                timings,
-                "train",
-                total=args.train_epochs * len(x_train),
-                quiet=quiet,
-            ) as stage:
-                history = A.train(
-                    trained,
-                    x_train,
-                    y_train,
-                    size=args.size,
-                    epochs=args.train_epochs,
-                    batch_size=args.train_batch_size,
-                    seed=args.seed,
-                    augment_group=args.group if args.augment else None,
-                    progress=lambda d, t: stage.advance(d),
-                )
-            buf = io.BytesIO()
-            torch.save(trained.state_dict(), buf)
-            training = {
-                "epochs": args.train_epochs,
-                "loss_per_epoch": [round(v, 6) for v in history["loss"]],
-                "seconds": round(history["seconds"], 1),
-                "n_train": int(len(x_train)),
-                "augment": args.group if args.augment else None,
-                "optimizer": "Adam lr 1e-3",
-                "batch_size": args.train_batch_size,
-            }
-            _io.write_atomically(cache, buf.getvalue())
-            _io.write_atomically(
-                cache.with_suffix(".json"), (json.dumps(training, indent=2) + "\n").encode()
-            )
-            training["cached"] = str(cache)
+    trained, label, training = _trained_network(
+        A, args, n_classes, out_dir, ds.name, x_train, y_train, timings, say
+    )
     if trained is not None:
         with Stage(
-            f"{args.model} test accuracy", timings, "predict", total=len(x_test), quiet=quiet
+            f"{args.model} test accuracy", timings, "predict", total=len(x_test), quiet=args.quiet
         ) as stage:
             pred = A.predict(
                 trained, x_test, size=args.size, progress=lambda d, t: stage.advance(d)
@@ -224,7 +222,161 @@ def run(args) -> int:
         networks["trained"] = measure(
             f"{args.model}, {label}", trained, "alexnet trained", fit_maps=args.fit_maps
         )
+    glass = _glass_box(
+        C, args, (x_train, y_train), (x_test, y_test), (x_eval, y_eval), accuracy, timings
+    )
+    timings["total"] = time.perf_counter() - t_start
 
+    report = {
+        "glassbox_version": _core.__version__,
+        "torch_version": torch.__version__,
+        "command": "glassbox " + " ".join(getattr(args, "argv", ["compare"])),
+        "dataset": ds.name,
+        "model": args.model,
+        "input_size": args.size,
+        "group": args.group,
+        "n_images": int(len(x_eval)),
+        "n_train": int(len(x_train)),
+        "n_test": int(len(x_test)),
+        "seed": args.seed,
+        "warnings": warnings_,
+        "alexnet": networks,
+        "trained_label": label,
+        "training": training,
+        "glassbox": glass,
+        "accuracy": accuracy,
+        "timings": {k: round(v, 3) for k, v in timings.items()},
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+        },
+    }
+    _io.write_atomically(out_dir / "compare.json", (json.dumps(report, indent=2) + "\n").encode())
+    _io.write_atomically(out_dir / "compare.md", markdown(report).encode())
+    written, failed = [], []
+    if args.plot:
+        with Stage("plot", timings, "plot", quiet=args.quiet):
+            written, failed = draw_each(out_dir, {FIGURE: lambda p: plot(report, p)})
+    say("")
+    say(summary(report))
+    say(f"report: {out_dir / 'compare.json'}, {out_dir / 'compare.md'}")
+    if written:
+        say("figure: " + ", ".join(str(p) for p in written))
+    return report_failed_figures("compare", failed)
+
+
+def _network(A, args, n_classes, n_eval):
+    """The randomly initialised network (``args.size`` set to its input size when not given),
+    and the warnings about its grids' alignment (printed now, kept for the report)."""
+    build = A.alexnet if args.model == "alexnet" else A.alexnet28
+    model = build(num_classes=n_classes if args.model == "alexnet28" else 1000, seed=args.seed)
+    if args.size is None:
+        args.size = model.input_size
+    warnings_ = []
+    order = get_group(args.group).order
+    msg = A.alignment_message(model, args.size, option="--size") if order > 1 else None
+    if msg:
+        warnings_.append(msg)
+        print(f"glassbox compare: warning: {msg}", file=sys.stderr)
+    _check_memory(n_eval, args.size, model)
+    return model, warnings_
+
+
+def _measure(C, args, net, x_prep, y_eval, label, key, timings, **kw):
+    """Equivariance and separability of ``net``'s layers on the evaluation images."""
+    total = len(x_prep) * get_group(args.group).order
+    with Stage(label, timings, key, total=total, quiet=args.quiet) as stage:
+
+        def progress(done, tot):
+            stage.total = tot
+            stage.advance(done)
+
+        with warnings.catch_warnings():  # the misalignment is reported once, by _network
+            warnings.filterwarnings("ignore", message="at input size", category=UserWarning)
+            return C.alexnet_layers(
+                net,
+                x_prep,
+                y_eval,
+                group=args.group,
+                seed=args.seed,
+                batch_size=args.batch_size,
+                progress=progress,
+                **kw,
+            )
+
+
+def _trained_network(A, args, n_classes, out_dir, ds_name, x_train, y_train, timings, say):
+    """The network with ``--weights``, or trained for ``--train-epochs`` (or loaded from the
+    cache of an earlier training): ``(network, label, training record)``, or three Nones."""
+    build = A.alexnet if args.model == "alexnet" else A.alexnet28
+    if args.weights is not None:
+        trained = build(
+            num_classes=n_classes if args.model == "alexnet28" else 1000, weights=args.weights
+        )
+        return trained, f"weights {Path(args.weights).name}", None
+    if not args.train_epochs:
+        return None, None, None
+    trained = build(num_classes=n_classes, seed=args.seed)  # a head for this dataset
+    cache = _weights_cache(out_dir, args, ds_name, len(x_train))
+    epochs = f"{args.train_epochs} epoch{'s' if args.train_epochs > 1 else ''}"
+    label = f"trained {epochs}"
+    if cache.is_file():
+        A.load_weights(trained, cache)
+        meta_path = cache.with_suffix(".json")
+        training = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+        say(f"trained weights loaded from {cache} (delete it to train again)")
+    else:
+        training = _train(A, args, trained, x_train, y_train, cache, timings, epochs)
+    training["cached"] = str(cache)
+    return trained, label, training
+
+
+def _train(A, args, trained, x_train, y_train, cache, timings, epochs):
+    """Train ``trained`` in place, cache its weights and what the training was; the latter."""
+    import torch
+
+    with Stage(
+        f"train {args.model} ({epochs})",
+        timings,
+        "train",
+        total=args.train_epochs * len(x_train),
+        quiet=args.quiet,
+    ) as stage:
+        history = A.train(
+            trained,
+            x_train,
+            y_train,
+            size=args.size,
+            epochs=args.train_epochs,
+            batch_size=args.train_batch_size,
+            seed=args.seed,
+            augment_group=args.group if args.augment else None,
+            progress=lambda d, t: stage.advance(d),
+        )
+    buf = io.BytesIO()
+    torch.save(trained.state_dict(), buf)
+    training = {
+        "epochs": args.train_epochs,
+        "loss_per_epoch": [round(v, 6) for v in history["loss"]],
+        "seconds": round(history["seconds"], 1),
+        "n_train": int(len(x_train)),
+        "augment": args.group if args.augment else None,
+        "optimizer": "Adam lr 1e-3",
+        "batch_size": args.train_batch_size,
+    }
+    _io.write_atomically(cache, buf.getvalue())
+    _io.write_atomically(
+        cache.with_suffix(".json"), (json.dumps(training, indent=2) + "\n").encode()
+    )
+    return training
+
+
+def _glass_box(C, args, train, test, evaluation, accuracy, timings):
+    """The glass box's layers measured on the evaluation images; beside a trained network,
+    its classifier is fitted too and its test accuracy added to ``accuracy``."""
+    (x_train, y_train), (x_test, y_test), (x_eval, y_eval) = train, test, evaluation
+    quiet = args.quiet
     clf = None
     if args.train_epochs or args.weights is not None:
         with Stage(f"fit glass box ({args.classifier})", timings, "glass box fit", quiet=quiet):
@@ -241,52 +393,13 @@ def run(args) -> int:
         with Stage("fit glass-box representation", timings, "glass box fit", quiet=quiet):
             rep = GlassBoxRepresentation(group=args.group).fit(x_train)
     with Stage("glass-box layers", timings, "glass box layers", quiet=quiet):
-        glass = C.glassbox_layers(
+        return C.glassbox_layers(
             rep,
             x_eval,
             y_eval,
             reduced=clf._reduced(x_eval) if clf is not None else None,
             seed=args.seed,
         )
-    timings["total"] = time.perf_counter() - t_start
-
-    report = {
-        "glassbox_version": __version__,
-        "torch_version": torch.__version__,
-        "command": "glassbox " + " ".join(getattr(args, "argv", ["compare"])),
-        "dataset": ds.name,
-        "model": args.model,
-        "input_size": args.size,
-        "group": args.group,
-        "n_images": int(len(x_eval)),
-        "n_train": int(len(x_train)),
-        "n_test": int(len(x_test)),
-        "seed": args.seed,
-        "warnings": warnings_,
-        "alexnet": networks,
-        "trained_label": label if trained is not None else None,
-        "training": training,
-        "glassbox": glass,
-        "accuracy": accuracy,
-        "timings": {k: round(v, 3) for k, v in timings.items()},
-        "machine": {
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(),
-        },
-    }
-    _io.write_atomically(out_dir / "compare.json", (json.dumps(report, indent=2) + "\n").encode())
-    _io.write_atomically(out_dir / "compare.md", markdown(report).encode())
-    written, failed = [], []
-    if args.plot:
-        with Stage("plot", timings, "plot", quiet=quiet):
-            written, failed = draw_each(out_dir, {FIGURE: lambda p: plot(report, p)})
-    say("")
-    say(summary(report))
-    say(f"report: {out_dir / 'compare.json'}, {out_dir / 'compare.md'}")
-    if written:
-        say("figure: " + ", ".join(str(p) for p in written))
-    return report_failed_figures("compare", failed)
 
 
 CHANCE_TEXT = (
@@ -514,8 +627,6 @@ def markdown(report) -> str:
 
 def plot(report, path: Path) -> Path:
     """compare.png: equivariance / chance and Fisher separability per layer."""
-    from ._plots import _pyplot, _save
-
     plt = _pyplot()
     nets = report["alexnet"]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8))

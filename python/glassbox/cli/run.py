@@ -5,123 +5,36 @@ from __future__ import annotations
 import json
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from . import __version__, _io, datasets, metrics
-from ._io import check_writable_dir
+from .. import _core, _io, metrics
+from .._validation import check_allocation
+from ..classifier import CLASSIFIERS, GlassBoxClassifier
+from ..groups import GROUP_NAMES
+from ..persistence import save_model
+from ..representation import GlassBoxRepresentation
+from ._common import (
+    MODEL_FILES,
+    add_dataset_arguments,
+    add_seed,
+    dataset_inputs,
+    load_dataset,
+    md,
+    positive,
+    prepare_output,
+    prepare_outputs,
+    report_failed_figures,
+    split,
+)
+from ._figures import write_plots
 from ._progress import Stage
-from ._validation import check_allocation, check_memory
-from .classifier import GlassBoxClassifier
-from .representation import GlassBoxRepresentation
 
 _CHUNK = 10_000  # images per transform call: the progress bar's step
 REPORT_FILES = ("report.json", "report.md")
 FIGURES = ("orbits.png", "pca_scatter.png", "separability.png", "confusion.png")
-MODEL_FILES = ("model.json", "arrays.npz")
-
-
-def _idx_files(path: Path):
-    return [p for p in path.iterdir() if p.name.endswith(("-ubyte", "-ubyte.gz"))]
-
-
-def load_dataset(spec: str, image_size=None) -> datasets.ImageDataset:
-    """A dataset by name (``digits``, ``fashion-mnist``) or path (.npz, IDX or image folder)."""
-    if spec == "digits":
-        return datasets.load_digits()
-    if spec == "fashion-mnist":
-        return datasets.load_fashion_mnist()
-    path = Path(spec)
-    if not path.exists():
-        raise FileNotFoundError(
-            f"--dataset {spec!r}: not digits or fashion-mnist, and no such file or directory"
-        )
-    if not path.is_dir():
-        if path.suffix != ".npz":
-            raise ValueError(f"--dataset {spec!r}: a file must be an .npz archive")
-        return datasets.load_npz(path)
-    if any(p.name.endswith(("idx3-ubyte", "idx3-ubyte.gz")) for p in path.iterdir()):
-        return datasets.load_idx(path)
-    if image_size is None:
-        raise ValueError(
-            f"--dataset {spec!r} is an image folder: give the image size with --image-size H W"
-        )
-    return datasets.load_image_folder(path, tuple(image_size))
-
-
-def dataset_inputs(spec: str) -> list:
-    """The files and folders ``--dataset spec`` reads: no output may be one of them."""
-    if spec in ("digits", "fashion-mnist"):
-        return []
-    path = Path(spec)
-    if not path.is_dir():
-        return [path]
-    idx = _idx_files(path)
-    return idx if idx else [_io.Folder(path)]
-
-
-def prepare_outputs(option: str, directory, names, inputs, *, quiet=False, create=True) -> Path:
-    """Checks made before a command's work, not after it: ``directory`` (given as ``option``)
-    is writable (created now, or with ``create=False`` by the writer), none of the files
-    ``names`` in it is an input or inside one, and temporary files that killed runs left beside
-    them are removed (and reported)."""
-    files = [Path(directory) / n for n in names]
-    _io.refuse_overwrite(files, inputs, option)  # before the directory is even created
-    out_dir = check_writable_dir(directory, option, create=create)
-    for f in files:
-        for stale, size in _io.remove_stale_temporaries(f):
-            if not quiet:
-                print(
-                    f"removed {stale}, a temporary file of {size:,} bytes that an interrupted "
-                    "run left",
-                    file=sys.stderr,
-                )
-    return out_dir
-
-
-def prepare_output(args, names=(), inputs=()) -> Path:
-    """``prepare_outputs`` for ``--out``, after checking that ``--plot`` has matplotlib."""
-    if getattr(args, "plot", False):
-        require_matplotlib("--plot needs matplotlib")
-    return prepare_outputs("--out", args.out, names, inputs, quiet=args.quiet)
-
-
-def require_matplotlib(why: str) -> None:
-    """ImportError ``why`` plus how to install, unless matplotlib imports."""
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        raise ImportError(f"{why}: pip install matplotlib (or glassbox[plot])") from None
-
-
-def split(ds, train_size, test_size, seed):
-    """The standard split when there is one, else a stratified one; then an optional
-    stratified sample of the training images."""
-    from sklearn.model_selection import train_test_split
-
-    if ds.n_train is not None:
-        x_train, x_test, y_train, y_test = ds.standard_split()
-    else:
-        # a stratified split copies every image into one of its two halves
-        check_memory(ds.images.nbytes, f"--dataset {ds.name}: the split of its images")
-        if not 0 < test_size < 1:
-            raise ValueError(f"--test-size must lie in (0, 1), got {test_size}")
-        x_train, x_test, y_train, y_test = train_test_split(
-            ds.images, ds.labels, test_size=test_size, stratify=ds.labels, random_state=seed
-        )
-    if train_size is not None:
-        if train_size > len(x_train):
-            raise ValueError(
-                f"--train-size {train_size} exceeds the {len(x_train)} training images"
-            )
-        if train_size < len(x_train):
-            x_train, _, y_train, _ = train_test_split(
-                x_train, y_train, train_size=train_size, stratify=y_train, random_state=seed
-            )
-    return x_train, x_test, y_train, y_test
 
 
 def transform_with_progress(rep, X, label, timings, quiet):
@@ -174,30 +87,96 @@ def _thresholds_note(rep, x_train) -> str | None:
     )
 
 
+def add_parser(subparsers) -> None:
+    """Add ``glassbox run`` and its arguments to ``subparsers``."""
+    parser = subparsers.add_parser(
+        "run",
+        help="train and evaluate the glass-box model, write report.json / report.md",
+        description=(
+            "Train representation -> scaler -> PCA -> classifier on a dataset, evaluate it on the "
+            "test images and report accuracy, per-class precision/recall, the confusion matrix, "
+            "class separability of raw pixels / representation / PCA, and seconds per stage. "
+            "Without arguments: digits, in seconds."
+        ),
+    )
+    add_dataset_arguments(parser)
+    parser.add_argument("--group", default="D4", choices=GROUP_NAMES, help="symmetry group (D4)")
+    parser.add_argument(
+        "--classifier", default="svm", choices=CLASSIFIERS, help="last layer (default: svm)"
+    )
+    parser.add_argument(
+        "--n-components", type=positive, default=200, help="principal components (200)"
+    )
+    add_seed(parser, "random seed of splits and samples, in [0, 2**32 - 1] (0)")
+    parser.add_argument("--n-threads", type=positive, default=None, help="kernel threads (all)")
+    parser.add_argument(
+        "--out", default="glassbox-report", help="report directory (glassbox-report)"
+    )
+    parser.add_argument("--plot", action="store_true", help="also write PNG figures (matplotlib)")
+    parser.add_argument(
+        "--save-model",
+        default=None,
+        metavar="DIR",
+        help="save the fitted model in DIR (model.json + arrays.npz, no pickle) for glassbox "
+        "explain and glassbox.load_model",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+
+
 def run(args) -> int:
     """Run ``glassbox run`` with parsed arguments; returns the exit status."""
-    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
-
-    inputs = dataset_inputs(args.dataset)
-    out_dir = prepare_output(args, REPORT_FILES + (FIGURES if args.plot else ()), inputs)
-    if args.save_model is not None:
-        prepare_outputs("--save-model", args.save_model, MODEL_FILES, inputs, quiet=args.quiet)
-    quiet = args.quiet
-    say = (lambda *a: None) if quiet else print
+    out_dir = _prepare_outputs(args)
+    say = (lambda *a: None) if args.quiet else print
     timings: dict[str, float] = {}
     t_start = time.perf_counter()
-
-    with Stage("load", timings, "load", quiet=quiet):
+    with Stage("load", timings, "load", quiet=args.quiet):
         ds = load_dataset(args.dataset, args.image_size)
         x_train, x_test, y_train, y_test = split(ds, args.train_size, args.test_size, args.seed)
     say(
         f"{ds.name}: {len(x_train):,} training and {len(x_test):,} test images of "
         f"{ds.images.shape[1]}x{ds.images.shape[2]}, {len(ds.class_names)} classes"
     )
+    clf, f_test, z_test, pred = _fit_and_predict(args, x_train, y_train, x_test, timings)
+    sep = _separability(args, x_test, y_test, f_test, z_test, timings)
+    timings["total"] = time.perf_counter() - t_start
+    report = _report(args, ds, clf, x_train, y_test, pred, sep, timings)
 
-    rep = GlassBoxRepresentation(group=args.group, n_threads=args.n_threads)
+    # everything that is not a figure first: a figure that fails must not cost the results
+    _io.write_atomically(out_dir / "report.json", (json.dumps(report, indent=2) + "\n").encode())
+    _io.write_atomically(out_dir / "report.md", markdown(report).encode())
+    if args.save_model is not None:
+        _save_model(args, clf, ds, report["accuracy"], timings)
+    written, failed = [], []
+    if args.plot:
+        with Stage("plots", timings, "plots", quiet=args.quiet):
+            written, failed = write_plots(
+                out_dir, report, clf.representation_, x_test, y_test, z_test, ds.class_names
+            )
+    say("")
+    say(summary(report))
+    say(f"report: {out_dir / 'report.json'}, {out_dir / 'report.md'}")
+    if written:
+        say("figures: " + ", ".join(str(p) for p in written))
+    if args.save_model is not None:
+        say(f"model: {args.save_model} (glassbox explain --model {args.save_model} --index N)")
+    return report_failed_figures("run", failed)
+
+
+def _prepare_outputs(args):
+    """Check every output before any work; the report directory."""
+    inputs = dataset_inputs(args.dataset)
+    out_dir = prepare_output(args, REPORT_FILES + (FIGURES if args.plot else ()), inputs)
+    if args.save_model is not None:
+        prepare_outputs("--save-model", args.save_model, MODEL_FILES, inputs, quiet=args.quiet)
+    return out_dir
+
+
+def _fit_and_predict(args, x_train, y_train, x_test, timings):
+    """Fit the model stage by stage (each timed, the representation with progress); the
+    fitted model, the test images' features and principal components, and its predictions."""
+    quiet = args.quiet
     clf = GlassBoxClassifier(
-        representation=rep,
+        representation=GlassBoxRepresentation(group=args.group, n_threads=args.n_threads),
         n_components=args.n_components,
         classifier=args.classifier,
         random_state=args.seed,
@@ -213,37 +192,44 @@ def run(args) -> int:
     f_test = transform_with_progress(rep, x_test, "representation (test)", timings, quiet)
     with Stage(f"fit scaler + PCA + {args.classifier}", quiet=quiet):
         clf._fit_features(rep, f_train, y_enc, timings)
+    del f_train
     with Stage("predict", timings, "predict", quiet=quiet):
         z_test = clf._reduce_features(f_test)
         pred = clf.classes_[clf.classifier_.predict(z_test)]
-    del f_train
+    return clf, f_test, z_test, pred
 
-    with Stage("separability", timings, "separability", quiet=quiet):
+
+def _separability(args, x_test, y_test, f_test, z_test, timings):
+    """Class separability of the test images' raw pixels, features and principal components."""
+    with Stage("separability", timings, "separability", quiet=args.quiet):
         idx = _separability_sample(y_test, args.seed)
         y_sep = y_test[idx]
         raw = x_test[idx].reshape(len(y_sep), -1).astype(np.float64)
-        sep = {
+        return {
             "raw": _round(metrics.separability(raw, y_sep, random_state=args.seed)),
             "representation": _round(
                 metrics.separability(f_test[idx], y_sep, random_state=args.seed)
             ),
             "pca": _round(metrics.separability(z_test[idx], y_sep, random_state=args.seed)),
         }
-    timings["total"] = time.perf_counter() - t_start
 
+
+def _report(args, ds, clf, x_train, y_test, pred, sep, timings) -> dict:
+    """report.json's content."""
+    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+
+    rep = clf.representation_
     labels = np.arange(len(ds.class_names))
     precision, recall, f1, support = precision_recall_fscore_support(
         y_test, pred, labels=labels, zero_division=0
     )
-    cm = confusion_matrix(y_test, pred, labels=labels)
-    acc = float(accuracy_score(y_test, pred))
-    report = {
-        "glassbox_version": __version__,
+    return {
+        "glassbox_version": _core.__version__,
         "command": "glassbox " + " ".join(getattr(args, "argv", ["run"])),
         "dataset": ds.name,
-        "accuracy": acc,
+        "accuracy": float(accuracy_score(y_test, pred)),
         "n_train": int(len(x_train)),
-        "n_test": int(len(x_test)),
+        "n_test": int(len(y_test)),
         "image_shape": list(ds.images.shape[1:]),
         "group": args.group,
         "classifier": args.classifier,
@@ -262,7 +248,7 @@ def run(args) -> int:
             }
             for k in labels
         ],
-        "confusion_matrix": cm.tolist(),
+        "confusion_matrix": confusion_matrix(y_test, pred, labels=labels).tolist(),
         "separability": sep,
         "features": {
             "invariant": rep.block_sizes_["invariant"],
@@ -278,53 +264,22 @@ def run(args) -> int:
             "platform": platform.platform(),
         },
     }
-    # everything that is not a figure first: a figure that fails must not cost the results
-    _io.write_atomically(out_dir / "report.json", (json.dumps(report, indent=2) + "\n").encode())
-    _io.write_atomically(out_dir / "report.md", markdown(report).encode())
-    if args.save_model is not None:
-        from .persistence import save_model
-
-        builtin = args.dataset in ("digits", "fashion-mnist")
-        dataset = {  # what `glassbox explain --index` needs to find the same test images
-            "spec": args.dataset if builtin else str(Path(args.dataset).resolve()),
-            "image_size": args.image_size,
-            "train_size": args.train_size,
-            "test_size": args.test_size,
-            "seed": args.seed,
-        }
-        meta = {"dataset": dataset, "class_names": list(ds.class_names), "accuracy": acc}
-        with Stage("save model", timings, "save", quiet=quiet):
-            save_model(clf, args.save_model, metadata=meta)
-    written, failed = [], []
-    if args.plot:
-        from ._plots import write_plots
-
-        with Stage("plots", timings, "plots", quiet=quiet):
-            written, failed = write_plots(
-                out_dir, report, rep, x_test, y_test, z_test, ds.class_names
-            )
-    say("")
-    say(summary(report))
-    say(f"report: {out_dir / 'report.json'}, {out_dir / 'report.md'}")
-    if written:
-        say("figures: " + ", ".join(str(p) for p in written))
-    if args.save_model is not None:
-        say(f"model: {args.save_model} (glassbox explain --model {args.save_model} --index N)")
-    return report_failed_figures("run", failed)
 
 
-def report_failed_figures(command, failed) -> int:
-    """Say which figures could not be drawn (everything else was written); the exit status."""
-    if not failed:
-        return 0
-    for name, exc in failed:
-        print(
-            f"glassbox {command}: error: figure {name} could not be drawn "
-            f"({type(exc).__name__}: {exc})",
-            file=sys.stderr,
-        )
-    print(f"glassbox {command}: every other output was written", file=sys.stderr)
-    return 1
+def _save_model(args, clf, ds, accuracy, timings) -> None:
+    """Save the model with what ``glassbox explain --index`` needs to find the same test
+    images."""
+    builtin = args.dataset in ("digits", "fashion-mnist")
+    dataset = {
+        "spec": args.dataset if builtin else str(Path(args.dataset).resolve()),
+        "image_size": args.image_size,
+        "train_size": args.train_size,
+        "test_size": args.test_size,
+        "seed": args.seed,
+    }
+    meta = {"dataset": dataset, "class_names": list(ds.class_names), "accuracy": accuracy}
+    with Stage("save model", timings, "save", quiet=args.quiet):
+        save_model(clf, args.save_model, metadata=meta)
 
 
 def summary(report) -> str:
@@ -357,13 +312,6 @@ def _block_text(f):
         if sizes:
             parts.append(f"{block} " + " + ".join(f"{v} {k}" for k, v in sizes.items()))
     return "; ".join(parts)
-
-
-def md(text) -> str:
-    """``text`` as one Markdown table cell or heading: ``|`` and ``$`` (which some renderers
-    read as mathematics) escaped, line breaks as spaces."""
-    text = str(text).replace("\\", "\\\\").replace("|", "\\|").replace("$", "\\$")
-    return " ".join(text.split())
 
 
 def markdown(report) -> str:
