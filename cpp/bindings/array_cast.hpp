@@ -14,6 +14,7 @@
 
 #include "glassbox/binarize.hpp"
 #include "glassbox/common.hpp"
+#include "glassbox/pool.hpp"
 
 namespace glassbox::bind {
 
@@ -38,11 +39,22 @@ const char* code_of() {
   return "?";
 }
 
+// Calls f(T{}) with a value of the element type T of `a`, one of GLASSBOX_IMAGE_TYPES, and
+// returns its result; any other dtype is a TypeError naming `name` and the types accepted.
+template <class F>
+decltype(auto) dispatch_image(const py::array& a, const char* name, F&& f) {
+  const std::string code = dtype_code(a);
+#define GLASSBOX_DISPATCH_IMAGE(T, C) \
+  if (code == C) return f(T{});
+  GLASSBOX_IMAGE_TYPES(GLASSBOX_DISPATCH_IMAGE)
+#undef GLASSBOX_DISPATCH_IMAGE
+  throw py::type_error(std::string(name) + " must be " GLASSBOX_IMAGE_TYPE_NAMES ", got " + code);
+}
+
 inline void require_layout(const py::array& a, const char* name) {
   const char order = a.dtype().byteorder();
   if (order == '>') throw py::value_error(std::string(name) + " must be in native byte order");
-  if (!(a.flags() & py::array::c_style))
-    throw py::value_error(std::string(name) + " must be C-contiguous");
+  if (!(a.flags() & py::array::c_style)) throw py::value_error(std::string(name) + " must be C-contiguous");
   if (reinterpret_cast<std::uintptr_t>(a.data()) % static_cast<std::uintptr_t>(a.dtype().itemsize()) != 0)
     throw py::value_error(std::string(name) + " must be aligned");
 }
@@ -129,6 +141,17 @@ inline ThresholdArgs checked_thresholds(int method, const py::array& thresholds,
   if (m == ThresholdMethod::Otsu && H * W > kOtsuMaxPixels)
     throw py::value_error("method='otsu' supports images of at most 2**27 pixels");
   return {m, t, ts[0]};
+}
+
+// The pooling mode and window shared by pool and represent_fused, checked against (H, W).
+inline PoolMode checked_mode(int mode) {
+  if (mode < 0 || mode > 2) throw py::value_error("mode must be 0 (max), 1 (mean) or 2 (sum)");
+  return static_cast<PoolMode>(mode);
+}
+
+inline void check_window(index_t size, index_t stride, index_t H, index_t W) {
+  if (size < 1 || stride < 1) throw py::value_error("size and stride must be positive");
+  if (size > H || size > W) throw py::value_error("size must not exceed the image height or width");
 }
 
 inline int checked_threads(int n_threads) {

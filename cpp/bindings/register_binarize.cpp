@@ -8,8 +8,8 @@ namespace glassbox::bind {
 namespace {
 
 template <class T>
-void run_binarize(const py::array& images, int method, const py::array& thresholds, bool packed,
-                  py::array& out, int n_threads) {
+void run_binarize(const py::array& images, int method, const py::array& thresholds, bool packed, py::array& out,
+                  int n_threads) {
   const auto s = require_ndim(images, 3, "images");
   const index_t N = s[0], H = s[1], W = s[2];
   const T* x = input_ptr<T>(images, "images");
@@ -36,16 +36,13 @@ index_t run_count_nonfinite(const py::array& a, int n_threads) {
 }  // namespace
 
 void register_binarize(py::module_& m) {
+  m.attr("OTSU_MAX_PIXELS") = kOtsuMaxPixels;  // the largest image method otsu takes
   m.def(
       "binarize",
-      [](const py::array& images, int method, const py::array& thresholds, bool packed, py::array& out,
-         int n_threads) {
-        const std::string code = dtype_code(images);
-        if (code == "u1") return run_binarize<std::uint8_t>(images, method, thresholds, packed, out, n_threads);
-        if (code == "u2") return run_binarize<std::uint16_t>(images, method, thresholds, packed, out, n_threads);
-        if (code == "f4") return run_binarize<float>(images, method, thresholds, packed, out, n_threads);
-        if (code == "f8") return run_binarize<double>(images, method, thresholds, packed, out, n_threads);
-        throw py::type_error("images must be uint8, uint16, float32 or float64, got " + code);
+      [](const py::array& images, int method, const py::array& thresholds, bool packed, py::array& out, int n_threads) {
+        dispatch_image(images, "images", [&](auto pixel) {
+          run_binarize<decltype(pixel)>(images, method, thresholds, packed, out, n_threads);
+        });
       },
       py::arg("images"), py::arg("method"), py::arg("thresholds"), py::arg("packed"), py::arg("out"),
       py::arg("n_threads"),

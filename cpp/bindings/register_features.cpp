@@ -9,8 +9,8 @@ namespace glassbox::bind {
 namespace {
 
 template <class T>
-void run_features(const py::array& images, const double* t, index_t K, const FeatureLayout& layout,
-                  float* out, int nt) {
+void run_features(const py::array& images, const double* t, index_t K, const FeatureLayout& layout, float* out,
+                  int nt) {
   const auto s = shape_of(images);
   const T* x = input_ptr<T>(images, "images");
   py::gil_scoped_release release;
@@ -23,8 +23,7 @@ void register_features(py::module_& m) {
   m.def(
       "glass_features",
       [](const py::array& images, const py::array& thresholds, index_t pool, index_t cell, const py::array& dists,
-         const py::array& inv_index, index_t n_inv, bool write_inv, bool write_eq, py::array& out,
-         int n_threads) {
+         const py::array& inv_index, index_t n_inv, bool write_inv, bool write_eq, py::array& out, int n_threads) {
         const auto s = require_ndim(images, 3, "images");
         const index_t H = s[1], W = s[2];
         const auto ts = require_ndim(thresholds, 1, "thresholds");
@@ -64,12 +63,8 @@ void register_features(py::module_& m) {
         require_shape(out, {s[0], row}, "out");
         float* o = output_ptr<float>(out, "out");
         const int nt = checked_threads(n_threads);
-        const std::string code = dtype_code(images);
-        if (code == "u1") return run_features<std::uint8_t>(images, t, ts[0], layout, o, nt);
-        if (code == "u2") return run_features<std::uint16_t>(images, t, ts[0], layout, o, nt);
-        if (code == "f4") return run_features<float>(images, t, ts[0], layout, o, nt);
-        if (code == "f8") return run_features<double>(images, t, ts[0], layout, o, nt);
-        throw py::type_error("images must be uint8, uint16, float32 or float64, got " + code);
+        dispatch_image(images, "images",
+                       [&](auto pixel) { run_features<decltype(pixel)>(images, t, ts[0], layout, o, nt); });
       },
       py::arg("images"), py::arg("thresholds"), py::arg("pool"), py::arg("cell"), py::arg("dists"),
       py::arg("inv_index"), py::arg("n_inv"), py::arg("write_inv"), py::arg("write_eq"), py::arg("out"),

@@ -8,8 +8,8 @@ namespace glassbox::bind {
 namespace {
 
 template <class T, class Out>
-void run_fused(const py::array& images, int method, const py::array& thresholds, index_t size, index_t stride,
-               int mode, const py::array& elements, bool packed, py::array& out, int n_threads, bool fresh_out) {
+void run_fused(const py::array& images, int method, const py::array& thresholds, index_t size, index_t stride, int mode,
+               const py::array& elements, bool packed, py::array& out, int n_threads, bool fresh_out) {
   const auto s = require_ndim(images, 3, "images");
   const index_t N = s[0], H = s[1], W = s[2];
   const T* x = input_ptr<T>(images, "images");
@@ -17,10 +17,8 @@ void run_fused(const py::array& images, int method, const py::array& thresholds,
   const ThresholdMethod m = ta.method;
   const double* t = ta.values;
   const index_t K = ta.count;
-  if (mode < 0 || mode > 2) throw py::value_error("mode must be 0 (max), 1 (mean) or 2 (sum)");
-  const auto pm = static_cast<PoolMode>(mode);
-  if (size < 1 || stride < 1) throw py::value_error("size and stride must be positive");
-  if (size > H || size > W) throw py::value_error("size must not exceed the image height or width");
+  const PoolMode pm = checked_mode(mode);
+  check_window(size, stride, H, W);
   if (size * size > 65535) throw py::value_error("size is too large");
   if (packed && pm != PoolMode::Max) throw py::value_error("packed output needs mode max");
   // The output dtype that holds the pooled values exactly (see fused.hpp).
@@ -43,9 +41,15 @@ template <class T>
 void run_fused_out(const py::array& images, int method, const py::array& thresholds, index_t size, index_t stride,
                    int mode, const py::array& elements, bool packed, py::array& out, int n_threads, bool fresh_out) {
   const std::string oc = dtype_code(out);
-  if (oc == "u1") return run_fused<T, std::uint8_t>(images, method, thresholds, size, stride, mode, elements, packed, out, n_threads, fresh_out);
-  if (oc == "u2") return run_fused<T, std::uint16_t>(images, method, thresholds, size, stride, mode, elements, packed, out, n_threads, fresh_out);
-  if (oc == "f4") return run_fused<T, float>(images, method, thresholds, size, stride, mode, elements, packed, out, n_threads, fresh_out);
+  if (oc == "u1")
+    return run_fused<T, std::uint8_t>(images, method, thresholds, size, stride, mode, elements, packed, out, n_threads,
+                                      fresh_out);
+  if (oc == "u2")
+    return run_fused<T, std::uint16_t>(images, method, thresholds, size, stride, mode, elements, packed, out, n_threads,
+                                       fresh_out);
+  if (oc == "f4")
+    return run_fused<T, float>(images, method, thresholds, size, stride, mode, elements, packed, out, n_threads,
+                               fresh_out);
   throw py::type_error("out must be uint8, uint16 or float32, got " + oc);
 }
 
@@ -56,16 +60,13 @@ void register_fused(py::module_& m) {
       "represent_fused",
       [](const py::array& images, int method, const py::array& thresholds, index_t size, index_t stride, int mode,
          const py::array& elements, bool packed, py::array& out, int n_threads, bool fresh_out) {
-        const std::string code = dtype_code(images);
-        if (code == "u1") return run_fused_out<std::uint8_t>(images, method, thresholds, size, stride, mode, elements, packed, out, n_threads, fresh_out);
-        if (code == "u2") return run_fused_out<std::uint16_t>(images, method, thresholds, size, stride, mode, elements, packed, out, n_threads, fresh_out);
-        if (code == "f4") return run_fused_out<float>(images, method, thresholds, size, stride, mode, elements, packed, out, n_threads, fresh_out);
-        if (code == "f8") return run_fused_out<double>(images, method, thresholds, size, stride, mode, elements, packed, out, n_threads, fresh_out);
-        throw py::type_error("images must be uint8, uint16, float32 or float64, got " + code);
+        dispatch_image(images, "images", [&](auto pixel) {
+          run_fused_out<decltype(pixel)>(images, method, thresholds, size, stride, mode, elements, packed, out,
+                                         n_threads, fresh_out);
+        });
       },
-      py::arg("images"), py::arg("method"), py::arg("thresholds"), py::arg("size"), py::arg("stride"),
-      py::arg("mode"), py::arg("elements"), py::arg("packed"), py::arg("out"), py::arg("n_threads"),
-      py::arg("fresh_out") = false,
+      py::arg("images"), py::arg("method"), py::arg("thresholds"), py::arg("size"), py::arg("stride"), py::arg("mode"),
+      py::arg("elements"), py::arg("packed"), py::arg("out"), py::arg("n_threads"), py::arg("fresh_out") = false,
       "images (N, H, W) -> out (N, G, K, OH, OW): binarize, pool, orbit in one pass per image.");
   m.def("_fused_avx2_enabled", &fused_avx2_enabled,
         "Whether represent_fused's uint8 2x2 max-pool paths use AVX2 (the CPU has AVX2 and BMI2, not "

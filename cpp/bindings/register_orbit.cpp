@@ -6,8 +6,7 @@ namespace glassbox::bind {
 namespace {
 
 template <class T>
-void run_orbit(const py::array& images, const py::array& elements, py::array& out, int n_threads,
-               const char* code) {
+void run_orbit(const py::array& images, const py::array& elements, py::array& out, int n_threads, const char* code) {
   const auto s = require_ndim(images, 4, "images");
   const index_t N = s[0], C = s[1], H = s[2], W = s[3];
   const T* x = input_ptr<T>(images, "images", code);
@@ -32,11 +31,16 @@ void register_orbit(py::module_& m) {
         if (k != 'b' && k != 'u' && k != 'i' && k != 'f')
           throw py::type_error("images must be a boolean, integer or float array, got " + code);
         switch (images.dtype().itemsize()) {
-          case 1: return run_orbit<std::uint8_t>(images, elements, out, n_threads, code.c_str());
-          case 2: return run_orbit<std::uint16_t>(images, elements, out, n_threads, code.c_str());
-          case 4: return run_orbit<std::uint32_t>(images, elements, out, n_threads, code.c_str());
-          case 8: return run_orbit<std::uint64_t>(images, elements, out, n_threads, code.c_str());
-          default: throw py::type_error("images must have an item size of 1, 2, 4 or 8 bytes, got " + code);
+          case 1:
+            return run_orbit<std::uint8_t>(images, elements, out, n_threads, code.c_str());
+          case 2:
+            return run_orbit<std::uint16_t>(images, elements, out, n_threads, code.c_str());
+          case 4:
+            return run_orbit<std::uint32_t>(images, elements, out, n_threads, code.c_str());
+          case 8:
+            return run_orbit<std::uint64_t>(images, elements, out, n_threads, code.c_str());
+          default:
+            throw py::type_error("images must have an item size of 1, 2, 4 or 8 bytes, got " + code);
         }
       },
       py::arg("images"), py::arg("elements"), py::arg("out"), py::arg("n_threads"),

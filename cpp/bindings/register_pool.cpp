@@ -5,18 +5,12 @@ namespace glassbox::bind {
 
 namespace {
 
-PoolMode checked_mode(int mode) {
-  if (mode < 0 || mode > 2) throw py::value_error("mode must be 0 (max), 1 (mean) or 2 (sum)");
-  return static_cast<PoolMode>(mode);
-}
-
 template <class T, class Out>
-index_t run_pool(const py::array& images, index_t size, index_t stride, PoolMode mode, py::array& out,
-              int n_threads, const char* in_code, const char* out_code) {
+index_t run_pool(const py::array& images, index_t size, index_t stride, PoolMode mode, py::array& out, int n_threads,
+                 const char* in_code, const char* out_code) {
   const auto s = require_ndim(images, 3, "images");
   const index_t B = s[0], H = s[1], W = s[2];
-  if (size < 1 || stride < 1) throw py::value_error("size and stride must be positive");
-  if (size > H || size > W) throw py::value_error("size must not exceed the image height or width");
+  check_window(size, stride, H, W);
   const T* x = input_ptr<T>(images, "images", in_code);
   require_shape(out, {B, pooled_size(H, size, stride), pooled_size(W, size, stride)}, "out");
   Out* o = output_ptr<Out>(out, "out", out_code);
@@ -27,7 +21,7 @@ index_t run_pool(const py::array& images, index_t size, index_t stride, PoolMode
 
 template <class T, class Out>
 index_t run_group_pool(const py::array& values, PoolMode mode, py::array& out, int n_threads, const char* in_code,
-                    const char* out_code) {
+                       const char* out_code) {
   const auto s = require_ndim(values, 3, "values");
   const T* x = input_ptr<T>(values, "values", in_code);
   require_shape(out, {s[0], s[2]}, "out");
@@ -64,7 +58,7 @@ index_t dispatch(const std::string& in, PoolMode mode, Args&&... args) {
 template <class T, class Out>
 struct PoolRunner {
   static index_t run(const py::array& images, index_t size, index_t stride, PoolMode mode, py::array& out,
-                  int n_threads, const char* in_code, const char* out_code) {
+                     int n_threads, const char* in_code, const char* out_code) {
     return run_pool<T, Out>(images, size, stride, mode, out, n_threads, in_code, out_code);
   }
 };
@@ -72,7 +66,7 @@ struct PoolRunner {
 template <class T, class Out>
 struct GroupPoolRunner {
   static index_t run(const py::array& values, PoolMode mode, py::array& out, int n_threads, const char* in_code,
-                  const char* out_code) {
+                     const char* out_code) {
     return run_group_pool<T, Out>(values, mode, out, n_threads, in_code, out_code);
   }
 };
@@ -86,8 +80,8 @@ void register_pool(py::module_& m) {
         const PoolMode pm = checked_mode(mode);
         return dispatch<PoolRunner>(dtype_code(images), pm, images, size, stride, pm, out, n_threads);
       },
-      py::arg("images"), py::arg("size"), py::arg("stride"), py::arg("mode"), py::arg("out"),
-      py::arg("n_threads"), "images (B, H, W) -> out (B, OH, OW), valid windows only; returns the number of overflowed "
+      py::arg("images"), py::arg("size"), py::arg("stride"), py::arg("mode"), py::arg("out"), py::arg("n_threads"),
+      "images (B, H, W) -> out (B, OH, OW), valid windows only; returns the number of overflowed "
       "int64 sums.");
   m.def(
       "group_pool",

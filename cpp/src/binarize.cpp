@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "glassbox/threads.hpp"
+#include "plane_ops.hpp"
 #include "threshold_rules.hpp"
 
 namespace glassbox {
@@ -23,15 +24,15 @@ inline void threshold_span(const T* __restrict x, index_t n, Above above, std::u
 }  // namespace
 
 template <class T>
-void binarize(const T* images, index_t N, index_t H, index_t W, ThresholdMethod method,
-              const double* thresholds, index_t K, bool packed, std::uint8_t* out, int n_threads) {
+void binarize(const T* images, index_t N, index_t H, index_t W, ThresholdMethod method, const double* thresholds,
+              index_t K, bool packed, std::uint8_t* out, int n_threads) {
   const int nt = usable_threads(n_threads);
   const index_t npix = H * W;
   const index_t Wb = packed_width(W);
   const index_t plane_out = packed ? H * Wb : npix;
   // images handed out as threads come free (see dynamic_chunk), into a fresh output
-  const index_t chunk = fresh_dynamic_chunk(N, npix * static_cast<index_t>(sizeof(T)), K * plane_out, nt);
-  (void)chunk;  // unused without OpenMP
+  [[maybe_unused]] const index_t chunk =
+      fresh_dynamic_chunk(N, npix * static_cast<index_t>(sizeof(T)), K * plane_out, nt);  // unused without OpenMP
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
     std::vector<std::uint8_t> row(packed ? static_cast<std::size_t>(W) : 0);
@@ -63,8 +64,7 @@ index_t count_nonfinite(const T* data, index_t n, int n_threads) {
   // thread, slower than the kernels it guards).
   using Count = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
   constexpr index_t kBlock = index_t{1} << 16;
-  const int nt = usable_threads(n_threads);
-  (void)nt;  // unused without OpenMP
+  [[maybe_unused]] const int nt = usable_threads(n_threads);  // unused without OpenMP
   const index_t blocks = (n + kBlock - 1) / kBlock;
   index_t bad = 0;
 #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1) reduction(+ : bad)
@@ -78,13 +78,10 @@ index_t count_nonfinite(const T* data, index_t n, int n_threads) {
   return bad;
 }
 
-#define GLASSBOX_INSTANTIATE_BINARIZE(T)                                                          \
-  template void binarize<T>(const T*, index_t, index_t, index_t, ThresholdMethod, const double*, \
-                            index_t, bool, std::uint8_t*, int);
-GLASSBOX_INSTANTIATE_BINARIZE(std::uint8_t)
-GLASSBOX_INSTANTIATE_BINARIZE(std::uint16_t)
-GLASSBOX_INSTANTIATE_BINARIZE(float)
-GLASSBOX_INSTANTIATE_BINARIZE(double)
+#define GLASSBOX_INSTANTIATE_BINARIZE(T, code)                                                                  \
+  template void binarize<T>(const T*, index_t, index_t, index_t, ThresholdMethod, const double*, index_t, bool, \
+                            std::uint8_t*, int);
+GLASSBOX_IMAGE_TYPES(GLASSBOX_INSTANTIATE_BINARIZE)
 #undef GLASSBOX_INSTANTIATE_BINARIZE
 
 template index_t count_nonfinite<float>(const float*, index_t, int);

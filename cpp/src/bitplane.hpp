@@ -8,19 +8,19 @@
 #include <cstdint>
 #include <cstring>
 
-#include "glassbox/common.hpp"
+#include "plane_ops.hpp"
+#include "simd.hpp"
 
-#if defined(__SSE2__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define GLASSBOX_BITPLANE 1
-#include <emmintrin.h>
-#include <xmmintrin.h>
+#ifdef GLASSBOX_BITPLANE
 
 namespace glassbox::bits {
 
 // Row stride in bytes for planes up to n bits wide: whole 64-bit words, plus one spare word
 // that the 32-bit read-modify-write of pool_row's last chunk, expand_row_avx2's 32-bit reads
 // and transpose's 16-byte blocks may touch.
-inline index_t row_stride(index_t n) { return 8 * ((n + 63) / 64 + 1); }
+inline index_t row_stride(index_t n) {
+  return 8 * ((n + 63) / 64 + 1);
+}
 
 // Ask for the cache lines of bytes [offset, offset + n) from p, in integer arithmetic (the range
 // may lie past the end of the input; a prefetch never faults).  On the project's machines the
@@ -48,8 +48,8 @@ inline std::uint32_t pool32(const std::uint8_t* a, const std::uint8_t* b, __m128
 
 // One pooled row: OW = W2 / 2 bits from the first W2 >= 32 (even) columns of rows a and b,
 // prefetching the bytes `ahead` further on.  The row's bytes past its bits are zeroed.
-inline void pool_row(const std::uint8_t* a, const std::uint8_t* b, index_t W2, std::uint8_t t,
-                     std::uint8_t* row, index_t stride, index_t ahead) {
+inline void pool_row(const std::uint8_t* a, const std::uint8_t* b, index_t W2, std::uint8_t t, std::uint8_t* row,
+                     index_t stride, index_t ahead) {
   const __m128i tt = _mm_set1_epi8(static_cast<char>(t ^ 0x80));
   index_t c = 0;
   prefetch(a, ahead, W2);
@@ -59,7 +59,7 @@ inline void pool_row(const std::uint8_t* a, const std::uint8_t* b, index_t W2, s
     std::memcpy(row + c / 16, &m, 2);
   }
   std::memset(row + c / 16, 0, static_cast<std::size_t>(stride - c / 16));
-  if (c < W2) {  // the last 32 columns again, overlapping: equal bits where they overlap
+  if (c < W2) {                       // the last 32 columns again, overlapping: equal bits where they overlap
     const index_t o = (W2 - 32) / 2;  // first output bit of the chunk
     std::uint32_t word;
     std::memcpy(&word, row + o / 8, 4);
@@ -73,7 +73,9 @@ inline std::uint64_t load64(const std::uint8_t* p) {
   std::memcpy(&v, p, 8);
   return v;
 }
-inline void store64(std::uint8_t* p, std::uint64_t v) { std::memcpy(p, &v, 8); }
+inline void store64(std::uint8_t* p, std::uint64_t v) {
+  std::memcpy(p, &v, 8);
+}
 
 inline std::uint64_t reverse64(std::uint64_t x) {
   x = detail::byteswap64(x);
@@ -103,7 +105,9 @@ inline void copy_row(const std::uint8_t* row, index_t n, std::uint8_t* d) {
 }
 
 // Rows to allocate for an n x n plane that transpose() reads and writes.
-inline index_t rows_allocated(index_t n) { return (n + 127) / 128 * 128; }
+inline index_t rows_allocated(index_t n) {
+  return (n + 127) / 128 * 128;
+}
 
 // dst (n x n) = transpose of src (n x n).  Both have rows_allocated(n) rows, src's rows past n
 // zero.  Blocks of 16 rows x 128 columns: a 16 x 16 byte transpose puts each byte column of the
@@ -118,13 +122,16 @@ inline void transpose(const std::uint8_t* src, index_t n, index_t stride, std::u
       std::uint8_t* d = dst + 128 * bc * stride + 2 * bi;
       for (int c = 0; c < 16; ++c, d += 8 * stride) {
         const __m128i v = _mm_load_si128(reinterpret_cast<const __m128i*>(bytes + 16 * c));
-#define GLASSBOX_BITS_COLUMN(j)                                                                  \
-  {                                                                                              \
-    const auto m = static_cast<std::uint16_t>(_mm_movemask_epi8(_mm_slli_epi64(v, 7 - (j))));    \
-    std::memcpy(d + (j) * stride, &m, 2);                                                        \
+#define GLASSBOX_BITS_COLUMN(j)                                                               \
+  {                                                                                           \
+    const auto m = static_cast<std::uint16_t>(_mm_movemask_epi8(_mm_slli_epi64(v, 7 - (j)))); \
+    std::memcpy(d + (j) * stride, &m, 2);                                                     \
   }
-        GLASSBOX_BITS_COLUMN(0) GLASSBOX_BITS_COLUMN(1) GLASSBOX_BITS_COLUMN(2) GLASSBOX_BITS_COLUMN(3)
-        GLASSBOX_BITS_COLUMN(4) GLASSBOX_BITS_COLUMN(5) GLASSBOX_BITS_COLUMN(6) GLASSBOX_BITS_COLUMN(7)
+        GLASSBOX_BITS_COLUMN(0)
+        GLASSBOX_BITS_COLUMN(1)
+        GLASSBOX_BITS_COLUMN(2)
+        GLASSBOX_BITS_COLUMN(3) GLASSBOX_BITS_COLUMN(4) GLASSBOX_BITS_COLUMN(5) GLASSBOX_BITS_COLUMN(6)
+            GLASSBOX_BITS_COLUMN(7)
 #undef GLASSBOX_BITS_COLUMN
       }
     }

@@ -1,17 +1,13 @@
 // AVX2 versions of the bit-plane steps, compiled for those instructions (and BMI2, which AVX2
 // CPUs have too) through function attributes (the rest of the library stays baseline x86-64) and
-// chosen at run time when the CPU has both (see fused.cpp).  Each returns exactly what its SSE2
+// chosen at run time when the CPU has both (see cpu_features.hpp).  Each returns exactly what its SSE2
 // counterpart returns; the tests run both.  No lambdas in here: GCC does not give them the
 // enclosing function's target.
 #pragma once
 
 #include "bitplane.hpp"
 
-#if defined(GLASSBOX_BITPLANE) && defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define GLASSBOX_AVX2 1
-#include <immintrin.h>
-
-#define GLASSBOX_TARGET_AVX2 __attribute__((target("avx2,bmi2")))
+#ifdef GLASSBOX_AVX2
 
 namespace glassbox::bits {
 
@@ -56,7 +52,7 @@ GLASSBOX_TARGET_AVX2 inline void pool_plane_avx2(const std::uint8_t* x, index_t 
       std::memcpy(row + c / 16, &bits, 2);
       c += 32;
     }
-    if (c < W2) {  // the last 32 columns again, overlapping: equal bits where they overlap
+    if (c < W2) {                    // the last 32 columns again, overlapping: equal bits where they overlap
       const std::uint64_t zero = 0;  // clears the bits of the previous image (stride >= c / 16 + 8)
       std::memcpy(row + c / 16, &zero, 8);
       const index_t o = (W2 - 32) / 2;  // first output bit of the chunk

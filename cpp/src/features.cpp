@@ -37,8 +37,8 @@ index_t equivariant_size(index_t H, index_t W, const FeatureLayout& L) {
 }
 
 template <class T>
-void glass_features(const T* images, index_t N, index_t H, index_t W, const double* thresholds,
-                    index_t K, const FeatureLayout& L, float* out, int n_threads) {
+void glass_features(const T* images, index_t N, index_t H, index_t W, const double* thresholds, index_t K,
+                    const FeatureLayout& L, float* out, int n_threads) {
   constexpr bool kInteger = sizeof(T) <= 2 && !std::is_floating_point_v<T>;
   std::vector<std::int32_t> lut;
   if constexpr (kInteger) lut = level_table<T>(thresholds, K);
@@ -49,8 +49,8 @@ void glass_features(const T* images, index_t N, index_t H, index_t W, const doub
   const index_t n_eq = equivariant_size(H, W, L);
   const index_t row = (L.write_inv ? L.n_inv : 0) + (L.write_eq ? n_eq : 0);
   const int nt = usable_threads(n_threads);
-  const index_t chunk = dynamic_chunk(N, H * W * static_cast<index_t>(sizeof(T)), nt);
-  (void)chunk;  // unused without OpenMP
+  [[maybe_unused]] const index_t chunk =
+      dynamic_chunk(N, H * W * static_cast<index_t>(sizeof(T)), nt);  // unused without OpenMP
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
     std::vector<std::int32_t> level(static_cast<std::size_t>(PH * PW), 0);  // zero border stays
@@ -118,13 +118,10 @@ void glass_features(const T* images, index_t N, index_t H, index_t W, const doub
   }
 }
 
-template void glass_features<std::uint8_t>(const std::uint8_t*, index_t, index_t, index_t,
-                                           const double*, index_t, const FeatureLayout&, float*, int);
-template void glass_features<std::uint16_t>(const std::uint16_t*, index_t, index_t, index_t,
-                                            const double*, index_t, const FeatureLayout&, float*, int);
-template void glass_features<float>(const float*, index_t, index_t, index_t, const double*, index_t,
-                                    const FeatureLayout&, float*, int);
-template void glass_features<double>(const double*, index_t, index_t, index_t, const double*, index_t,
-                                     const FeatureLayout&, float*, int);
+#define GLASSBOX_INSTANTIATE_FEATURES(T, code)                                                                       \
+  template void glass_features<T>(const T*, index_t, index_t, index_t, const double*, index_t, const FeatureLayout&, \
+                                  float*, int);
+GLASSBOX_IMAGE_TYPES(GLASSBOX_INSTANTIATE_FEATURES)
+#undef GLASSBOX_INSTANTIATE_FEATURES
 
 }  // namespace glassbox

@@ -3,20 +3,20 @@
 #include <vector>
 
 #include "glassbox/threads.hpp"
+#include "plane_ops.hpp"
 
 namespace glassbox {
 
 template <class T>
-void orbit(const T* images, index_t N, index_t C, index_t H, index_t W, const std::uint8_t* elements,
-           int G, T* out, int n_threads) {
+void orbit(const T* images, index_t N, index_t C, index_t H, index_t W, const std::uint8_t* elements, int G, T* out,
+           int n_threads) {
   const int nt = usable_threads(n_threads);
   const index_t plane = H * W;
   const index_t planes = N * C;
   const bool swaps = any_swap(elements, G);
   // planes handed out as threads come free (see dynamic_chunk), into a fresh output
   const index_t item = plane * static_cast<index_t>(sizeof(T));
-  const index_t chunk = fresh_dynamic_chunk(planes, item, G * item, nt);
-  (void)chunk;  // unused without OpenMP
+  [[maybe_unused]] const index_t chunk = fresh_dynamic_chunk(planes, item, G * item, nt);  // unused without OpenMP
   // One task per input plane: its transpose is computed once and serves every swapping element.
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
@@ -32,16 +32,15 @@ void orbit(const T* images, index_t N, index_t C, index_t H, index_t W, const st
   }
 }
 
-void orbit_packed(const std::uint8_t* images, index_t N, index_t C, index_t H, index_t W,
-                  const std::uint8_t* elements, int G, std::uint8_t* out, int n_threads) {
+void orbit_packed(const std::uint8_t* images, index_t N, index_t C, index_t H, index_t W, const std::uint8_t* elements,
+                  int G, std::uint8_t* out, int n_threads) {
   const int nt = usable_threads(n_threads);
   const index_t Wb = packed_width(W);
   const index_t planes = N * C;
   const bool swaps = any_swap(elements, G);
   // planes handed out as threads come free (see dynamic_chunk), into a fresh output of about the
   // input's size per element
-  const index_t chunk = fresh_dynamic_chunk(planes, H * Wb, G * H * Wb, nt);
-  (void)chunk;  // unused without OpenMP
+  [[maybe_unused]] const index_t chunk = fresh_dynamic_chunk(planes, H * Wb, G * H * Wb, nt);  // unused without OpenMP
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
     const auto size = static_cast<std::size_t>(H * W);
@@ -63,13 +62,13 @@ void orbit_packed(const std::uint8_t* images, index_t N, index_t C, index_t H, i
   }
 }
 
-template void orbit<std::uint8_t>(const std::uint8_t*, index_t, index_t, index_t, index_t,
-                                  const std::uint8_t*, int, std::uint8_t*, int);
-template void orbit<std::uint16_t>(const std::uint16_t*, index_t, index_t, index_t, index_t,
-                                   const std::uint8_t*, int, std::uint16_t*, int);
-template void orbit<std::uint32_t>(const std::uint32_t*, index_t, index_t, index_t, index_t,
-                                   const std::uint8_t*, int, std::uint32_t*, int);
-template void orbit<std::uint64_t>(const std::uint64_t*, index_t, index_t, index_t, index_t,
-                                   const std::uint8_t*, int, std::uint64_t*, int);
+template void orbit<std::uint8_t>(const std::uint8_t*, index_t, index_t, index_t, index_t, const std::uint8_t*, int,
+                                  std::uint8_t*, int);
+template void orbit<std::uint16_t>(const std::uint16_t*, index_t, index_t, index_t, index_t, const std::uint8_t*, int,
+                                   std::uint16_t*, int);
+template void orbit<std::uint32_t>(const std::uint32_t*, index_t, index_t, index_t, index_t, const std::uint8_t*, int,
+                                   std::uint32_t*, int);
+template void orbit<std::uint64_t>(const std::uint64_t*, index_t, index_t, index_t, index_t, const std::uint8_t*, int,
+                                   std::uint64_t*, int);
 
 }  // namespace glassbox

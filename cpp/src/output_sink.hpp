@@ -11,10 +11,7 @@
 #include <cstring>
 
 #include "glassbox/common.hpp"
-
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
+#include "simd.hpp"
 
 namespace glassbox {
 
@@ -30,7 +27,7 @@ class OutputSink {
   static constexpr index_t kSlack = 64;
 
   explicit OutputSink(bool stream) : stream_(stream) {
-#if !defined(__SSE2__)
+#ifndef GLASSBOX_SSE2
     stream_ = false;
 #endif
   }
@@ -73,7 +70,7 @@ class OutputSink {
   // Order this thread's streaming stores before whatever follows (the end of the parallel
   // region); ordinary stores need nothing.
   void fence() {
-#if defined(__SSE2__)
+#ifdef GLASSBOX_SSE2
     if (streamed_) _mm_sfence();
 #endif
     streamed_ = false;
@@ -90,7 +87,7 @@ class OutputSink {
   // few bytes left over move to the front of the buffer.
   void flush(bool all) {
     index_t done = len_;
-#if defined(__SSE2__)
+#ifdef GLASSBOX_SSE2
     if (stream_) {
       const auto addr = reinterpret_cast<std::uintptr_t>(dst_);
       index_t head = static_cast<index_t>((16 - addr % 16) % 16);
@@ -113,8 +110,10 @@ class OutputSink {
       }
       for (; i + 16 <= len; i += 16) stream16(i);
       streamed_ = streamed_ || i > head;
-      if (all) std::memcpy(dst_ + i, buf_ + i, static_cast<std::size_t>(len_ - i));
-      else done = i;
+      if (all)
+        std::memcpy(dst_ + i, buf_ + i, static_cast<std::size_t>(len_ - i));
+      else
+        done = i;
     } else
 #endif
     {

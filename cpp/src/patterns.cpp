@@ -8,16 +8,15 @@
 namespace glassbox {
 
 index_t local_patterns(const std::uint8_t* binary, index_t B, index_t H, index_t W, int size,
-                       const std::uint16_t* class_lut, const std::uint8_t* element_lut,
-                       std::uint16_t* classes, std::uint8_t* elements, int n_threads) {
+                       const std::uint16_t* class_lut, const std::uint8_t* element_lut, std::uint16_t* classes,
+                       std::uint8_t* elements, int n_threads) {
   const int nt = usable_threads(n_threads);
   const index_t half = size / 2;
   const index_t PW = W + 2 * half, PH = H + 2 * half;  // zero-padded plane
   index_t not_binary = 0;
   // images handed out as threads come free (see dynamic_chunk); the outputs, 3 bytes a pixel,
   // are fresh arrays
-  const index_t chunk = fresh_dynamic_chunk(B, H * W, 3 * H * W, nt);
-  (void)chunk;  // unused without OpenMP
+  [[maybe_unused]] const index_t chunk = fresh_dynamic_chunk(B, H * W, 3 * H * W, nt);  // unused without OpenMP
 #pragma omp parallel num_threads(nt) if (nt > 1) reduction(+ : not_binary)
   {
     std::vector<std::uint8_t> pad(static_cast<std::size_t>(PH * PW), 0);
@@ -65,10 +64,9 @@ index_t local_patterns(const std::uint8_t* binary, index_t B, index_t H, index_t
   return not_binary;
 }
 
-index_t cell_histograms(const std::uint16_t* labels, index_t B, index_t H, index_t W, index_t n_labels,
-                        index_t cell, std::int32_t* out, int n_threads) {
-  const int nt = usable_threads(n_threads);
-  (void)nt;  // unused without OpenMP
+index_t cell_histograms(const std::uint16_t* labels, index_t B, index_t H, index_t W, index_t n_labels, index_t cell,
+                        std::int32_t* out, int n_threads) {
+  [[maybe_unused]] const int nt = usable_threads(n_threads);  // unused without OpenMP
   const index_t CH = H / cell, CW = W / cell, cells = CH * CW;
   index_t bad = 0;
 #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1) reduction(+ : bad)

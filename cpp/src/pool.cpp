@@ -5,10 +5,7 @@
 #include <vector>
 
 #include "glassbox/threads.hpp"
-
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
+#include "simd.hpp"
 
 namespace glassbox {
 
@@ -22,7 +19,7 @@ using acc_t = std::conditional_t<std::is_integral_v<T>, std::int64_t, double>;
 template <class T>
 inline bool accumulate(acc_t<T>& acc, acc_t<T> v) {
   if constexpr (std::is_same_v<T, std::int64_t>) {
-#if defined(__GNUC__) || defined(__clang__)
+#ifdef GLASSBOX_VECTOR_EXT
     return __builtin_add_overflow(acc, v, &acc);
 #else
     const auto wrapped = static_cast<std::int64_t>(static_cast<std::uint64_t>(acc) + static_cast<std::uint64_t>(v));
@@ -35,7 +32,7 @@ inline bool accumulate(acc_t<T>& acc, acc_t<T> v) {
     return false;
   }
 }
-}
+}  // namespace
 
 namespace {
 
@@ -44,7 +41,7 @@ namespace {
 // that order: column sums top to bottom, then those sums left to right.
 template <PoolMode Mode, class T, class Out>
 index_t pool_row(const T* top, index_t W, index_t OW, index_t size, index_t stride, double area,
-              acc_t<T>* __restrict col, T* __restrict colmax, Out* __restrict dst) {
+                 acc_t<T>* __restrict col, T* __restrict colmax, Out* __restrict dst) {
   if constexpr (Mode == PoolMode::Max) {
     for (index_t j = 0; j < W; ++j) colmax[j] = top[j];
     for (index_t di = 1; di < size; ++di) {
@@ -82,7 +79,7 @@ index_t pool_row(const T* top, index_t W, index_t OW, index_t size, index_t stri
   }
 }
 
-#if defined(__SSE2__)
+#ifdef GLASSBOX_SSE2
 // 2x2 max-pooling of a uint8 row pair with at least 8 outputs, 8 at a time from 16 columns: the
 // column pairs' maxima land in the even bytes of 16-bit lanes, which a pack gathers.  The last 8
 // overlap the previous ones (recomputed, equal) instead of a scalar tail.  The compiler's own
@@ -111,7 +108,7 @@ inline void max_row2_u8(const std::uint8_t* top, const std::uint8_t* bottom, ind
 template <PoolMode Mode, class T, class Out>
 void pool_row2(const T* __restrict top, index_t W, index_t OW, Out* __restrict dst) {
   const T* __restrict bottom = top + W;
-#if defined(__SSE2__)
+#ifdef GLASSBOX_SSE2
   if constexpr (Mode == PoolMode::Max && std::is_same_v<T, std::uint8_t> && std::is_same_v<Out, std::uint8_t>) {
     if (OW >= 8) {  // reads columns up to 2 OW - 1 < W of both rows
       max_row2_u8(top, bottom, OW, dst);
@@ -141,8 +138,8 @@ void pool2(const T* images, index_t B, index_t H, index_t W, index_t OH, index_t
   const index_t rows = B * OH;
   // output rows handed out as threads come free (see dynamic_chunk), into a fresh output
   constexpr auto in_size = static_cast<index_t>(sizeof(T)), out_size = static_cast<index_t>(sizeof(Out));
-  const index_t chunk = fresh_dynamic_chunk(rows, 2 * W * in_size, OW * out_size, nt);
-  (void)chunk;  // unused without OpenMP
+  [[maybe_unused]] const index_t chunk =
+      fresh_dynamic_chunk(rows, 2 * W * in_size, OW * out_size, nt);  // unused without OpenMP
 #pragma omp parallel for schedule(dynamic, chunk) num_threads(nt) if (nt > 1)
   for (index_t task = 0; task < rows; ++task) {
     // with H even, the row pairs of the whole batch follow each other in memory
@@ -154,8 +151,8 @@ void pool2(const T* images, index_t B, index_t H, index_t W, index_t OH, index_t
 }  // namespace
 
 template <class T, class Out>
-index_t pool(const T* images, index_t B, index_t H, index_t W, index_t size, index_t stride, PoolMode mode,
-             Out* out, int n_threads) {
+index_t pool(const T* images, index_t B, index_t H, index_t W, index_t size, index_t stride, PoolMode mode, Out* out,
+             int n_threads) {
   const int nt = usable_threads(n_threads);
   const index_t OH = pooled_size(H, size, stride), OW = pooled_size(W, size, stride);
   const double area = static_cast<double>(size) * static_cast<double>(size);
@@ -170,8 +167,8 @@ index_t pool(const T* images, index_t B, index_t H, index_t W, index_t size, ind
   }
   const index_t rows = B * OH;  // one output row per task
   constexpr auto in_size = static_cast<index_t>(sizeof(T)), out_size = static_cast<index_t>(sizeof(Out));
-  const index_t chunk = fresh_dynamic_chunk(rows, std::min(size, H) * W * in_size, OW * out_size, nt);
-  (void)chunk;  // unused without OpenMP
+  [[maybe_unused]] const index_t chunk =
+      fresh_dynamic_chunk(rows, std::min(size, H) * W * in_size, OW * out_size, nt);  // unused without OpenMP
   index_t overflows = 0;
 #pragma omp parallel num_threads(nt) if (nt > 1) reduction(+ : overflows)
   {
@@ -194,11 +191,9 @@ index_t pool(const T* images, index_t B, index_t H, index_t W, index_t size, ind
 }
 
 template <class T, class Out>
-index_t group_pool(const T* values, index_t outer, index_t L, index_t inner, PoolMode mode, Out* out,
-                   int n_threads) {
-  const int nt = usable_threads(n_threads);
-  (void)nt;  // unused without OpenMP
-  constexpr index_t kBlock = 256;  // inner elements per task
+index_t group_pool(const T* values, index_t outer, index_t L, index_t inner, PoolMode mode, Out* out, int n_threads) {
+  [[maybe_unused]] const int nt = usable_threads(n_threads);  // unused without OpenMP
+  constexpr index_t kBlock = 256;                             // inner elements per task
   const index_t blocks = (inner + kBlock - 1) / kBlock;
   const index_t tasks = outer * blocks;
   const double count = static_cast<double>(L);
@@ -240,9 +235,8 @@ index_t group_pool(const T* values, index_t outer, index_t L, index_t inner, Poo
 
 // Max keeps the dtype; Sum gives int64 for integers and the float dtype for floats; Mean gives
 // float for bool/uint8/uint16/float32 and double for float64.
-#define GLASSBOX_INSTANTIATE_POOLS(T, Out)                                                           \
-  template index_t pool<T, Out>(const T*, index_t, index_t, index_t, index_t, index_t, PoolMode, Out*, \
-                                int);                                                                   \
+#define GLASSBOX_INSTANTIATE_POOLS(T, Out)                                                                   \
+  template index_t pool<T, Out>(const T*, index_t, index_t, index_t, index_t, index_t, PoolMode, Out*, int); \
   template index_t group_pool<T, Out>(const T*, index_t, index_t, index_t, PoolMode, Out*, int);
 GLASSBOX_INSTANTIATE_POOLS(std::uint8_t, std::uint8_t)
 GLASSBOX_INSTANTIATE_POOLS(std::uint8_t, std::int64_t)

@@ -4,6 +4,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 __version__: str
+OTSU_MAX_PIXELS: int
 
 def openmp_enabled() -> bool: ...
 def max_threads() -> int: ...

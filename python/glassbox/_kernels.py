@@ -45,7 +45,7 @@ __all__ = [
 
 _METHODS = ("fixed", "otsu", "mean")
 _POOL_MODES = ("max", "mean", "sum")
-_OTSU_MAX_PIXELS = 2**27
+_OTSU_MAX_PIXELS = _core.OTSU_MAX_PIXELS  # 2**27
 
 
 _UINT_RANGE = {1: (0, 255), 2: (0, 65535)}  # by itemsize: the unsigned image dtypes

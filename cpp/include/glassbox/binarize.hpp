@@ -17,8 +17,8 @@ inline constexpr index_t kOtsuMaxPixels = index_t{1} << 27;
 // out: (N, K, H, W) uint8 in {0, 1}, or (N, K, H, packed_width(W)) bit-packed when packed.
 // T is one of uint8_t, uint16_t, float, double.  Float images must be finite.
 template <class T>
-void binarize(const T* images, index_t N, index_t H, index_t W, ThresholdMethod method,
-              const double* thresholds, index_t K, bool packed, std::uint8_t* out, int n_threads);
+void binarize(const T* images, index_t N, index_t H, index_t W, ThresholdMethod method, const double* thresholds,
+              index_t K, bool packed, std::uint8_t* out, int n_threads);
 
 // Number of NaN or infinite values in a float array of n elements.
 template <class T>

@@ -9,8 +9,8 @@
 namespace glassbox {
 
 struct FeatureLayout {
-  index_t pool = 2;   // level maps: sum over pool x pool windows (pool divides H and W)
-  index_t cell = 4;   // step histograms: cells of cell x cell pixels (cell divides H and W)
+  index_t pool = 2;                // level maps: sum over pool x pool windows (pool divides H and W)
+  index_t cell = 4;                // step histograms: cells of cell x cell pixels (cell divides H and W)
   const index_t* dists = nullptr;  // step distances, each >= 1
   index_t n_dists = 0;
   // Invariant block: feature j of the equivariant layout is added to invariant feature
@@ -37,7 +37,7 @@ index_t equivariant_size(index_t H, index_t W, const FeatureLayout& layout);
 // out: (N, row) float32 with row = n_inv * write_inv + equivariant_size * write_eq.
 // Every count is exact in float32 when the caller keeps them below 2**24.
 template <class T>
-void glass_features(const T* images, index_t N, index_t H, index_t W, const double* thresholds,
-                    index_t K, const FeatureLayout& layout, float* out, int n_threads);
+void glass_features(const T* images, index_t N, index_t H, index_t W, const double* thresholds, index_t K,
+                    const FeatureLayout& layout, float* out, int n_threads);
 
 }  // namespace glassbox

@@ -15,10 +15,9 @@ namespace glassbox {
 // size * size > 255) or float (Mean); with packed (Max only, Out uint8) the last axis is
 // packed_width(OW').  Equal to orbit(pool(binarize(images)))
 template <class T, class Out>
-void represent_fused(const T* images, index_t N, index_t H, index_t W, ThresholdMethod method,
-                     const double* thresholds, index_t K, index_t size, index_t stride, PoolMode mode,
-                     const std::uint8_t* elements, int G, bool packed, Out* out, int n_threads,
-                     bool fresh_out = false);
+void represent_fused(const T* images, index_t N, index_t H, index_t W, ThresholdMethod method, const double* thresholds,
+                     index_t K, index_t size, index_t stride, PoolMode mode, const std::uint8_t* elements, int G,
+                     bool packed, Out* out, int n_threads, bool fresh_out = false);
 
 // Whether the uint8 "> t" 2x2 max-pool paths use AVX2 (decided from the CPU on first use).
 // set_fused_avx2(false) forces the SSE2 code (for tests; true is ignored without the CPU
