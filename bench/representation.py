@@ -31,7 +31,7 @@ def numpy_features(rep):
     dists = [int(d) for d in rep.distances_]
     D = max(dists)
     n_inv = rep.n_invariant_
-    inv_index = rep._inv_index
+    inv_index = rep.orbit_index_
     M = np.zeros((inv_index.size, n_inv), dtype=np.float32)
     M[np.arange(inv_index.size), inv_index] = 1.0
 

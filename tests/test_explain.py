@@ -189,7 +189,7 @@ def test_invariant_feature_goes_to_its_orbit_members():
     rep = GlassBoxRepresentation(thresholds=[90, 170], blocks="both").fit(X)
     names = rep.get_feature_names_out()
     o = next(i for i, n in enumerate(names) if n.startswith("inv:orbit-of-step"))
-    members = np.flatnonzero(rep._inv_index == o)
+    members = np.flatnonzero(rep.orbit_index_ == o)
     h_inv = _unit(rep, X, o).heatmap()
     h_sum = sum(_unit(rep, X, rep.n_invariant_ + j).heatmap() for j in members)
     np.testing.assert_allclose(h_inv, h_sum)
@@ -221,15 +221,16 @@ def test_patterns_and_elements_by_hand(models, digits):
     c, beta, F_eq = ex._eq_terms()
     E = c * F_eq - beta
     names, pat = ex.aggregate("pattern")
-    n_level = rep._level_grid[0] * rep._level_grid[1]
+    n_level = rep.level_grid_[0] * rep.level_grid_[1]
     np.testing.assert_allclose(pat[:, 0], E[:, :n_level].sum(1))
-    n_cells = rep._cell_grid[0] * rep._cell_grid[1]
+    n_cells = rep.cell_grid_[0] * rep.cell_grid_[1]
     k = names.index("step d=2 dir=(0,1)")
     a = n_level + (k - 1) * n_cells
     np.testing.assert_allclose(pat[:, k], E[:, a : a + n_cells].sum(1))
     # elements: the identity gets exactly the canonical members of the orbits
     _, el = ex.aggregate("element")
-    perms = [rep._eq_permutation(get_group("D4"), h) for h in range(8)]
+    k0 = rep.n_invariant_  # the equivariant block's permutations, from the public one
+    perms = [rep.feature_permutation(h)[k0:] - k0 for h in range(8)]
     canonical = np.array([min(p[j] for p in perms) for j in range(F_eq.shape[1])])
     reached = [np.flatnonzero(canonical == j) for j in range(F_eq.shape[1])]
     assert all(len(r) == 0 or canonical[j] == j for j, r in enumerate(reached))
@@ -350,7 +351,7 @@ def test_explain_bad_input(digits, models):
         clf.explain(bad)
     with pytest.raises(ValueError, match="shape"):
         clf.explain(X[:2, :4, :4])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must not be empty"):
         clf.explain(X[:0])
     # flattened rows are accepted as in predict
     ex = clf.explain(X[:2].reshape(2, -1))

@@ -113,7 +113,7 @@ def test_metadata_and_json_is_readable(saved):
     model, meta = load_model(path, with_metadata=True)
     assert meta == {"dataset": "digits", "note": [1, 2.5, None]}
     doc = json.loads((path / "model.json").read_text())
-    assert doc["format"] == "glassbox-model" and doc["version"] == 2
+    assert doc["format"] == "glassbox-model" and doc["version"] == 3
     assert doc["model"]["__estimator__"] == "glassbox.classifier.GlassBoxClassifier"
     with np.load(path / "arrays.npz", allow_pickle=False) as z:
         assert all(z[k].dtype != object for k in z.files)
@@ -127,7 +127,7 @@ def test_a_changed_byte_is_refused(saved, tmp_path):
         i = len(data) // 2
         data[i] = (data[i] + 1) % 256 if chr(data[i]).isdigit() is False else ord("7")
         (bad / name).write_bytes(bytes(data))
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="checksum mismatch"):
             load_model(bad)
 
 
@@ -173,7 +173,7 @@ def test_a_pickle_inside_the_arrays_is_never_run(saved, tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "edit, message",
+    ("edit", "message"),
     [
         (lambda d: d.update(format="other"), "not a glassbox-model file"),
         (lambda d: d.update(version=99), "format version 99"),
@@ -198,7 +198,7 @@ def test_wrong_format_or_version(saved, tmp_path, edit, message):
 def test_malformed_nodes_are_refused(saved, tmp_path, node):
     _, path = saved
     bad = _edited(path, tmp_path / "node", lambda d: _clf_state(d).update(C=node), rehash=True)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^model\.C: "):
         load_model(bad)
 
 
@@ -310,7 +310,7 @@ def test_white_space_and_key_order_are_not_edits(saved, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "edit, message",
+    ("edit", "message"),
     [
         (lambda d: _rep_state(d).update(group="C4"), "does not follow from the parameters"),
         (lambda d: _rep_state(d).update(group="D6"), "D6"),
@@ -346,11 +346,14 @@ def test_inconsistent_values_with_a_recomputed_checksum_are_refused(saved, tmp_p
 
 
 @pytest.mark.parametrize(
-    "edit, message",
+    ("edit", "message"),
     [
         (lambda a, k: a.update({k["thresholds_"]: a[k["thresholds_"]][::-1].copy()}), "increasing"),
         (lambda a, k: a.update({k["thresholds_"]: a[k["thresholds_"]][:0]}), "thresholds_ must"),
-        (lambda a, k: a.update({k["_inv_index"]: a[k["_inv_index"]][::-1].copy()}), "_inv_index"),
+        (
+            lambda a, k: a.update({k["orbit_index_"]: a[k["orbit_index_"]][::-1].copy()}),
+            "orbit_index_",
+        ),
         (lambda a, k: a.update({k["classes_"]: np.zeros(10, int)}), "classes_ must be distinct"),
         (lambda a, k: a.update({k["class_means_"]: a[k["class_means_"]][:3]}), "class_means_"),
     ],
@@ -405,6 +408,56 @@ def test_a_model_saved_by_format_1_still_loads():
     X = datasets.load_digits().images[300:400]
     np.testing.assert_array_equal(model.predict(X), np.load(here / "expected_predictions.npy"))
     assert meta["dataset"]["spec"] == "digits"
+
+
+V2 = Path(__file__).parent / "data" / "model-v2"
+OLD_NAMES = {"_level_grid": "level_grid_", "_cell_grid": "cell_grid_", "_inv_index": "orbit_index_"}
+
+
+def test_a_model_saved_by_format_2_still_loads():
+    """tests/data/model-v2 was written by glassbox's format 2, whose representation kept its
+    feature layout under private names: it loads under the documented names of format 3, and
+    predicts as it did."""
+    from glassbox import datasets
+
+    doc = json.loads((V2 / "model.json").read_text())
+    assert doc["version"] == 2 and set(OLD_NAMES) <= set(_rep_state(doc))
+    model, meta = load_model(V2, with_metadata=True)
+    rep = model.representation_
+    assert not set(OLD_NAMES) & set(vars(rep))
+    assert rep.level_grid_ == (4, 4) and rep.cell_grid_ == (2, 2)
+    assert rep.orbit_index_.dtype == np.int32 and rep.orbit_index_.max() + 1 == rep.n_invariant_
+    X = datasets.load_digits().images[300:400]
+    np.testing.assert_array_equal(model.predict(X), np.load(V2 / "expected_predictions.npy"))
+    assert meta["dataset"]["spec"] == "digits"
+
+
+@pytest.mark.parametrize("old", sorted(OLD_NAMES))
+def test_old_and_current_names_of_one_attribute_are_refused(tmp_path, old):
+    """A format-2 file holding an attribute under both names (checksum recomputed)."""
+
+    def both(doc):
+        state = _rep_state(doc)
+        state[OLD_NAMES[old]] = state[old]
+
+    bad = _edited(V2, tmp_path / "both", both, rehash=True)
+    with pytest.raises(
+        ValueError, match=f"both the old and the current names of .*{OLD_NAMES[old]}"
+    ):
+        load_model(bad)
+
+
+def test_format_3_does_not_read_the_old_names(tmp_path, saved):
+    """Only earlier formats are renamed: a format-3 file with an old name is refused."""
+    _, path = saved
+
+    def old_name(doc):
+        state = _rep_state(doc)
+        state["_level_grid"] = state.pop("level_grid_")
+
+    bad = _edited(path, tmp_path / "old", old_name, rehash=True)
+    with pytest.raises(ValueError, match="unexpected or missing attributes"):
+        load_model(bad)
 
 
 # -- preprocessing: the second kind of model --------------------------------------------------

@@ -21,9 +21,9 @@ from ._validation import (
     POOL_DTYPES,
     as_array,
     check_allocation,
+    check_int,
     check_out,
     choice,
-    positive_int,
     refuse_nonfinite,
     resolve_n_threads,
 )
@@ -202,7 +202,7 @@ def unpack_bits(packed, width):
     >>> glassbox.unpack_bits(np.array([[0b101]], dtype=np.uint8), 3)
     array([[1, 0, 1]], dtype=uint8)
     """
-    width = positive_int(width, "width")
+    width = check_int(width, "width", type_error=TypeError)
     packed = as_array(packed, "packed", dtypes=(np.dtype(np.uint8),), min_ndim=1)
     if packed.shape[-1] != (width + 7) // 8:
         raise ValueError(
@@ -251,7 +251,7 @@ def orbit(images, group="D4", *, packed_width=None, n_threads=None):
     nt = resolve_n_threads(n_threads)
     g = get_group(group)
     if packed_width is not None:
-        width = positive_int(packed_width, "packed_width")
+        width = check_int(packed_width, "packed_width", type_error=TypeError)
         images = as_array(
             images, "images", dtypes=(np.dtype(np.uint8),), ndims=(3, 4), n_threads=nt
         )
@@ -338,8 +338,8 @@ def pool(images, size=2, stride=None, *, mode="max", n_threads=None):
     nt = resolve_n_threads(n_threads)
     mode = choice(mode, "mode", _POOL_MODES)
     images = as_array(images, "images", dtypes=POOL_DTYPES, min_ndim=2, finite=False)
-    size = positive_int(size, "size")
-    stride = size if stride is None else positive_int(stride, "stride")
+    size = check_int(size, "size", type_error=TypeError)
+    stride = size if stride is None else check_int(stride, "stride", type_error=TypeError)
     *lead, H, W = images.shape
     if size > H or size > W:
         raise ValueError(f"size={size} is larger than the images ({H}x{W})")
@@ -457,7 +457,7 @@ class LocalPatterns(NamedTuple):
 
 
 def _check_pattern_size(size) -> int:
-    size = positive_int(size, "size")
+    size = check_int(size, "size", type_error=TypeError)
     if size not in (1, 3):
         raise ValueError(f"size must be 1 or 3, got {size} (a 5x5 table would have 2**25 entries)")
     return size
@@ -625,8 +625,8 @@ def represent_fused(
     mode = choice(mode, "mode", _POOL_MODES)
     images, code, t, scalar = _images_and_thresholds(images, thresholds, method, nt)
     N, H, W = images.shape
-    size = positive_int(size, "size")
-    stride = size if stride is None else positive_int(stride, "stride")
+    size = check_int(size, "size", type_error=TypeError)
+    stride = size if stride is None else check_int(stride, "stride", type_error=TypeError)
     if size > H or size > W:
         raise ValueError(f"size={size} is larger than the images ({H}x{W})")
     if size > 255:
@@ -697,8 +697,8 @@ def cell_histograms(labels, n_labels, cell, *, n_threads=None):
     """
     nt = resolve_n_threads(n_threads)
     labels = as_array(labels, "labels", dtypes=(np.dtype(np.uint16),), min_ndim=2)
-    n_labels = positive_int(n_labels, "n_labels")
-    cell = positive_int(cell, "cell")
+    n_labels = check_int(n_labels, "n_labels", type_error=TypeError)
+    cell = check_int(cell, "cell", type_error=TypeError)
     *lead, H, W = labels.shape
     if cell > min(H, W):
         raise ValueError(f"cell={cell} is larger than the images ({H}x{W})")

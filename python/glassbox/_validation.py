@@ -6,6 +6,7 @@ import math
 import numbers
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -87,13 +88,12 @@ def _cgroup_available() -> int | None:
             path = next((ln.split("::", 1)[1].strip() for ln in f if ln.startswith("0::")), None)
         if path is None:
             return None
-        base = os.path.join("/sys/fs/cgroup", path.lstrip("/"))
-        with open(os.path.join(base, "memory.max"), encoding="ascii") as f:
-            limit = f.read().strip()
+        base = Path("/sys/fs/cgroup") / path.lstrip("/")
+        limit = (base / "memory.max").read_text(encoding="ascii").strip()
         if limit == "max":
             return None
-        with open(os.path.join(base, "memory.current"), encoding="ascii") as f:
-            return max(0, int(limit) - int(f.read().strip()))
+        current = (base / "memory.current").read_text(encoding="ascii").strip()
+        return max(0, int(limit) - int(current))
     except (OSError, ValueError, StopIteration):
         return None
 
@@ -203,22 +203,63 @@ def refuse_nonfinite(arr: np.ndarray, name: str, n_threads: int = 1) -> None:
             )
 
 
-def positive_count(name: str, value) -> int:
-    """A positive int (not a bool), or a ValueError naming the argument, for any wrong value or
-    type alike (the rule of the estimator and metric parameters)."""
-    if not _is_int(value) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
+def check_int(
+    value,
+    name: str,
+    *,
+    min_val: int | None = 1,
+    max_val: int | None = None,
+    none_ok: bool = False,
+    type_error: type[Exception] = ValueError,
+    hint: str = "",
+) -> int | None:
+    """The one check of glassbox's integer arguments (after scikit-learn's ``check_scalar``).
 
+    Parameters
+    ----------
+    value : object
+        A Python or NumPy integer (not a bool) in ``[min_val, max_val]``; or None with
+        ``none_ok``.
+    name : str
+        The argument, named in the error.
+    min_val, max_val : int or None
+        Bounds (inclusive); None for none.
+    none_ok : bool
+        Accept None (returned as is).
+    type_error : type
+        What a value that is not an integer raises: ValueError for the estimators' parameters
+        and the metrics (scikit-learn's estimator checks expect it), TypeError for the kernels.
+    hint : str
+        Appended to the message in parentheses.
 
-def positive_int(value, name: str) -> int:
-    """A positive Python int, or a clear error naming the argument."""
-    if not _is_int(value):
-        raise TypeError(f"{name} must be a positive int, got {type(value).__name__}")
-    v = int(value)
-    if v < 1:
-        raise ValueError(f"{name} must be a positive int, got {v}")
-    return v
+    Returns
+    -------
+    int or None
+
+    Raises
+    ------
+    ValueError
+        Out of bounds (and, with the default ``type_error``, not an integer).
+    """
+    if value is None and none_ok:
+        return None
+    is_int = _is_int(value)
+    if is_int and (min_val is None or value >= min_val) and (max_val is None or value <= max_val):
+        return int(value)
+    if min_val == 1 and max_val is None:
+        want = "a positive int"
+    elif max_val is not None:
+        want = f"an int in [{min_val}, {max_val}]"
+    elif min_val is not None:
+        want = f"an int >= {min_val}"
+    else:
+        want = "an int"
+    want = f"None or {want}" if none_ok else want
+    extra = f" ({hint})" if hint else ""
+    if not is_int:
+        got = type(value).__name__ if type_error is TypeError else repr(value)
+        raise type_error(f"{name} must be {want}{extra}, got {got}")
+    raise ValueError(f"{name} must be {want}{extra}, got {int(value)}")
 
 
 def choice(value, name: str, options: Sequence[str]) -> str:
@@ -266,3 +307,117 @@ def refuse_sparse_or_masked(x, name: str = "X") -> None:
 
     if scipy.sparse.issparse(x):
         raise TypeError(f"{name}: sparse input is not supported; pass dense images")
+
+
+def image_shape_for(image_shape, n_features: int) -> tuple[int, int]:
+    """The (H, W) that rows of ``n_features`` values are reshaped to, from an ``image_shape``
+    parameter (one side may be -1, as in NumPy's reshape)."""
+    try:
+        h, w = (int(v) for v in image_shape)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"image_shape must be a pair of ints (H, W), got {image_shape!r}"
+        ) from None
+    if h == -1 and w > 0 and n_features % w == 0:
+        h = n_features // w
+    elif w == -1 and h > 0 and n_features % h == 0:
+        w = n_features // h
+    if h < 1 or w < 1 or h * w != n_features:
+        raise ValueError(
+            f"X has {n_features} features per row, which image_shape={image_shape!r} cannot hold"
+        )
+    return (h, w)
+
+
+def check_images(X, *, fitted_shape=None, image_shape=None, estimator="GlassBoxRepresentation"):
+    """Images as the kernels take them, or an error naming ``X``.
+
+    Parameters
+    ----------
+    X : array_like, shape (N, H, W) or (N, H * W)
+        Numbers: booleans, integers of magnitude <= 2**53 or floats, finite; not sparse, masked,
+        complex or empty.
+    fitted_shape : (int, int), optional
+        The (H, W) an estimator was fitted on: images must have it, rows are reshaped to it.
+    image_shape : (int, int), optional
+        Before fitting, how rows are reshaped (see :func:`image_shape_for`); without it rows
+        must be square images.
+    estimator : str
+        How a shape mismatch names the estimator.
+
+    Returns
+    -------
+    ndarray, shape (N, H, W)
+        C-contiguous and native, of dtype uint8 / uint16 (integers that fit), float32 or
+        float64 (other numbers): every comparison with a threshold stays exact.
+    """
+    X = _numeric_images(X)
+    if X.ndim == 2:
+        X = _rows_as_images(X, fitted_shape, image_shape, estimator)
+    elif X.ndim != 3:
+        raise ValueError(
+            f"X must be (N, H, W) images or (N, H*W) rows, got shape {X.shape}. Reshape your "
+            "data: X.reshape(1, -1) for a single flattened image, X[None] for one (H, W) image"
+        )
+    elif fitted_shape is not None and X.shape[1:] != tuple(fitted_shape):
+        raise ValueError(f"X has images of shape {X.shape[1:]}, fitted on {tuple(fitted_shape)}")
+    # C-contiguous, native, finite (NaN / inf refused naming X), non-empty
+    return as_array(X, "X", dtypes=IMAGE_DTYPES, ndims=(3,))
+
+
+def _numeric_images(X) -> np.ndarray:
+    """X as an array of one of IMAGE_DTYPES (converted only when it is not one)."""
+    refuse_sparse_or_masked(X)
+    X = np.asarray(X)
+    if X.dtype.kind == "c":
+        raise ValueError("X: Complex data not supported")
+    if X.dtype.kind == "O":
+        try:
+            X = X.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"X must hold numbers: {exc}") from None
+    if X.dtype.kind not in "biuf":
+        raise TypeError(f"X must hold numbers, got dtype {X.dtype}")
+    if X.ndim == 2 and X.shape[1] == 0:
+        raise ValueError(f"X has 0 feature(s) (shape={X.shape}) while a minimum of 1 is required.")
+    native = X.dtype.newbyteorder("=")
+    if native not in IMAGE_DTYPES or not X.flags.c_contiguous:
+        # a copy or conversion follows: refuse it before allocating (or scanning) anything
+        # that cannot fit, e.g. a broadcast view far larger than memory
+        itemsize = native.itemsize if native in IMAGE_DTYPES else (8 if X.dtype.kind == "f" else 2)
+        check_allocation(X.shape, np.dtype(f"u{itemsize}"), "a copy of X")
+    if native in IMAGE_DTYPES:
+        return X
+    if X.dtype.kind in "biu" and X.size:
+        lo, hi = int(X.min()), int(X.max())
+        if lo >= 0 and hi <= 65535:
+            return X.astype(np.uint16 if hi > 255 else np.uint8)
+        if max(-lo, hi) <= 2**53:  # exact in float64, so every comparison is exact
+            return X.astype(np.float64)
+        raise ValueError("X: integer values must have magnitude <= 2**53")
+    return X.astype(np.float64)
+
+
+def _rows_as_images(X, fitted_shape, image_shape, estimator) -> np.ndarray:
+    """(N, H * W) rows as (N, H, W) images."""
+    n_features = X.shape[1]
+    shape = fitted_shape
+    if shape is not None and n_features != shape[0] * shape[1]:
+        raise ValueError(
+            f"X has {n_features} features, but {estimator} is expecting "
+            f"{shape[0] * shape[1]} features as input (images of shape {shape})"
+        )
+    if shape is None:
+        if image_shape is not None:
+            shape = image_shape_for(image_shape, n_features)
+        else:
+            side = int(round(n_features**0.5))
+            if side * side != n_features:
+                raise ValueError(
+                    f"X has {n_features} features per row, not a square image: "
+                    "pass image_shape=(H, W)"
+                )
+            shape = (side, side)
+    if shape[0] * shape[1] != n_features:
+        raise ValueError(f"X has {n_features} features per row but image_shape is {shape}")
+    return X.reshape(X.shape[0], *shape)

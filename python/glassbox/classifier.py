@@ -22,7 +22,13 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from ._validation import check_allocation, check_memory, refuse_sparse_or_masked
+from ._validation import (
+    check_allocation,
+    check_images,
+    check_int,
+    check_memory,
+    refuse_sparse_or_masked,
+)
 from .explain import Explanation, class_prototypes
 from .representation import GlassBoxRepresentation
 from .streaming import fit_reduction
@@ -149,12 +155,8 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
     def _check_params(self):
         if self.classifier not in CLASSIFIERS:
             raise ValueError(f"classifier must be one of {CLASSIFIERS}, got {self.classifier!r}")
-        n = self.n_components
-        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-            raise ValueError(f"n_components must be a positive int, got {n!r}")
-        b = self.pca_batch_size
-        if b is not None and (isinstance(b, bool) or not isinstance(b, numbers.Integral) or b < 1):
-            raise ValueError(f"pca_batch_size must be None or a positive int, got {b!r}")
+        check_int(self.n_components, "n_components")
+        check_int(self.pca_batch_size, "pca_batch_size", none_ok=True)
         if not isinstance(self.C, numbers.Real) or not self.C > 0:
             raise ValueError(f"C must be a positive number, got {self.C!r}")
         rep = self.representation
@@ -178,7 +180,7 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         """
         y_enc = self._check_fit_input(X, y)
         rep = self._new_representation()
-        images = rep._images(X)  # (N, H, W), checked
+        images = check_images(X, image_shape=rep.image_shape)  # (N, H, W)
         self._check_fit_memory(rep, images.shape)
         rep.fit(images)
         if self.pca_batch_size is not None:
@@ -208,7 +210,13 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         self.n_features_in_ = rep.n_features_in_
         return self._assemble(rep)
 
-    # The stages, separately: ``glassbox run`` times them and shows progress.
+    # -- the stage protocol ---------------------------------------------------------------------
+    # fit() is these stages in order.  They are an internal protocol, kept stable for glassbox's
+    # own callers and for no one else (not public API): ``glassbox run`` drives
+    # _check_fit_input, _new_representation, _check_fit_memory, _fit_features and
+    # _reduce_features to show progress per chunk, time each stage and word its memory hint;
+    # ``glassbox compare`` uses _reduced; glassbox.persistence uses _check_fitted_state,
+    # _assemble and _reduce_features (tests/test_cli.py and test_persistence.py pin them).
     def _check_fit_input(self, X, y):
         """Check the parameters, X's length and y; set ``classes_``; return y as class indices."""
         self._check_params()
@@ -276,9 +284,7 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
             odd = sorted(present ^ (params | set(self._FITTED)))
             raise ValueError(f"GlassBoxClassifier: unexpected or missing attributes {odd}")
         self._check_params()
-        rs = self.random_state
-        if rs is not None and (isinstance(rs, bool) or not isinstance(rs, numbers.Integral)):
-            raise ValueError(f"random_state must be None or an int, got {rs!r}")
+        check_int(self.random_state, "random_state", min_val=None, none_ok=True)
         if not isinstance(self.scale, bool):
             raise ValueError(f"scale must be a bool, got {self.scale!r}")
         rep = self.representation_
@@ -555,7 +561,7 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "pipeline_")
         refuse_sparse_or_masked(X)
         rep = self.representation_
-        images = rep._images(X, rep.image_shape_)
+        images = check_images(X, fitted_shape=rep.image_shape_)
         # contributions, slopes and the equivariant terms: a few float64 copies of (N, features)
         check_allocation(
             (4 * images.shape[0], rep.n_features_out_), np.float64,

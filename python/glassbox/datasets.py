@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _io
-from ._validation import check_allocation, check_memory
+from ._validation import check_allocation, check_int, check_memory
 
 __all__ = [
     "FASHION_MNIST_CLASSES",
@@ -101,12 +101,13 @@ class ImageDataset:
                 f"{int(y.min())}..{int(y.max())}"
             )
         if self.n_train is not None:
-            k = self.n_train
-            if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k < len(x):
-                raise ValueError(
-                    f"{where}: n_train must be an int in [1, {len(x) - 1}] (training and test "
-                    f"images both non-empty), got {k!r}"
-                )
+            k = check_int(
+                self.n_train,
+                f"{where}: n_train",
+                max_val=len(x) - 1,
+                hint="training and test images both non-empty",
+            )
+            object.__setattr__(self, "n_train", k)  # a NumPy integer given is kept as an int
 
     def __len__(self) -> int:
         return int(self.images.shape[0])

@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 
 from .groups import get_group
-from .representation import DIRECTIONS
+from .representation import DIRECTIONS, GlassBoxRepresentation
 
 __all__ = ["AGGREGATIONS", "Explanation", "class_prototypes", "level_map", "step_map"]
 
@@ -107,22 +107,35 @@ def _upsample(a, k):
     return np.repeat(np.repeat(a, k, axis=-2), k, axis=-1)
 
 
+def _equivariant_twin(rep):
+    """``rep`` with ``blocks="equivariant"`` and the same fitted thresholds: what explanations
+    need of any model (its equivariant block and that block's permutations), through the
+    public API."""
+    if rep.blocks == "equivariant":
+        return rep
+    params = {**rep.get_params(), "blocks": "equivariant", "thresholds": rep.thresholds_.tolist()}
+    H, W = rep.image_shape_
+    return GlassBoxRepresentation(**params).fit(np.zeros((1, H, W)))
+
+
 class _Layout:
-    """Where every equivariant feature of a fitted representation lives (see
-    ``GlassBoxRepresentation._layout``): kinds, windows, cells, orbits and group elements."""
+    """Where every equivariant feature of a fitted representation lives (its documented
+    ``level_grid_``, ``cell_grid_`` and ``orbit_index_``): kinds, windows, cells, orbits and
+    group elements."""
 
     def __init__(self, rep):
         self.rep = rep
+        self.eq = _equivariant_twin(rep)  # its transform and feature_permutation: the eq block
         self.group = get_group(rep.group)
         self.H, self.W = rep.image_shape_
         self.p, self.c = int(rep.pool_size), int(rep.cell_size)
-        self.OH, self.OW = rep._level_grid
-        self.CH, self.CW = rep._cell_grid
+        self.OH, self.OW = rep.level_grid_
+        self.CH, self.CW = rep.cell_grid_
         self.dists = [int(d) for d in rep.distances_]
         self.K = int(rep.thresholds_.size)
         self.n_level = self.OH * self.OW
         self.n_cells = self.CH * self.CW
-        self.orbit = rep._inv_index.astype(np.intp)  # eq feature -> orbit
+        self.orbit = rep.orbit_index_.astype(np.intp)  # eq feature -> orbit
         self.n_eq = self.orbit.size
         self.n_orbits = int(self.orbit.max()) + 1
         self.orbit_size = np.bincount(self.orbit, minlength=self.n_orbits).astype(np.float64)
@@ -132,12 +145,12 @@ class _Layout:
     def element_shares(self):
         """(n_eq, order): feature j of x is the canonical member of its orbit seen in h·x for
         the elements h of its row, which share it equally (rows sum to 1)."""
-        g, rep = self.group, self.rep
+        g = self.group
         canonical = np.full(self.n_orbits, np.iinfo(np.intp).max, dtype=np.intp)
         np.minimum.at(canonical, self.orbit, np.arange(self.n_eq))
         M = np.zeros((self.n_eq, g.order))
         for h in range(g.order):
-            perm = rep._eq_permutation(g, h)
+            perm = self.eq.feature_permutation(h)
             M[perm[canonical], h] += 1.0
         return M / M.sum(axis=1, keepdims=True)
 
@@ -155,9 +168,8 @@ class _Layout:
 
 
 def _equivariant_features(rep, X):
-    """The equivariant block of checked images X, whatever ``rep.blocks`` is."""
-    out = np.empty((X.shape[0], rep._inv_index.size), dtype=np.float32)
-    return rep._transform_into(X, out, blocks="equivariant")
+    """The equivariant block of images X, whatever ``rep.blocks`` is."""
+    return _equivariant_twin(rep).transform(X)
 
 
 class Explanation:
@@ -219,7 +231,7 @@ class Explanation:
         """(c, beta, F_eq): every contribution as ``c_j * F_eq_j - beta_j`` over the
         equivariant features (invariant ones handed to their orbit's members)."""
         if self._eq is None:
-            L, rep = self._layout, self._rep
+            L = self._layout
             N = len(self)
             a, mu = self._slopes, self._mean
             a_inv, a_eq = a[:, : L.n_inv], a[:, L.n_inv :]
@@ -232,7 +244,7 @@ class Explanation:
             if L.n_inv:
                 c += a_inv[:, L.orbit]
                 beta += (a_inv * (mu_inv / L.orbit_size))[:, L.orbit]
-            F_eq = _equivariant_features(rep, self.images).astype(np.float64)
+            F_eq = L.eq.transform(self.images).astype(np.float64)
             self._eq = (c, beta, F_eq)
         return self._eq
 

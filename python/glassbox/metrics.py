@@ -15,11 +15,9 @@ for features computed elsewhere (for example a network's activations).
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
-from ._validation import check_allocation, positive_count, refuse_sparse_or_masked
+from ._validation import check_allocation, check_int, refuse_sparse_or_masked
 from .groups import get_group
 
 __all__ = [
@@ -58,12 +56,7 @@ def _features_and_labels(X, y):
 
 
 def _sample(X, y, max_samples, random_state):
-    if (
-        not isinstance(max_samples, numbers.Integral)
-        or isinstance(max_samples, bool)
-        or max_samples < 2
-    ):
-        raise ValueError(f"max_samples must be an int >= 2, got {max_samples!r}")
+    max_samples = check_int(max_samples, "max_samples", min_val=2)
     if X.shape[0] <= max_samples:
         return X, y
     rng = np.random.default_rng(random_state)
@@ -138,7 +131,7 @@ def fisher_criterion(X, y, *, n_components=20, random_state=0):
     from sklearn.decomposition import PCA
 
     X, y = _features_and_labels(X, y)
-    n_components = positive_count("n_components", n_components)
+    n_components = check_int(n_components, "n_components")
     k = int(min(n_components, X.shape[0] - 1, X.shape[1]))
     Z = (
         PCA(n_components=k, random_state=random_state).fit_transform(X)

@@ -23,8 +23,11 @@ else is refused with a ``ValueError``.  The checksum detects corruption and acci
 it is not a signature: someone who edits the files and recomputes it gets a model made of
 allowed classes with values that pass these checks, never code execution.
 
-Files of format version 1 (glassbox before the whole-file checksum) still load: their checksum
-covers the model and the arrays but not the metadata, which is checked for consistency only.
+Files of earlier format versions still load.  Version 1 (glassbox before the whole-file
+checksum): the checksum covers the model and the arrays but not the metadata, which is checked
+for consistency only.  Versions 1 and 2 store the representation's feature layout under the
+private names it had then (``_level_grid``, ``_cell_grid``, ``_inv_index``); they are loaded
+under the documented names of version 3 (``level_grid_``, ``cell_grid_``, ``orbit_index_``).
 
 Each file is written through a temporary file and renamed, ``arrays.npz`` first and
 ``model.json`` last: an interrupted save leaves either the previous model or a pair whose
@@ -51,8 +54,19 @@ from .representation import GlassBoxRepresentation
 __all__ = ["load_model", "preprocessing", "save_model"]
 
 FORMAT = "glassbox-model"
-VERSION = 2
-_READS = (1, 2)  # format versions this glassbox loads
+VERSION = 3
+_READS = (1, 2, 3)  # format versions this glassbox loads
+# Fitted attributes renamed by a format version: {version: {class: {old name: new name}}};
+# files of earlier versions are loaded with the new names.
+_RENAMED = {
+    3: {
+        "glassbox.representation.GlassBoxRepresentation": {
+            "_level_grid": "level_grid_",
+            "_cell_grid": "cell_grid_",
+            "_inv_index": "orbit_index_",
+        },
+    },
+}
 _N_PROBES = 4
 
 
@@ -128,12 +142,31 @@ class _Encoder:
         raise TypeError(f"cannot save {path}: objects of type {name} are not supported")
 
 
-def _decode(v, arrays, path="model"):
+def _renames(version) -> dict:
+    """{class: {old: new}}: what a file of format ``version`` needs renamed, in order."""
+    out: dict = {}
+    for v in sorted(_RENAMED):
+        if version < v:
+            for cls, names in _RENAMED[v].items():
+                out.setdefault(cls, {}).update(names)
+    return out
+
+
+def _renamed(state, names, path):
+    """``state`` with the attributes of an earlier format under their current names."""
+    clash = sorted(new for old, new in names.items() if old in state and new in state)
+    if clash:
+        raise ValueError(f"{path}: holds both the old and the current names of {clash}")
+    return {names.get(k, k): x for k, x in state.items()}
+
+
+def _decode(v, arrays, path="model", renames=None):
+    renames = {} if renames is None else renames
     allowed = _allowed()
     if v is None or isinstance(v, (bool, str, int, float)):
         return v
     if isinstance(v, list):
-        return [_decode(x, arrays, f"{path}[{i}]") for i, x in enumerate(v)]
+        return [_decode(x, arrays, f"{path}[{i}]", renames) for i, x in enumerate(v)]
     if not isinstance(v, dict) or len(v) == 0:
         raise ValueError(f"{path}: unknown encoding {v!r:.80}")
     tag = next(iter(v))
@@ -149,9 +182,9 @@ def _decode(v, arrays, path="model"):
             raise ValueError(f"{path}: bad scalar {v!r:.80}")
         return dtype.type(v["value"])
     if tag == "__tuple__" and len(v) == 1 and isinstance(v[tag], list):
-        return tuple(_decode(x, arrays, f"{path}[{i}]") for i, x in enumerate(v[tag]))
+        return tuple(_decode(x, arrays, f"{path}[{i}]", renames) for i, x in enumerate(v[tag]))
     if tag == "__dict__" and len(v) == 1 and isinstance(v[tag], dict):
-        return {k: _decode(x, arrays, f"{path}.{k}") for k, x in v[tag].items()}
+        return {k: _decode(x, arrays, f"{path}.{k}", renames) for k, x in v[tag].items()}
     if tag == "__group__" and len(v) == 1 and isinstance(v[tag], str):
         return get_group(v[tag])
     if tag == "__estimator__" and set(v) == {"__estimator__", "state"}:
@@ -161,9 +194,11 @@ def _decode(v, arrays, path="model"):
                 f"{path}: class {name!r:.100} is not one glassbox loads (allowed: "
                 f"{', '.join(sorted(allowed))})"
             )
-        state = _decode(v["state"], arrays, path)
+        state = _decode(v["state"], arrays, path, renames)
         if not isinstance(state, dict):
             raise ValueError(f"{path}: the state of {name} is not a dict")
+        if name in renames:
+            state = _renamed(state, renames[name], path)
         obj = allowed[name].__new__(allowed[name])
         obj.__dict__.update(state)
         return obj
@@ -430,9 +465,7 @@ def _validate(obj, path="model"):
     """Check every glassbox estimator and Pipeline in a decoded tree as ``fit`` would."""
     from sklearn.pipeline import Pipeline
 
-    if isinstance(obj, GlassBoxClassifier):
-        obj._check_fitted_state()
-    elif isinstance(obj, GlassBoxRepresentation):
+    if isinstance(obj, (GlassBoxClassifier, GlassBoxRepresentation)):
         obj._check_fitted_state()
     elif isinstance(obj, Pipeline):
         _check_preprocessing_steps(obj, ValueError)
@@ -482,7 +515,7 @@ def load_model(path, *, with_metadata=False):
         )
     arrays = _read_arrays(npz, where)
     try:
-        model = _decode(doc.get("model"), arrays)
+        model = _decode(doc.get("model"), arrays, renames=_renames(doc["version"]))
     except (TypeError, KeyError, RecursionError) as exc:
         raise ValueError(f"{where}/model.json: malformed model ({exc})") from None
     try:

@@ -10,12 +10,12 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _core
 from ._validation import (
-    IMAGE_DTYPES,
-    as_array,
     check_allocation,
+    check_images,
+    check_int,
     check_memory,
-    positive_count,
-    refuse_sparse_or_masked,
+    check_out,
+    image_shape_for,
     resolve_n_threads,
 )
 from .groups import get_group
@@ -87,6 +87,16 @@ class GlassBoxRepresentation(TransformerMixin, BaseEstimator):
         ``blocks="equivariant"``).
     block_sizes_ : dict
         Number of features per block and kind (``"invariant"``, ``"level"``, ``"step"``).
+    level_grid_ : (int, int)
+        Windows of the level maps, ``(H // pool_size, W // pool_size)``.
+    cell_grid_ : (int, int)
+        Cells of the step counts, ``(H // cell_size, W // cell_size)``.
+    orbit_index_ : ndarray of int32, shape (n_equivariant,)
+        For every equivariant feature (in the order of the equivariant block, whatever
+        ``blocks`` is), its orbit under the group: the invariant feature that sums it.
+
+    The equivariant block is ordered: the level maps (``level_grid_``, row-major), then, for
+    each distance and direction of :data:`DIRECTIONS`, the cells (``cell_grid_``, row-major).
 
     Examples
     --------
@@ -127,88 +137,13 @@ class GlassBoxRepresentation(TransformerMixin, BaseEstimator):
 
     # -- input ---------------------------------------------------------------------------------
     def _images(self, X, shape=None):
-        refuse_sparse_or_masked(X)
-        X = np.asarray(X)
-        if X.dtype.kind == "c":
-            raise ValueError("X: Complex data not supported")
-        if X.dtype.kind == "O":
-            try:
-                X = X.astype(np.float64)
-            except (TypeError, ValueError) as exc:
-                raise TypeError(f"X must hold numbers: {exc}") from None
-        if X.dtype.kind not in "biuf":
-            raise TypeError(f"X must hold numbers, got dtype {X.dtype}")
-        if X.ndim == 2 and X.shape[1] == 0:
-            raise ValueError(
-                f"X has 0 feature(s) (shape={X.shape}) while a minimum of 1 is required."
-            )
-        native = X.dtype.newbyteorder("=")
-        if native not in IMAGE_DTYPES or not X.flags.c_contiguous:
-            # a copy or conversion follows: refuse it before allocating (or scanning) anything
-            # that cannot fit, e.g. a broadcast view far larger than memory
-            itemsize = (
-                native.itemsize if native in IMAGE_DTYPES else (8 if X.dtype.kind == "f" else 2)
-            )
-            check_allocation(X.shape, np.dtype(f"u{itemsize}"), "a copy of X")
-        if native not in IMAGE_DTYPES:
-            if X.dtype.kind in "biu" and X.size:
-                lo, hi = int(X.min()), int(X.max())
-                if lo >= 0 and hi <= 65535:
-                    X = X.astype(np.uint16 if hi > 255 else np.uint8)
-                elif max(-lo, hi) <= 2**53:  # exact in float64, so every comparison is exact
-                    X = X.astype(np.float64)
-                else:
-                    raise ValueError("X: integer values must have magnitude <= 2**53")
-            else:
-                X = X.astype(np.float64)
-        if X.ndim == 2:
-            n_features = X.shape[1]
-            if shape is not None and n_features != shape[0] * shape[1]:
-                raise ValueError(
-                    f"X has {n_features} features, but {type(self).__name__} is expecting "
-                    f"{shape[0] * shape[1]} features as input (images of shape {shape})"
-                )
-            if shape is None:
-                if self.image_shape is not None:
-                    shape = self._image_shape(n_features)
-                else:
-                    side = int(round(n_features**0.5))
-                    if side * side != n_features:
-                        raise ValueError(
-                            f"X has {n_features} features per row, not a square image: "
-                            "pass image_shape=(H, W)"
-                        )
-                    shape = (side, side)
-            if shape[0] * shape[1] != n_features:
-                raise ValueError(f"X has {n_features} features per row but image_shape is {shape}")
-            X = X.reshape(X.shape[0], *shape)
-        elif X.ndim != 3:
-            raise ValueError(
-                f"X must be (N, H, W) images or (N, H*W) rows, got shape {X.shape}. Reshape your "
-                "data: X.reshape(1, -1) for a single flattened image, X[None] for one (H, W) image"
-            )
-        elif shape is not None and X.shape[1:] != tuple(shape):
-            raise ValueError(f"X has images of shape {X.shape[1:]}, fitted on {tuple(shape)}")
-        # C-contiguous, native, finite (NaN / inf refused naming X), non-empty
-        return as_array(X, "X", dtypes=IMAGE_DTYPES, ndims=(3,))
+        """``X`` checked as images (see ``_validation.check_images``)."""
+        return check_images(
+            X, fitted_shape=shape, image_shape=self.image_shape, estimator=type(self).__name__
+        )
 
     def _image_shape(self, n_features):
-        try:
-            h, w = (int(v) for v in self.image_shape)
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"image_shape must be a pair of ints (H, W), got {self.image_shape!r}"
-            ) from None
-        if h == -1 and w > 0 and n_features % w == 0:
-            h = n_features // w
-        elif w == -1 and h > 0 and n_features % h == 0:
-            w = n_features // h
-        if h < 1 or w < 1 or h * w != n_features:
-            raise ValueError(
-                f"X has {n_features} features per row, which image_shape={self.image_shape!r} "
-                "cannot hold"
-            )
-        return (h, w)
+        return image_shape_for(self.image_shape, n_features)
 
     # -- fit -----------------------------------------------------------------------------------
     def fit(self, X, y=None):
@@ -258,14 +193,14 @@ class GlassBoxRepresentation(TransformerMixin, BaseEstimator):
         if self.blocks not in _BLOCKS:
             raise ValueError(f"blocks must be one of {_BLOCKS}, got {self.blocks!r}")
         for name in ("cell_size", "pool_size"):
-            v = positive_count(name, getattr(self, name))
+            v = check_int(getattr(self, name), name)
             if H % v or W % v:
                 raise ValueError(
                     f"{name}={v} must divide the image sides {H}x{W}: otherwise the group does not "
                     "map the grid onto itself and the features are not exactly symmetric"
                 )
         try:
-            dists = [positive_count("distances", d) for d in self.distances]
+            dists = [check_int(d, "distances") for d in self.distances]
         except TypeError:
             raise ValueError(
                 f"distances must be a sequence of positive ints, got {self.distances!r}"
@@ -331,7 +266,7 @@ class GlassBoxRepresentation(TransformerMixin, BaseEstimator):
     # The attributes of a fitted representation: its parameters and what fit sets.
     _FITTED = (
         "thresholds_", "distances_", "image_shape_", "n_features_in_", "n_features_out_",
-        "n_invariant_", "block_sizes_", "_level_grid", "_cell_grid", "_inv_index", "_names",
+        "n_invariant_", "block_sizes_", "level_grid_", "cell_grid_", "orbit_index_", "_names",
     )  # fmt: skip
 
     def _check_fitted_state(self):
@@ -402,8 +337,8 @@ class GlassBoxRepresentation(TransformerMixin, BaseEstimator):
 
     def _eq_permutation(self, g, i):
         """Permutation of the equivariant features under element i (see feature_permutation)."""
-        OH, OW = self._level_grid
-        CH, CW = self._cell_grid
+        OH, OW = self.level_grid_
+        CH, CW = self.cell_grid_
         nd = self.distances_.size
         level = g.apply(np.arange(OH * OW).reshape(OH, OW), i).ravel()
         # steps: index array over (distance, 3x3 direction grid, cells); the element moves the
@@ -422,20 +357,20 @@ class GlassBoxRepresentation(TransformerMixin, BaseEstimator):
     def _layout(self, g):
         H, W = self.image_shape_
         p, c = self.pool_size, self.cell_size
-        self._level_grid, self._cell_grid = (H // p, W // p), (H // c, W // c)
+        self.level_grid_, self.cell_grid_ = (H // p, W // p), (H // c, W // c)
         perms = np.stack([self._eq_permutation(g, i) for i in range(g.order)])
         n_eq = perms.shape[1]
         # orbit of feature j: {perm_h[j]}; canonical member: the smallest index
         canonical = perms.min(axis=0)
         reps, inv_index = np.unique(canonical, return_inverse=True)
-        self._inv_index = inv_index.ravel().astype(np.int32)
+        self.orbit_index_ = inv_index.ravel().astype(np.int32)
         K = self.thresholds_.size
         names_eq = []
-        OH, OW = self._level_grid
+        OH, OW = self.level_grid_
         for r in range(OH):
             for col in range(OW):
                 names_eq.append(f"eq:level[K={K}]:sum{p}x{p}@({r},{col})")
-        CH, CW = self._cell_grid
+        CH, CW = self.cell_grid_
         for d in self.distances_:
             for dr, dc in DIRECTIONS:
                 for r in range(CH):
@@ -457,40 +392,45 @@ class GlassBoxRepresentation(TransformerMixin, BaseEstimator):
         }
 
     # -- transform -------------------------------------------------------------------------------
-    def transform(self, X):
+    def transform(self, X, out=None):
         """Features of images.
 
         Parameters
         ----------
         X : array_like, shape (N, H, W) or (N, H * W)
+        out : ndarray of float32, shape (N, n_features_out_), optional
+            Where to write the features (C-contiguous, writeable, not sharing memory with
+            ``X``): reusing one buffer spares the page faults of a fresh array per call.
 
         Returns
         -------
         ndarray of float32, shape (N, n_features_out_)
-            Integer counts, exactly representable in float32.
+            Integer counts, exactly representable in float32 (``out`` when given).
         """
         check_is_fitted(self, "thresholds_")
         X = self._images(X, self.image_shape_)
-        check_allocation((X.shape[0], self.n_features_out_), np.float32, "the output of transform")
-        return self._transform_into(X, np.empty((X.shape[0], self.n_features_out_), np.float32))
+        shape = (X.shape[0], self.n_features_out_)
+        if out is None:
+            check_allocation(shape, np.float32, "the output of transform")
+            out = np.empty(shape, np.float32)
+        else:
+            out = check_out(out, shape, np.dtype(np.float32), [X])
+        return self._transform_into(X, out)
 
-    def _transform_into(self, X, out, blocks=None):
-        """transform() of checked images X into a C-contiguous float32 ``out`` (reused buffers
-        in streaming: no fresh pages to fault in per chunk); ``blocks`` overrides the fitted
-        choice (glassbox.explain needs the equivariant block of any model)."""
-        blocks = self.blocks if blocks is None else blocks
+    def _transform_into(self, X, out):
+        """transform() of checked images X into a checked float32 ``out``."""
         nt = resolve_n_threads(self.n_threads)
-        n_inv = int(self._inv_index.max()) + 1
+        n_inv = int(self.orbit_index_.max()) + 1
         _core.glass_features(
             X,
             self.thresholds_,
             self.pool_size,
             self.cell_size,
             self.distances_,
-            self._inv_index,
+            self.orbit_index_,
             n_inv,
-            blocks != "equivariant",
-            blocks != "invariant",
+            self.blocks != "equivariant",
+            self.blocks != "invariant",
             out,
             nt,
         )

@@ -542,6 +542,19 @@ def markdown(report) -> str:
     if "trained" in nets:
         variants.append(("trained", report["trained_label"]))
     out += _overview(report, variants)
+    out += _equivariance_table(report, nets, variants)
+    out += _glassbox_table(report)
+    out += _separability_table(report, nets, variants)
+    out += _accuracy_and_training(report)
+    out += _per_element_tables(nets, variants)
+    out += ["", "## Seconds per stage", "", "| stage | seconds |", "|---|---:|"]
+    out += [f"| {k} | {v:.1f} |" for k, v in report["timings"].items()]
+    return "\n".join(out) + "\n"
+
+
+def _equivariance_table(report, nets, variants) -> list[str]:
+    """compare.md: equivariance of AlexNet's layers."""
+    out = []
     out += ["", "## Equivariance per layer", ""]
     head = "| layer |"
     rule = "|---|"
@@ -562,6 +575,12 @@ def markdown(report) -> str:
         ctrl = nets["symmetrized"].get(name)
         line += f" {_f(ctrl['equivariance'] if ctrl else None, 3)} |"
         out.append(line)
+    return out
+
+
+def _glassbox_table(report) -> list[str]:
+    """compare.md: equivariance of the glass-box layers."""
+    out = []
     out += [
         "",
         "## Glass-box layers",
@@ -575,6 +594,12 @@ def markdown(report) -> str:
             f"{_f(r['equivariance'])} | {_f(r['equivariance_vs_chance'])} | "
             f"{_f(r['invariance'])} | {_f(r['chance'])} |"
         )
+    return out
+
+
+def _separability_table(report, nets, variants) -> list[str]:
+    """compare.md: class separability of every layer."""
+    out = []
     out += [
         "",
         "## Class separability of each layer's features",
@@ -597,6 +622,12 @@ def markdown(report) -> str:
                 f"| glass box | {_GLASS_NAMES.get(name, name)} | {int(np.prod(r['shape'])):,} | "
                 f"{s['ratio']:.4f} | {s['fisher']:.2f} | {s['silhouette']:.4f} |"
             )
+    return out
+
+
+def _accuracy_and_training(report) -> list[str]:
+    """compare.md: test accuracies and the training record."""
+    out = []
     if report["accuracy"]:
         out += ["", "## Test accuracy", "", "| model | test accuracy |", "|---|---:|"]
         for k, v in report["accuracy"].items():
@@ -606,6 +637,12 @@ def markdown(report) -> str:
         t = report["training"]
         out += ["", "## Training", ""]
         out += [f"- {k}: {v}" for k, v in t.items()]
+    return out
+
+
+def _per_element_tables(nets, variants) -> list[str]:
+    """compare.md: equivariance error per group element."""
+    out = []
     for key, lab in variants:
         out += ["", f"## Equivariance error per group element ({lab})", ""]
         elements = None
@@ -620,9 +657,7 @@ def markdown(report) -> str:
                     "|---|" + "---:|" * len(elements),
                 ]
             out.append(f"| {name} | " + " | ".join(_f(per[e]) for e in elements) + " |")
-    out += ["", "## Seconds per stage", "", "| stage | seconds |", "|---|---:|"]
-    out += [f"| {k} | {v:.1f} |" for k, v in report["timings"].items()]
-    return "\n".join(out) + "\n"
+    return out
 
 
 def plot(report, path: Path) -> Path:

@@ -19,6 +19,7 @@ weight file the user already has (for example one saved from torchvision with
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import numbers
 from pathlib import Path
@@ -35,6 +36,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a venv without tor
         f"Original error: {exc}"
     ) from exc
 
+from .._validation import check_int
 from ..groups import get_group
 
 __all__ = [
@@ -93,9 +95,7 @@ class AlexNet(nn.Module):
 
 
 def _check_int(name, v, low=1):
-    if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {v!r}")
-    return int(v)
+    return check_int(v, name, min_val=low)
 
 
 def _build(variant, num_classes, in_channels, seed, weights, dropout):
@@ -515,10 +515,8 @@ def activations(model, x, layers=LAYERS, *, pre_relu=False, batch_size=64):
         with torch.inference_mode():
             for a in range(0, x.shape[0], batch_size):
                 current.clear()
-                try:
+                with contextlib.suppress(_Done):  # stopped after the last layer asked for
                     model(x[a : a + batch_size])
-                except _Done:
-                    pass
                 for name in layers:
                     results[name].append(current[name])
     finally:

@@ -32,7 +32,7 @@ import warnings
 import numpy as np
 
 from .. import metrics
-from .._validation import positive_count
+from .._validation import check_int
 from ..groups import get_group
 
 __all__ = ["alexnet_layers", "glassbox_layers"]
@@ -95,6 +95,57 @@ class _RidgeMap:
         return np.moveaxis(out.reshape(n, h, w, c), -1, 1)
 
 
+def _check_prepared(x, g, fit_maps):
+    """x as prepared images the group acts on, or a ValueError."""
+    x = np.asarray(x)
+    if x.ndim != 4 or x.dtype != np.float32:
+        raise ValueError(f"x must be a float32 (N, C, S, S) array, got {x.dtype} {x.shape}")
+    n = x.shape[0]
+    if n < (4 if fit_maps else 2):
+        raise ValueError(f"x needs at least {4 if fit_maps else 2} images, got {n}")
+    g.check_shape(x.shape, "x")
+    return x
+
+
+def _element_errors(model, g, i, x, base, layers, conv, fit_maps, bounds, batch_size, tick):
+    """Per-image errors of element i: invariance (every layer), equivariance and the fitted
+    map's (conv layers; the maps fitted on the first half, tested on the second)."""
+    from .alexnet import activations
+
+    n = x.shape[0]
+    half = n // 2
+    e_rows = {name: np.empty(n) for name in conv}
+    i_rows = {name: np.empty(n) for name in layers}
+    f_rows = {name: np.empty(n - half) for name in conv}
+    maps = {name: _RidgeMap(base[name].shape[1]) for name in conv} if fit_maps else {}
+    for a, b in bounds:
+        if fit_maps and a == half:
+            for m in maps.values():
+                m.solve()
+        moved = activations(
+            model, np.ascontiguousarray(g.apply(x[a:b], i)), layers, batch_size=batch_size
+        )
+        for name in layers:
+            ref = base[name][a:b]
+            i_rows[name][a:b] = metrics.relative_error(
+                _gap(moved[name]), _gap(ref), per_sample=True
+            )
+            if name not in e_rows:
+                continue
+            g_ref = g.apply(ref, i)
+            e_rows[name][a:b] = metrics.relative_error(
+                moved[name], g_ref, scale=ref, per_sample=True
+            )
+            if fit_maps and a < half:
+                maps[name].add(g_ref, moved[name])
+            elif fit_maps:
+                f_rows[name][a - half : b - half] = metrics.relative_error(
+                    moved[name], maps[name].apply(g_ref), scale=ref, per_sample=True
+                )
+        tick(b - a)
+    return i_rows, e_rows, f_rows
+
+
 def alexnet_layers(
     model,
     x,
@@ -151,20 +202,15 @@ def alexnet_layers(
 
     g = get_group(group)
     layers = list(LAYERS if layers is None else layers)
-    x = np.asarray(x)
-    if x.ndim != 4 or x.dtype != np.float32:
-        raise ValueError(f"x must be a float32 (N, C, S, S) array, got {x.dtype} {x.shape}")
+    x = _check_prepared(x, g, fit_maps)
     n = x.shape[0]
-    if n < (4 if fit_maps else 2):
-        raise ValueError(f"x needs at least {4 if fit_maps else 2} images, got {n}")
-    g.check_shape(x.shape, "x")
     if separability:
         y = _labels(y, n)
     if g.order > 1 and x.shape[-1] == x.shape[-2]:
         msg = alignment_message(model, x.shape[-1])
         if msg:
             warnings.warn(msg, UserWarning, stacklevel=2)
-    batch_size = positive_count("batch_size", batch_size)
+    batch_size = check_int(batch_size, "batch_size")
     conv = [name for name in layers if name in CONV_LAYERS]
     others = [i for i in range(g.order) if i != 0]
     total, done = n * g.order, 0
@@ -192,34 +238,9 @@ def alexnet_layers(
     bounds = [(a, min(a + batch_size, half)) for a in range(0, half, batch_size)]
     bounds += [(a, min(a + batch_size, n)) for a in range(half, n, batch_size)]
     for i in others:
-        e_rows = {name: np.empty(n) for name in conv}
-        i_rows = {name: np.empty(n) for name in layers}
-        f_rows = {name: np.empty(n - half) for name in conv}
-        maps = {name: _RidgeMap(base[name].shape[1]) for name in conv} if fit_maps else {}
-        for a, b in bounds:
-            if fit_maps and a == half:
-                for m in maps.values():
-                    m.solve()
-            moved = activations(
-                model, np.ascontiguousarray(g.apply(x[a:b], i)), layers, batch_size=batch_size
-            )
-            for name in layers:
-                ref = base[name][a:b]
-                i_rows[name][a:b] = metrics.relative_error(
-                    _gap(moved[name]), _gap(ref), per_sample=True
-                )
-                if name in eq:
-                    g_ref = g.apply(ref, i)
-                    e_rows[name][a:b] = metrics.relative_error(
-                        moved[name], g_ref, scale=ref, per_sample=True
-                    )
-                    if fit_maps and a < half:
-                        maps[name].add(g_ref, moved[name])
-                    elif fit_maps:
-                        f_rows[name][a - half : b - half] = metrics.relative_error(
-                            moved[name], maps[name].apply(g_ref), scale=ref, per_sample=True
-                        )
-            tick(b - a)
+        i_rows, e_rows, f_rows = _element_errors(
+            model, g, i, x, base, layers, conv, fit_maps, bounds, batch_size, tick
+        )
         for name in layers:
             inv[name][g.elements[i]] = float(i_rows[name].mean())
         for name in conv:

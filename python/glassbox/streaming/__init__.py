@@ -12,13 +12,12 @@ beside it and renamed at the end; an error or an interruption removes the tempor
 
 from __future__ import annotations
 
-import numbers
 import os
 
 import numpy as np
 
 from .. import _io
-from .._validation import check_allocation, check_memory
+from .._validation import check_allocation, check_int, check_memory
 from ._npy_writer import WRITE_DEPTH, NpyWriter, check_output_path
 from ._sources import ImageSource, open_images, opened
 
@@ -56,13 +55,7 @@ def _estimate_stream_memory(src, n_out, chunk, buffers):
 
 
 def _check_chunk_size(chunk_size):
-    if (
-        not isinstance(chunk_size, numbers.Integral)
-        or isinstance(chunk_size, bool)
-        or chunk_size < 1
-    ):
-        raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
-    return int(chunk_size)
+    return check_int(chunk_size, "chunk_size")
 
 
 def _chunks(n, chunk_size, min_last=1):
@@ -111,15 +104,12 @@ def fit_reduction(representation, source, n_components, *, scale=True, chunk_siz
     with opened(source, rep.image_shape_) as src:
         n = len(src)
         _check_source_shape(src, rep)
-        if (
-            not isinstance(n_components, numbers.Integral)
-            or isinstance(n_components, bool)
-            or not 1 <= n_components <= min(n, rep.n_features_out_)
-        ):
-            raise ValueError(
-                f"n_components must be an int in [1, {min(n, rep.n_features_out_)}] (the number "
-                f"of images and of features), got {n_components!r}"
-            )
+        n_components = check_int(
+            n_components,
+            "n_components",
+            max_val=min(n, rep.n_features_out_),
+            hint="the number of images and of features",
+        )
         bounds = _chunks(n, max(chunk_size, n_components), min_last=n_components)
         longest = max(b - a for a, b in bounds)
         # a chunk of images and its features, the scaled copy and IncrementalPCA's float64 work
@@ -193,7 +183,7 @@ def transform_chunked(representation, source, out=None, *, chunk_size=10_000, pr
     check_is_fitted(rep, "thresholds_")
 
     def into(x, block):
-        return rep._transform_into(rep._images(x, rep.image_shape_), block)
+        return rep.transform(x, out=block)
 
     return _stream(rep, rep.transform, rep.n_features_out_, source, out, chunk_size, progress, into)
 
@@ -208,21 +198,7 @@ def _stream(rep, func, n_out, source, out, chunk_size, progress, into=None):
         _check_source_shape(src, rep)
         shape = (n, n_out)
         step = min(chunk_size, n)  # buffers for the chunks there are, not for chunk_size
-        to_file = isinstance(out, (str, os.PathLike))
-        if to_file:
-            check_output_path(out, "out", src.paths)
-        elif out is None:
-            check_allocation(shape, np.float32, "the output of transform_chunked")
-        else:
-            if not isinstance(out, np.ndarray):
-                raise TypeError(f"out must be an .npy path or an ndarray, got {type(out).__name__}")
-            if out.shape != shape or out.dtype != np.float32:
-                raise ValueError(
-                    f"out must have shape {shape} and dtype float32, got {out.shape} {out.dtype}"
-                )
-            if not out.flags.writeable:
-                raise ValueError("out is read-only")
-            _refuse_out_over_source(out, src)
+        to_file = _check_out(out, shape, src)
         # the writer's blocks and the features being computed; in memory, the features and
         # a copy where ``out`` is not contiguous
         buffers = WRITE_DEPTH + 3 if to_file else 2
@@ -240,20 +216,7 @@ def _stream(rep, func, n_out, source, out, chunk_size, progress, into=None):
                 result = np.empty(shape, dtype=np.float32)
             for a in range(0, n, step):
                 b = min(n, a + step)
-                x = src.read(a, b)
-                if into is None:
-                    F = func(x)
-                    if writer is not None:
-                        writer.write(F, a)
-                    else:
-                        result[a:b] = F
-                elif writer is not None:
-                    view, raw, lead = writer.buffer((step, n_out), np.float32)
-                    writer.write(into(x, view[: b - a]), a, raw, lead)
-                elif result[a:b].flags.c_contiguous:
-                    into(x, result[a:b])
-                else:
-                    result[a:b] = func(x)
+                _compute_chunk(src.read(a, b), a, func, into, writer, result, (step, n_out))
                 if progress is not None:
                     progress(b, n)
             if writer is not None:
@@ -267,6 +230,45 @@ def _stream(rep, func, n_out, source, out, chunk_size, progress, into=None):
     if isinstance(result, np.memmap):
         result.flush()
     return result
+
+
+def _check_out(out, shape, src) -> bool:
+    """Check ``out`` (an .npy path, an array or None) before any work; whether it is a file."""
+    if isinstance(out, (str, os.PathLike)):
+        check_output_path(out, "out", src.paths)
+        return True
+    if out is None:
+        check_allocation(shape, np.float32, "the output of transform_chunked")
+        return False
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be an .npy path or an ndarray, got {type(out).__name__}")
+    if out.shape != shape or out.dtype != np.float32:
+        raise ValueError(
+            f"out must have shape {shape} and dtype float32, got {out.shape} {out.dtype}"
+        )
+    if not out.flags.writeable:
+        raise ValueError("out is read-only")
+    _refuse_out_over_source(out, src)
+    return False
+
+
+def _compute_chunk(x, a, func, into, writer, result, block_shape):
+    """The features of images x (rows a.. of the output) into the writer or ``result``: computed
+    in place (``into``) where the destination is a contiguous block, else copied."""
+    b = a + len(x)
+    if into is None:
+        F = func(x)
+        if writer is not None:
+            writer.write(F, a)
+        else:
+            result[a:b] = F
+    elif writer is not None:
+        view, raw, lead = writer.buffer(block_shape, np.float32)
+        writer.write(into(x, view[: b - a]), a, raw, lead)
+    elif result[a:b].flags.c_contiguous:
+        into(x, result[a:b])
+    else:
+        result[a:b] = func(x)
 
 
 def transform_reduced(representation, scaler, pca, source, out=None, *, chunk_size=10_000,
