@@ -55,7 +55,7 @@ def binarize_cases(x):
 
     t4 = np.array([51, 102, 153, 204])
     n = x.nbytes
-    cases = [
+    return [
         Case(
             "binarize > 127",
             x.shape,
@@ -119,7 +119,6 @@ def binarize_cases(x):
             bytes_moved=2 * n,
         ),
     ]
-    return cases
 
 
 def orbit_cases(x):

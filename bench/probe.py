@@ -13,6 +13,7 @@ it in the same rounds as glassbox's 1- and 2-thread rows and report both speed-u
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import time
 
@@ -77,10 +78,8 @@ class ComputeProbe:
 
     def close(self):
         for conn, proc in zip(self._conns, self._procs, strict=True):
-            try:
+            with contextlib.suppress(OSError):  # the worker may be gone already
                 conn.send(None)
-            except OSError:  # pragma: no cover - the worker is gone already
-                pass
             proc.join(timeout=5)
             if proc.is_alive():  # pragma: no cover
                 proc.terminate()

@@ -221,23 +221,31 @@ def run_case(case, repeat, slow_repeat, bw, log, machine=None, meter=None, pair_
                 row["machine_speedup_1_to_2"] = statistics.median(own)
         if impl.n_images:
             row["note"] = f"timed on {impl.n_images} images, scaled to {n_case}"
-        moved = case.bytes_moved
-        if impl.check == "packed":
-            moved = case.tags.get("packed_bytes_moved")
-        if moved and impl.glassbox:
-            row["bytes_moved"] = moved
-            if fresh[i]:
-                row["fresh_bytes"] = fresh[i]
-            if metered:
-                bounds = [_bound(moved, fresh[i], b) for b in round_bw[: len(times)]]
-                row["bound_s"] = statistics.median(bounds)
-                row["x_bound"] = _median_ratio(times, bounds)
-                row["copy_bandwidth"] = statistics.median(b["copy"] for b in round_bw)
-            else:
-                row["bound_s"] = _bound(moved, fresh[i], bw)
-                row["x_bound"] = med / row["bound_s"]
+        row.update(_bound_fields(case, impl, times, fresh[i], round_bw if metered else None, bw))
         rows.append(row)
     return rows
+
+
+def _bound_fields(case, impl, times, fresh, round_bw, bw):
+    """A glassbox row's bandwidth bound: from the bandwidths measured in each of its rounds
+    (``round_bw``), else from ``bw``; nothing for a peer or a case without a byte count."""
+    moved = case.bytes_moved
+    if impl.check == "packed":
+        moved = case.tags.get("packed_bytes_moved")
+    if not (moved and impl.glassbox):
+        return {}
+    row = {"bytes_moved": moved}
+    if fresh:
+        row["fresh_bytes"] = fresh
+    if round_bw is not None:
+        bounds = [_bound(moved, fresh, b) for b in round_bw[: len(times)]]
+        row["bound_s"] = statistics.median(bounds)
+        row["x_bound"] = _median_ratio(times, bounds)
+        row["copy_bandwidth"] = statistics.median(b["copy"] for b in round_bw)
+    else:
+        row["bound_s"] = _bound(moved, fresh, bw)
+        row["x_bound"] = statistics.median(times) / row["bound_s"]
+    return row
 
 
 def scaling_rows(repeat, log, sizes=(100, 10_000, 35_000, 70_000), evict_bytes=512 << 20):
@@ -333,6 +341,26 @@ def _fmt_ms(s):
 def summarise(rows, scaling, stream=(), bw=None):
     """The acceptance numbers, computed from the rows of this run."""
     out = {}
+    _summarise_streaming(out, stream)
+    _summarise_fused(out, rows)
+    _summarise_representation(out, rows)
+    _summarise_threads(out, rows, bw)
+    _summarise_linearity(out, scaling)
+    return out
+
+
+def _find(rows, bench_prefix, impl_name, shape=None):
+    for r in rows:
+        if (
+            r["benchmark"].startswith(bench_prefix)
+            and r["implementation"] == impl_name
+            and (shape is None or r["shape"] == list(shape))
+        ):
+            return r
+    return None
+
+
+def _summarise_streaming(out, stream):
     by_mode = {r["mode"]: r for r in stream}
     if {"memory", "stream"} <= set(by_mode):
         mem, st = by_mode["memory"], by_mode["stream"]
@@ -343,16 +371,8 @@ def summarise(rows, scaling, stream=(), bw=None):
         out[f"streaming {n}: peak RSS, MiB"] = st["peak_rss_bytes"] / 2**20
         out[f"in-memory transform {n}: peak RSS, MiB"] = mem["peak_rss_bytes"] / 2**20
 
-    def find(bench_prefix, impl_name, shape=None):
-        for r in rows:
-            if (
-                r["benchmark"].startswith(bench_prefix)
-                and r["implementation"] == impl_name
-                and (shape is None or r["shape"] == list(shape))
-            ):
-                return r
-        return None
 
+def _summarise_fused(out, rows):
     for r in rows:
         if r["benchmark"].startswith("R:") and r["implementation"] in (
             "glassbox fused, out=",
@@ -365,6 +385,9 @@ def summarise(rows, scaling, stream=(), bw=None):
             and r["implementation"] == "glassbox fused, fresh output"
         ):
             out[f"R {r['shape'][1]} fresh vs best peer"] = r["speedup_vs_best_peer"]
+
+
+def _summarise_representation(out, rows):
     rep = [r for r in rows if r["benchmark"].startswith("GlassBoxRepresentation")]
     gbrep = next(
         (r for r in rep if r["implementation"] == "glassbox GlassBoxRepresentation.transform"), None
@@ -376,6 +399,9 @@ def summarise(rows, scaling, stream=(), bw=None):
                 out["representation vs kymatio"] = r["median_s"] / gbrep["median_s"]
             if "HOG" in r["implementation"]:
                 out["representation vs HOG"] = r["median_s"] / gbrep["median_s"]
+
+
+def _summarise_threads(out, rows, bw):
     # 1 -> 2 threads, for every glassbox row that has a 1-thread twin; a row is compute-bound
     # when its 2-thread time is more than MEMORY_BOUND_X times its bound (within it, the
     # acceptance line for the fused rows, a second core mostly waits on the same memory, or on
@@ -384,7 +410,7 @@ def summarise(rows, scaling, stream=(), bw=None):
     for r in rows:
         if r["glassbox"] and r["threads"] == 1:
             twin_name = r["implementation"].replace(", 1 thread", "")
-            twin = find(r["benchmark"], twin_name, r["shape"])
+            twin = _find(rows, r["benchmark"], twin_name, r["shape"])
             if twin:
                 speedup = r["speedup_1_to_2_threads"]  # paired in run_case
                 what = f"{r['benchmark']} {'x'.join(map(str, r['shape']))}"
@@ -404,6 +430,9 @@ def summarise(rows, scaling, stream=(), bw=None):
         out["threads 1->2: writing fresh pages (the machine's own)"] = (
             bw["fresh_write"] / bw["fresh_write_1_thread"]
         )
+
+
+def _summarise_linearity(out, scaling):
     batches = [r for r in scaling if not r.get("fixed_cost")]
     if batches:
         out["linearity: worst per-image time vs 70k"] = max(
@@ -417,7 +446,6 @@ def summarise(rows, scaling, stream=(), bw=None):
     fixed = [r for r in scaling if r.get("fixed_cost")]
     if fixed:
         out["fixed cost of a call, ms (100 images, cold)"] = fixed[0]["median_s"] * 1e3
-    return out
 
 
 def markdown(rows, scaling, summary, meta, bw, stream=()):

@@ -6,10 +6,31 @@ import os
 # (it checks that array API dispatch with NumPy inputs changes nothing); see test_sklearn_api.
 os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
+import importlib
+
 import numpy as np
 import pytest
 
 from glassbox.groups import get_group
+
+# CI sets GLASSBOX_REQUIRE_OPTIONAL=1: it installs every extra, so that a test which would skip
+# for a missing optional dependency fails instead (a skip there would hide untested code).
+REQUIRE_OPTIONAL = os.environ.get("GLASSBOX_REQUIRE_OPTIONAL") == "1"
+
+
+def importorskip(name: str, extra: str):
+    """``pytest.importorskip(name)`` for an optional dependency (installed by the ``extra`` of
+    glassbox), unless ``GLASSBOX_REQUIRE_OPTIONAL=1``: then a missing one is an error."""
+    if REQUIRE_OPTIONAL:
+        try:
+            return importlib.import_module(name)
+        except ImportError as exc:
+            raise ImportError(
+                f"{name} is required here (GLASSBOX_REQUIRE_OPTIONAL=1): pip install "
+                f"'.[{extra}]' ({exc})"
+            ) from exc
+    return pytest.importorskip(name, reason=f"needs {name}: pip install '.[{extra}]'")
+
 
 # Shapes (H, W): 1x1, odd, even, non-square.
 SHAPES = [(1, 1), (5, 5), (8, 8), (7, 7), (5, 8), (28, 28)]

@@ -35,7 +35,7 @@ def test_digits_accuracy_with_defaults(digits):
 
 
 @pytest.mark.parametrize(
-    "name,proba,decision",
+    ("name", "proba", "decision"),
     [
         ("svm", False, True),
         ("linear", True, True),

@@ -30,7 +30,7 @@ def test_run_on_digits_by_default(tmp_path, capsys):
     out = tmp_path / "rep"
     assert main(["run", "--out", str(out), "--plot"]) == 0
     report = _report(out)
-    assert REPORT_KEYS <= set(report)
+    assert set(report) >= REPORT_KEYS
     assert report["dataset"] == "digits" and report["group"] == "D4"
     assert report["command"] == f"glassbox run --out {out} --plot"
     assert report["n_train"] == 1347 and report["n_test"] == 450
@@ -134,7 +134,7 @@ def test_run_on_files(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "args,message",
+    ("args", "message"),
     [
         (["--dataset", "/nonexistent/x"], "no such file or directory"),
         (["--train-size", "99999"], "exceeds the 1347 training images"),

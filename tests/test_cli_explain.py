@@ -198,7 +198,7 @@ def _npz_bytes(**arrays):
 
 
 @pytest.mark.parametrize(
-    "name, write, message",
+    ("name", "write", "message"),
     [
         ("empty.npy", lambda p: np.save(p, np.zeros((0, 0))), "non-empty 2-D array of numbers"),
         ("row.npy", lambda p: np.save(p, np.zeros((0, 8))), "non-empty 2-D array of numbers"),
@@ -242,7 +242,7 @@ def _save_with_metadata(saved_linear, tmp_path, meta):
 
 
 @pytest.mark.parametrize(
-    "dataset, message",
+    ("dataset", "message"),
     [
         ({"spec": "digits", "seed": 0}, "valid 'test_size'"),
         ({"spec": "digits", "test_size": 0.25}, "valid 'seed'"),

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import dask.array as da  # the "dask" extra: README's test command installs it
-import distributed
 import numpy as np
 import pytest
 
 import glassbox as gb
-import glassbox.dask as gdask
+
+from conftest import importorskip
+
+da = importorskip("dask.array", "dask")  # README's test command installs the extra
+distributed = importorskip("distributed", "dask")
+import glassbox.dask as gdask  # noqa: E402 - needs dask
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ def write_idx(path, arr, code=0x08, gz=False):
 
 
 @pytest.mark.parametrize(
-    "code,dtype",
+    ("code", "dtype"),
     [
         (0x08, np.uint8),
         (0x09, np.int8),
@@ -159,7 +159,7 @@ def test_load_image_folder(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "values, names",
+    ("values", "names"),
     [
         ([0, 2**40], ("0", "1099511627776")),
         ([0, 200_000], ("0", "200000")),
@@ -213,7 +213,7 @@ def _npz(tmp_path, **extra):
 
 
 @pytest.mark.parametrize(
-    "extra, message",
+    ("extra", "message"),
     [
         ({"n_train": np.array(-20)}, r"n_train must be an int in \[1, 19\].*got -20"),
         ({"n_train": np.array(0)}, r"n_train must be an int in \[1, 19\]"),

@@ -24,7 +24,8 @@ def thresholds_for(dtype):
 @pytest.mark.parametrize("method", ["fixed", "otsu", "mean"])
 @pytest.mark.parametrize("mode", ["max", "sum", "mean"])
 @pytest.mark.parametrize(
-    "shape,size,stride", [((28, 28), 2, None), ((9, 9), 3, 2), ((1, 1), 1, None), ((7, 7), 2, None)]
+    ("shape", "size", "stride"),
+    [((28, 28), 2, None), ((9, 9), 3, 2), ((1, 1), 1, None), ((7, 7), 2, None)],
 )
 def test_equals_orbit_of_pool_of_binarize(dtype, method, mode, shape, size, stride):
     x = make_images(dtype, shape, n=4)
@@ -69,7 +70,7 @@ def test_non_square_with_shape_keeping_group():
 
 
 @pytest.mark.parametrize(
-    "shape,size,stride", [((28, 28), 2, 2), ((9, 9), 3, 3), ((7, 7), 3, 2), ((8, 8), 2, 1)]
+    ("shape", "size", "stride"), [((28, 28), 2, 2), ((9, 9), 3, 3), ((7, 7), 3, 2), ((8, 8), 2, 1)]
 )
 @pytest.mark.parametrize("mode", ["max", "sum", "mean"])
 def test_pooling_commutes_with_d4_on_symmetric_grids(shape, size, stride, mode):

@@ -145,5 +145,5 @@ def test_groups_are_shared_and_pickle():
     assert get_group("D4") is g
     assert pickle.loads(pickle.dumps(g)) is g
     assert isinstance(g, Group) and "D4" in repr(g)
-    with pytest.raises(ValueError):
-        g.cayley[0, 0] = 1  # read-only
+    with pytest.raises(ValueError, match="read-only"):
+        g.cayley[0, 0] = 1

@@ -179,14 +179,20 @@ def test_an_interrupted_creation_leaves_no_temporary_file(tmp_path, monkeypatch,
         monkeypatch.setattr(_io.os, "open", open_then_interrupt)
     else:
         monkeypatch.setattr(_io, "_lock", lock)
-    with pytest.raises(KeyboardInterrupt):
-        if how == "context":
-            with _io.TemporaryFile(tmp_path / "x.npy"):
-                pass
-        else:
-            owner = _io.TemporaryFile(tmp_path / "x.npy", create=False)
-            assert _temporaries(tmp_path) == []
+    owner = None
+    if how == "owner":
+        owner = _io.TemporaryFile(tmp_path / "x.npy", create=False)
+        assert _temporaries(tmp_path) == []
+
+    def create():
+        if owner is not None:
             owner.create()
+            return
+        with _io.TemporaryFile(tmp_path / "x.npy"):
+            pass
+
+    with pytest.raises(KeyboardInterrupt):
+        create()
     monkeypatch.undo()
     assert _temporaries(tmp_path) == [] and not (tmp_path / "x.npy").exists()
 
@@ -311,7 +317,7 @@ def test_npz_members_reads_headers_only(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "data, message",
+    ("data", "message"),
     [
         (os.urandom(3000), "not a valid .npz archive"),
         (b"", "not a valid .npz archive"),
@@ -396,7 +402,7 @@ def test_check_writable_dir_without_creating(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "offset, value, what",
+    ("offset", "value", "what"),
     [
         (6, 109, "version needed to extract: 10.9"),  # NotImplementedError in zipfile
         (10, 99, "an unknown compression method"),  # NotImplementedError on open

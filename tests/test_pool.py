@@ -87,7 +87,7 @@ def test_any_leading_dims():
 @pytest.mark.parametrize("dtype", [np.uint8, np.bool_, np.uint16, np.int64])
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize(
-    "shape,size,stride", [((8, 8), 2, 2), ((9, 9), 3, 3), ((7, 7), 3, 2), ((28, 28), 2, 2)]
+    ("shape", "size", "stride"), [((8, 8), 2, 2), ((9, 9), 3, 3), ((7, 7), 3, 2), ((28, 28), 2, 2)]
 )
 def test_commutes_with_d4_on_symmetric_grids(dtype, mode, shape, size, stride):
     assert (shape[0] - size) % stride == 0

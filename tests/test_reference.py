@@ -9,12 +9,15 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 
 import glassbox as gb
 from glassbox.cli import main
-from glassbox.reference import alexnet as A
-from glassbox.reference import compare as C
+
+from conftest import importorskip
+
+torch = importorskip("torch", "torch")
+from glassbox.reference import alexnet as A  # noqa: E402 - needs torch
+from glassbox.reference import compare as C  # noqa: E402
 
 # torchvision's AlexNet state_dict (keys and shapes), as listed in the issue that asked for it
 TORCHVISION_KEYS = {
@@ -283,7 +286,7 @@ def test_layer_measures_definitions(net28):
             e = np.linalg.norm((m - b[..., ::-1, ::-1]).reshape(8, -1), axis=1) / norms
             assert r[name]["equivariance"] == pytest.approx(e.mean(), rel=1e-5)
             gap_b, gap_m = b.mean(axis=(2, 3)), m.mean(axis=(2, 3))
-            assert 0 <= r[name]["fitted_map"]
+            assert r[name]["fitted_map"] >= 0
         else:
             assert r[name]["equivariance"] is None and r[name]["fitted_map"] is None
             gap_b, gap_m = b, m
@@ -425,7 +428,7 @@ def test_compare_warns_about_misaligned_sizes(tmp_path, capsys):
 
 
 @pytest.mark.parametrize(
-    "extra, message",
+    ("extra", "message"),
     [
         (["--images", "100000"], "--images 100000 exceeds"),
         (["--weights", "/nonexistent.pt"], "--weights '/nonexistent.pt': no such file"),

@@ -69,7 +69,7 @@ def test_exactness_on_non_square_images(group):
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32, np.float64])
 @pytest.mark.parametrize(
-    "shape,pool,cell,dists", [((28, 28), 2, 4, (1, 2)), ((6, 9), 3, 3, (1, 5))]
+    ("shape", "pool", "cell", "dists"), [((28, 28), 2, 4, (1, 2)), ((6, 9), 3, 3, (1, 5))]
 )
 def test_equal_to_the_literal_definition(dtype, shape, pool, cell, dists):
     """The C++ kernel (levels through a table or a binary search) equals the features counted

@@ -227,7 +227,7 @@ def test_direct_and_buffered_writes_agree(images, rep, tmp_path, monkeypatch):
 
 def test_existing_output_is_replaced_only_when_complete(images, rep, tmp_path):
     np.save(tmp_path / "f.npy", np.arange(3))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="stop"):
         rep.transform_chunked(images, tmp_path / "f.npy", progress=_boom, chunk_size=50)
     np.testing.assert_array_equal(np.load(tmp_path / "f.npy"), np.arange(3))  # untouched
     rep.transform_chunked(images, tmp_path / "f.npy", chunk_size=50)
@@ -346,7 +346,7 @@ def _pca(rep, images):
     return PCA(4).fit(rep.transform(images))
 
 
-@pytest.mark.parametrize("src_at, out_at", [(0, 0), (4 * 1000, 0), (0, 4 * 1000), (0, 70_000)])
+@pytest.mark.parametrize(("src_at", "out_at"), [(0, 0), (4 * 1000, 0), (0, 4 * 1000), (0, 70_000)])
 def test_output_array_sharing_memory_with_the_source_is_refused(images, rep, src_at, out_at):
     """out and the source images in one buffer, overlapping at various offsets."""
     n, nf = 100, rep.n_features_out_

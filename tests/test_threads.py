@@ -32,7 +32,7 @@ def test_resolution_rules():
     assert resolve_n_threads(-2) == max(1, cpus - 1)
     assert resolve_n_threads(-10_000) == 1
     assert resolve_n_threads(np.int64(2)) == 2
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="n_threads must not be 0"):
         resolve_n_threads(0)
 
 

@@ -366,7 +366,7 @@ def test_unaligned_arrays_are_accepted_as_copies(call, dtype):
 
 
 @pytest.mark.parametrize(
-    "call, name",
+    ("call", "name"),
     [
         (lambda m: gb.binarize(m), "images"),
         (lambda m: gb.orbit(m), "images"),
@@ -398,7 +398,7 @@ def test_masked_arrays_are_refused(call, name):
 
 
 @pytest.mark.parametrize(
-    "call, what",
+    ("call", "what"),
     [
         (lambda x: gb.pool(x, 1, mode="sum"), "the output of pool"),  # int64: 8 bytes a pixel
         (lambda x: gb.group_pool(x[:, None], mode="sum"), "the output of group_pool"),

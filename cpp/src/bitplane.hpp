@@ -127,11 +127,10 @@ inline void transpose(const std::uint8_t* src, index_t n, index_t stride, std::u
     const auto m = static_cast<std::uint16_t>(_mm_movemask_epi8(_mm_slli_epi64(v, 7 - (j)))); \
     std::memcpy(d + (j) * stride, &m, 2);                                                     \
   }
-        GLASSBOX_BITS_COLUMN(0)
-        GLASSBOX_BITS_COLUMN(1)
-        GLASSBOX_BITS_COLUMN(2)
-        GLASSBOX_BITS_COLUMN(3) GLASSBOX_BITS_COLUMN(4) GLASSBOX_BITS_COLUMN(5) GLASSBOX_BITS_COLUMN(6)
-            GLASSBOX_BITS_COLUMN(7)
+        // clang-format off: statements without semicolons, which it cannot lay out stably
+        GLASSBOX_BITS_COLUMN(0) GLASSBOX_BITS_COLUMN(1) GLASSBOX_BITS_COLUMN(2) GLASSBOX_BITS_COLUMN(3)
+        GLASSBOX_BITS_COLUMN(4) GLASSBOX_BITS_COLUMN(5) GLASSBOX_BITS_COLUMN(6) GLASSBOX_BITS_COLUMN(7)
+        // clang-format on
 #undef GLASSBOX_BITS_COLUMN
       }
     }
