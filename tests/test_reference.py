@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import pickle
 import subprocess
 import sys
@@ -11,7 +10,6 @@ import numpy as np
 import pytest
 
 import glassbox as gb
-from glassbox.cli import main
 
 from conftest import importorskip
 
@@ -378,83 +376,3 @@ def test_train_and_predict(net28):
         A.train(m3, images, y + 5)
     with pytest.raises(ValueError, match="epochs"):
         A.train(m3, images, y, epochs=0)
-
-
-def test_compare_command(tmp_path, capsys):
-    out = tmp_path / "cmp"
-    args = ["compare", "--model", "alexnet28", "--images", "40", "--train-epochs", "1"]
-    args += ["--fit-maps", "--out", str(out), "--plot", "--n-components", "20"]
-    assert main(args) == 0
-    report = json.loads((out / "compare.json").read_text())
-    assert report["model"] == "alexnet28" and report["input_size"] == 28
-    assert report["n_images"] == 40 and report["dataset"] == "digits"
-    assert set(report["alexnet"]) == {"random", "symmetrized", "trained"}
-    for k in A.CONV_LAYERS:
-        assert report["alexnet"]["symmetrized"][k]["equivariance"] < 1e-5
-        assert report["alexnet"]["random"][k]["fitted_map"] is not None
-    assert all(r["equivariance"] == 0.0 for k, r in report["glassbox"].items() if k != "pca")
-    assert report["glassbox"]["invariant"]["invariance"] == 0.0
-    assert set(report["accuracy"]) == {"alexnet28 (trained 1 epoch)", "glass box (svm)"}
-    assert report["accuracy"]["glass box (svm)"] > 0.9
-    md = (out / "compare.md").read_text()
-    for heading in ("## Equivariance per layer", "## Glass-box layers", "## Test accuracy"):
-        assert heading in md
-    assert "E / chance: 0 is exact equivariance; 1 means" in md and "above 1, turning" in md
-    assert (out / "compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    cached = list(out.glob("alexnet28-digits-*.pt"))
-    assert len(cached) == 1 and cached[0].with_suffix(".json").is_file()
-    assert not [p for p in out.iterdir() if p.name.startswith(".")]
-    err = capsys.readouterr().err
-    assert "train alexnet28 (1 epoch)" in err
-    # a second run loads the cached weights instead of training
-    assert main([*args, "--quiet"]) == 0
-    again = json.loads((out / "compare.json").read_text())
-    assert again["accuracy"] == report["accuracy"]
-    assert again["training"]["cached"] == str(cached[0])
-    assert "train" not in again["timings"]
-
-
-def test_compare_warns_about_misaligned_sizes(tmp_path, capsys):
-    out = tmp_path / "cmp"
-    args = ["compare", "--model", "alexnet28", "--images", "12", "--size", "27"]
-    assert main([*args, "--out", str(out), "--quiet"]) == 0
-    err = capsys.readouterr().err
-    assert "warning" in err and "use --size 28" in err
-    report = json.loads((out / "compare.json").read_text())
-    assert report["warnings"] and "use --size 28" in report["warnings"][0]
-    assert "use --size 28" in (out / "compare.md").read_text()
-    # the control is not equivariant at the misaligned size
-    assert report["alexnet"]["symmetrized"]["conv2"]["equivariance"] > 1e-3
-
-
-@pytest.mark.parametrize(
-    ("extra", "message"),
-    [
-        (["--images", "100000"], "--images 100000 exceeds"),
-        (["--weights", "/nonexistent.pt"], "--weights '/nonexistent.pt': no such file"),
-        (["--dataset", "/nonexistent"], "no such file or directory"),
-        (["--weights", "w.pt", "--train-epochs", "1"], "exclude each other"),
-        (["--size", "3"], "too small"),
-    ],
-)
-def test_compare_errors(tmp_path, capsys, extra, message):
-    assert main(["compare", "--model", "alexnet28", "--out", str(tmp_path), *extra]) == 1
-    assert message in capsys.readouterr().err
-    assert not (tmp_path / "compare.json").exists()
-
-
-def test_compare_never_writes_over_its_weights_file(tmp_path, capsys):
-    w = tmp_path / "compare.json"  # a weights file named as compare's report
-    w.write_bytes(b"not weights")
-    args = ["compare", "--model", "alexnet28", "--weights", str(w), "--out", str(tmp_path)]
-    assert main([*args, "--quiet"]) == 1
-    assert "is the input file" in capsys.readouterr().err
-    assert w.read_bytes() == b"not weights"
-
-
-def test_compare_refuses_absurd_image_counts(tmp_path, capsys, monkeypatch):
-    from glassbox import _validation
-
-    monkeypatch.setattr(_validation, "memory_limit", lambda: 10_000_000)
-    assert main(["compare", "--images", "300", "--out", str(tmp_path), "--quiet"]) == 1
-    assert "--images would have shape" in capsys.readouterr().err

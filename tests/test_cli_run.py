@@ -1,0 +1,321 @@
+"""``glassbox run``: reports, figures, errors, memory (glassbox/cli/run.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import glassbox as gb
+from glassbox import _io
+from glassbox.cli import main
+from glassbox.cli import run as _run
+
+REPORT_KEYS = {"accuracy", "n_train", "n_test", "group", "separability", "timings"}
+
+
+def _report(out):
+    return json.loads((out / "report.json").read_text())
+
+
+def test_run_on_digits_by_default(tmp_path, capsys):
+    """No dataset argument: digits, stratified 75/25 with seed 0, accuracy >= 0.99."""
+    out = tmp_path / "rep"
+    assert main(["run", "--out", str(out), "--plot"]) == 0
+    report = _report(out)
+    assert set(report) >= REPORT_KEYS
+    assert report["dataset"] == "digits" and report["group"] == "D4"
+    assert report["command"] == f"glassbox run --out {out} --plot"
+    assert report["n_train"] == 1347 and report["n_test"] == 450
+    assert report["accuracy"] >= 0.99
+    for layer in ("raw", "representation", "pca"):
+        assert set(report["separability"][layer]) >= {"ratio", "fisher", "silhouette"}
+    cm = np.array(report["confusion_matrix"])
+    assert cm.shape == (10, 10) and cm.sum() == 450
+    assert np.trace(cm) / 450 == pytest.approx(report["accuracy"])
+    assert len(report["per_class"]) == 10
+    f = report["features"]
+    assert f["total"] == sum(f["invariant"].values()) + sum(f["equivariant"].values())
+    assert {"representation", "pca", "classifier", "predict", "total"} <= set(report["timings"])
+    md = (out / "report.md").read_text()
+    assert f"**{report['accuracy']:.4f}**" in md and "## Confusion matrix" in md
+    for png in ("orbits", "pca_scatter", "separability", "confusion"):
+        assert (out / f"{png}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary files left
+    assert oct((out / "report.json").stat().st_mode & 0o777) != oct(0o600)
+    text = capsys.readouterr()
+    assert "test accuracy" in text.out and "separability" in text.out
+    assert "representation (train)" in text.err  # progress goes to stderr
+
+
+@pytest.mark.parametrize("classifier", ["linear", "lda", "knn", "mlp"])
+def test_run_other_classifiers_and_groups(tmp_path, classifier):
+    out = tmp_path / classifier
+    args = [
+        "run",
+        "--classifier",
+        classifier,
+        "--group",
+        "C4",
+        "--train-size",
+        "600",
+        "--n-components",
+        "40",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
+    assert main(args) == 0
+    report = _report(out)
+    assert report["classifier"] == classifier and report["group"] == "C4"
+    assert report["n_train"] == 600 and report["n_components"] == 40
+    assert report["accuracy"] > 0.9
+
+
+def test_run_on_fashion_mnist_sample(tmp_path):
+    out = tmp_path / "fm"
+    assert (
+        main(
+            [
+                "run",
+                "--dataset",
+                "fashion-mnist",
+                "--train-size",
+                "2000",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    report = _report(out)
+    assert report["n_test"] == 10_000 and report["n_train"] == 2000
+    assert report["accuracy"] > 0.8
+
+
+def test_run_on_files(tmp_path):
+    ds = gb.datasets.load_digits()
+    npz = tmp_path / "d.npz"
+    np.savez(npz, images=ds.images, labels=ds.labels)
+    assert main(["run", "--dataset", str(npz), "--out", str(tmp_path / "a"), "--quiet"]) == 0
+    assert _report(tmp_path / "a")["n_test"] == 450
+    import cv2
+
+    folder = tmp_path / "folder"
+    for k in range(3):
+        (folder / f"class{k}").mkdir(parents=True)
+        for i in np.flatnonzero(ds.labels == k)[:20]:
+            cv2.imwrite(str(folder / f"class{k}" / f"{i}.png"), ds.images[i] * 15)
+    assert (
+        main(
+            [
+                "run",
+                "--dataset",
+                str(folder),
+                "--image-size",
+                "8",
+                "8",
+                "--out",
+                str(tmp_path / "b"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    assert _report(tmp_path / "b")["class_names"] == ["class0", "class1", "class2"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--dataset", "/nonexistent/x"], "no such file or directory"),
+        (["--train-size", "99999"], "exceeds the 1347 training images"),
+        (["--test-size", "1.5"], "--test-size must lie in"),
+    ],
+)
+def test_run_errors(tmp_path, capsys, args, message):
+    assert main(["run", *args, "--out", str(tmp_path), "--quiet"]) == 1
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "report.json").exists()
+
+
+def test_run_error_on_files(tmp_path, capsys):
+    (tmp_path / "x.txt").write_text("hello")
+    assert main(["run", "--dataset", str(tmp_path / "x.txt"), "--out", str(tmp_path)]) == 1
+    assert "must be an .npz archive" in capsys.readouterr().err
+    (tmp_path / "imgs" / "a").mkdir(parents=True)
+    assert main(["run", "--dataset", str(tmp_path / "imgs"), "--out", str(tmp_path)]) == 1
+    assert "--image-size" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["run", "--train-size", "0"])
+    assert main([]) == 2
+
+
+def test_report_is_never_half_written(tmp_path, monkeypatch):
+    target = tmp_path / "report.json"
+
+    def fail(*_):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(OSError, match="disk full"):
+        _io.write_atomically(target, b"{}")
+    assert list(tmp_path.iterdir()) == []
+
+
+def _image_folder(root, n=12):
+    import cv2
+
+    ds = gb.datasets.load_digits()
+    for k in range(3):
+        (root / f"class{k}").mkdir(parents=True)
+        for i in np.flatnonzero(ds.labels == k)[:n]:
+            cv2.imwrite(str(root / f"class{k}" / f"{i}.png"), ds.images[i] * 15)
+    return root
+
+
+def test_figures_are_never_written_into_the_image_folder_they_read(tmp_path, capsys):
+    folder = _image_folder(tmp_path / "imgs")
+    before = sorted(p.relative_to(folder) for p in folder.rglob("*"))
+    for out in (folder / "report", folder / "class0", folder):
+        args = ["run", "--dataset", str(folder), "--image-size", "8", "8", "--out", str(out)]
+        assert main([*args, "--plot", "--quiet"]) == 1
+        assert "lies inside the input folder" in capsys.readouterr().err
+    assert sorted(p.relative_to(folder) for p in folder.rglob("*")) == before
+    # a report without figures reads nothing back: it may go there
+    assert main([*args, "--quiet", "--n-components", "5"]) == 0
+
+
+def test_one_component_and_mathtext_class_names_draw_and_save(tmp_path):
+    ds = gb.datasets.load_digits()
+    names = np.array(["$x^2$", "a$b", "$$", r"\frac", "e|f", "g\nh", r"$\alpha", "7", "8", "9"])
+    np.savez(tmp_path / "d.npz", images=ds.images, labels=ds.labels, class_names=names)
+    out, model = tmp_path / "out", tmp_path / "model"
+    args = ["run", "--dataset", str(tmp_path / "d.npz"), "--n-components", "1", "--plot"]
+    assert main([*args, "--save-model", str(model), "--out", str(out), "--quiet"]) == 0
+    for png in ("orbits", "pca_scatter", "separability", "confusion"):
+        assert (out / f"{png}.png").read_bytes()[:4] == b"\x89PNG"
+    assert gb.load_model(model).predict(ds.images[:5]).shape == (5,)
+    md = (out / "report.md").read_text()
+    assert "| e\\|f |" in md and "| g h |" in md and "| \\$x^2\\$ |" in md
+
+
+def test_a_failing_figure_is_reported_and_everything_else_written(tmp_path, capsys, monkeypatch):
+    from glassbox.cli import _figures as _plots
+
+    def broken(*a):
+        raise RuntimeError("the figure broke")
+
+    monkeypatch.setattr(_plots, "_scatter", broken)
+    out, model = tmp_path / "out", tmp_path / "model"
+    args = ["run", "--plot", "--save-model", str(model), "--out", str(out), "--quiet"]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "figure pca_scatter.png could not be drawn (RuntimeError: the figure broke)" in err
+    assert "every other output was written" in err
+    assert _report(out)["accuracy"] > 0.95 and (out / "report.md").exists()
+    assert sorted(p.name for p in model.iterdir()) == ["arrays.npz", "model.json"]
+    assert gb.load_model(model) is not None
+    written = sorted(p.name for p in out.iterdir())
+    assert written == ["confusion.png", "orbits.png", "report.json", "report.md",
+                       "separability.png"]  # fmt: skip
+
+
+def test_scatter_legend_names_every_class_once_in_its_own_colour(tmp_path, monkeypatch):
+    """More than 10 classes: each class drawn on its own with its name (legend_elements binned
+    them and tab10 repeated colours)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    from glassbox.cli import _figures as _plots
+
+    seen = {}
+    real = _plots._save
+
+    def capture(fig, path):
+        if path.name == "pca_scatter.png":
+            legend = fig.legends[0]
+            seen["labels"] = [t.get_text() for t in legend.get_texts()]
+            seen["colours"] = [tuple(h.get_facecolor()[0]) for h in legend.legend_handles]
+        return real(fig, path)
+
+    monkeypatch.setattr(_plots, "_save", capture)
+    rng = np.random.default_rng(0)
+    y = np.arange(300) % 15
+    x = rng.integers(0, 255, (300, 8, 8), dtype=np.uint8)
+    z = rng.normal(size=(300, 3))
+    names = [f"class {k}" for k in range(15)]
+    report = {"separability": {k: {"ratio": 0.5, "fisher": 1.0, "silhouette": 0.1}
+                               for k in ("raw", "representation", "pca")}}  # fmt: skip
+    _plots._scatter(tmp_path / "pca_scatter.png", x, y, z, names)
+    _plots._separability(tmp_path / "separability.png", report)
+    assert seen["labels"] == names
+    assert len(set(seen["colours"])) == 15
+
+
+def test_fewer_thresholds_than_asked_are_explained(tmp_path, capsys):
+    assert main(["run", "--out", str(tmp_path), "--n-components", "20"]) == 0
+    report = _report(tmp_path)
+    assert len(report["thresholds"]) == 16 and report["thresholds_requested"] == 32
+    assert "16 thresholds, not the 32 asked" in report["notes"][0]
+    assert "integers from 0 to 16" in report["notes"][0]
+    assert "16 thresholds, not the 32 asked" in capsys.readouterr().out
+    assert "note: 16 thresholds" in (tmp_path / "report.md").read_text()
+
+
+def test_labels_that_are_not_indices_give_one_row_per_class_present(tmp_path):
+    ds = gb.datasets.load_digits()
+    labels = np.where(ds.labels < 5, 0, 2**40)
+    np.savez(tmp_path / "d.npz", images=ds.images, labels=labels)
+    assert main(["run", "--dataset", str(tmp_path / "d.npz"), "--out", str(tmp_path / "r"),
+                 "--quiet", "--n-components", "10"]) == 0  # fmt: skip
+    report = _report(tmp_path / "r")
+    assert report["class_names"] == ["0", "1099511627776"]
+    assert np.array(report["confusion_matrix"]).shape == (2, 2)
+
+
+def test_separability_is_measured_on_a_bounded_sample():
+    y = np.repeat(np.arange(4), 7000)
+    idx = _run._separability_sample(y, seed=0)
+    assert len(idx) == _run.SEPARABILITY_MAX and np.all(np.diff(idx) > 0)
+    assert np.bincount(y[idx]).tolist() == [2500] * 4  # stratified
+    assert np.array_equal(y[_run._separability_sample(y[:900], seed=0)], y)  # all: a view
+
+
+def test_memory_is_checked_before_the_layout_and_the_features(tmp_path, capsys, monkeypatch):
+    """Large images give millions of features (5000 x 5000: 31 million, killed at 24 GB): the
+    fit is refused from the parameters, before the feature names or any feature exist."""
+    from glassbox import _validation, representation
+
+    folder = _image_folder(tmp_path / "imgs")
+    monkeypatch.setattr(_validation, "memory_limit", lambda: 2 * 2**30)
+    built = []
+    monkeypatch.setattr(representation.GlassBoxRepresentation, "_layout", built.append)
+    args = ["run", "--dataset", str(folder), "--image-size", "2000", "2000", "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "r")]) == 1
+    err = capsys.readouterr().err
+    assert "fitting on 27 images of 2000x2000 (up to 10,000,000 features each) would need" in err
+    assert "more than this machine's memory available now (2.0 GiB)" in err
+    assert "train on fewer with --train-size N" in err  # what the command can do about it
+    assert built == []  # refused before the layout was built
+
+
+def test_out_of_memory_is_an_error_message_not_a_traceback(tmp_path, capsys, monkeypatch):
+    def no_memory(*a, **k):
+        raise MemoryError("Unable to allocate 3 GiB")
+
+    monkeypatch.setattr(_run, "load_dataset", no_memory)
+    assert main(["run", "--out", str(tmp_path), "--quiet"]) == 1
+    assert (
+        "glassbox run: error: out of memory (Unable to allocate 3 GiB)" in capsys.readouterr().err
+    )
+
+
+def test_reports_written_in_a_checkout_are_ignored_by_git():
+    ignored = (Path(__file__).parents[1] / ".gitignore").read_text().split()
+    for name in ("glassbox-report/", "glassbox-explain/", "glassbox-compare/", "bench-results/"):
+        assert name in ignored
