@@ -69,7 +69,11 @@ void represent_fused(const T* images, index_t N, index_t H, index_t W, Threshold
   if (path != Path::Generic) plan = std::make_unique<const fused::GroupPlan>(OH, OW, elements, G);
 #ifdef GLASSBOX_AVX2
   std::unique_ptr<const fused::RowFlips> flips;
-  if (path == Path::SmallAvx2) flips = std::make_unique<const fused::RowFlips>(OH, OW);
+  fused::SmallPlaneAvx2 small_avx2 = nullptr;
+  if (path == Path::SmallAvx2) {
+    flips = std::make_unique<const fused::RowFlips>(OH, OW);
+    small_avx2 = fused::small_plane_avx2(H, W, !packed && !stream);
+  }
 #endif
   const index_t in_bytes = npix * static_cast<index_t>(sizeof(T));
   const index_t out_bytes = image_out * static_cast<index_t>(sizeof(Out));
@@ -111,8 +115,7 @@ void represent_fused(const T* images, index_t N, index_t H, index_t W, Threshold
                   std::memcpy(padded.data(), x, static_cast<std::size_t>(npix));
                   xs = padded.data();
                 }
-                fused::small_plane_avx2(xs, H, W, t, *plan, *flips, packed, !packed && !stream, K, k, plane_out,
-                                        img_out, *sink);
+                small_avx2(xs, H, W, t, *plan, *flips, packed, K, k, plane_out, img_out, *sink);
                 break;
               }
               case Path::WideAvx2:

@@ -59,15 +59,14 @@ inline bool column_counts_u8(const T*, index_t, index_t, Above, std::uint8_t*) {
 template <bool Nonzero>
 inline void pair_sums_u8(const std::uint8_t* col, index_t OW, std::uint8_t* dst) {
   auto four = [&](index_t oj) {
-    std::uint64_t v;
-    std::memcpy(&v, col + 2 * oj, 8);
 #ifndef GLASSBOX_LITTLE_ENDIAN
     for (int k = 0; k < 4; ++k) {
       const unsigned c = static_cast<unsigned>(col[2 * oj + 2 * k]) + col[2 * oj + 2 * k + 1];
       dst[oj + k] = static_cast<std::uint8_t>(Nonzero ? c != 0 : c);
     }
-    (void)v;
 #else
+    std::uint64_t v;
+    std::memcpy(&v, col + 2 * oj, 8);
     constexpr std::uint64_t kLow = 0x00FF00FF00FF00FFull;
     std::uint64_t sums = (v & kLow) + ((v >> 8) & kLow);                // four 16-bit lanes
     sums = (sums | (sums >> 8)) & 0x0000FFFF0000FFFFull;                // lanes -> byte pairs

@@ -85,7 +85,7 @@ class OutputSink {
 
   // All staged bytes (all) or the largest 16-byte-aligned run of them at the destination; the
   // few bytes left over move to the front of the buffer.
-  void flush(bool all) {
+  void flush([[maybe_unused]] bool all) {  // all: used with SSE2 only
     index_t done = len_;
 #ifdef GLASSBOX_SSE2
     if (stream_) {
@@ -119,7 +119,6 @@ class OutputSink {
     {
       std::memcpy(dst_, buf_, static_cast<std::size_t>(len_));
     }
-    (void)all;
     dst_ += done;
     std::memmove(buf_, buf_ + done, static_cast<std::size_t>(len_ - done));
     len_ -= done;
