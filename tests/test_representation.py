@@ -266,3 +266,41 @@ def test_image_shape_with_an_inferred_side_and_no_steps():
     for bad in [(4, -1), (-1, -1), (3,), "3x10"]:
         with pytest.raises(ValueError, match="image_shape"):
             clone(rep).set_params(image_shape=bad).fit(x.reshape(5, -1))
+
+
+def test_transform_into_a_given_buffer():
+    """``out=``: the same features written in place, the buffer returned; a wrong buffer is
+    refused before any work, naming ``out``."""
+    X = np.random.default_rng(4).integers(0, 256, (9, 28, 28), dtype=np.uint8)
+    rep = GlassBoxRepresentation(thresholds=5).fit(X)
+    want = rep.transform(X)
+    out = np.full_like(want, -1.0)
+    assert rep.transform(X, out=out) is out
+    np.testing.assert_array_equal(out, want)
+    with pytest.raises(ValueError, match="out must have shape"):
+        rep.transform(X, out=np.empty((8, want.shape[1]), np.float32))
+    with pytest.raises(TypeError, match="out must have dtype float32"):
+        rep.transform(X, out=np.empty(want.shape, np.float64))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        rep.transform(X, out=np.empty((want.shape[1], 9), np.float32).T)
+    ro = np.empty_like(want)
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="writeable"):
+        rep.transform(X, out=ro)
+
+
+def test_the_documented_layout_attributes():
+    """level_grid_, cell_grid_ and orbit_index_ describe the equivariant block, whatever
+    ``blocks`` is, and orbit_index_ maps it onto the invariant block."""
+    X = np.random.default_rng(5).integers(0, 256, (6, 28, 28), dtype=np.uint8)
+    for blocks in ("both", "invariant", "equivariant"):
+        rep = GlassBoxRepresentation(thresholds=4, blocks=blocks, distances=(1, 2)).fit(X)
+        assert rep.level_grid_ == (14, 14) and rep.cell_grid_ == (7, 7)
+        n_eq = 14 * 14 + 2 * 8 * 7 * 7
+        assert rep.orbit_index_.shape == (n_eq,) and rep.orbit_index_.dtype == np.int32
+    both = GlassBoxRepresentation(thresholds=4).fit(X)
+    F = both.transform(X).astype(np.float64)
+    inv, eq = F[:, : both.n_invariant_], F[:, both.n_invariant_ :]
+    sums = np.zeros_like(inv)
+    np.add.at(sums.T, both.orbit_index_, eq.T)  # each orbit's members summed
+    np.testing.assert_array_equal(sums, inv)

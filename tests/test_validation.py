@@ -426,3 +426,45 @@ def test_the_limit_is_the_memory_available_not_the_total():
     limit = _validation.memory_limit()
     assert limit < total
     assert abs(limit - info["MemAvailable"]) < 0.2 * total or limit < info["MemAvailable"]
+
+
+# -- check_int: the one check of integer arguments -------------------------------------------
+
+
+@pytest.mark.parametrize("value", [1, 7, np.int64(3), np.uint8(200)])
+def test_check_int_accepts_python_and_numpy_integers(value):
+    from glassbox._validation import check_int
+
+    got = check_int(value, "n")
+    assert got == int(value) and type(got) is int
+
+
+@pytest.mark.parametrize(
+    ("value", "kwargs", "error", "message"),
+    [
+        (0, {}, ValueError, "n must be a positive int, got 0"),
+        (np.int64(-2), {}, ValueError, "n must be a positive int, got -2"),
+        (True, {}, ValueError, "n must be a positive int, got True"),
+        (2.0, {}, ValueError, "n must be a positive int, got 2.0"),
+        ("3", {}, ValueError, "n must be a positive int, got '3'"),
+        (None, {}, ValueError, "n must be a positive int, got None"),
+        (2.0, {"type_error": TypeError}, TypeError, "n must be a positive int, got float"),
+        (1, {"min_val": 2}, ValueError, "n must be an int >= 2, got 1"),
+        (9, {"max_val": 8}, ValueError, r"n must be an int in \[1, 8\], got 9"),
+        (0, {"none_ok": True}, ValueError, "n must be None or a positive int, got 0"),
+        (1.5, {"min_val": None, "none_ok": True}, ValueError, "n must be None or an int, got 1.5"),
+        (0, {"hint": "why"}, ValueError, r"n must be a positive int \(why\), got 0"),
+    ],
+)
+def test_check_int_refuses_naming_the_argument(value, kwargs, error, message):
+    from glassbox._validation import check_int
+
+    with pytest.raises(error, match=f"^{message}$"):
+        check_int(value, "n", **kwargs)
+
+
+def test_check_int_passes_none_through_when_allowed():
+    from glassbox._validation import check_int
+
+    assert check_int(None, "n", none_ok=True) is None
+    assert check_int(-5, "n", min_val=None) == -5
