@@ -6,7 +6,9 @@ import os
 # (it checks that array API dispatch with NumPy inputs changes nothing); see test_sklearn_api.
 os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
+import gzip
 import importlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -73,3 +75,26 @@ def digits_images():
 
     ds = datasets.load_digits()
     return ds.images, ds.labels
+
+
+def write_idx(path, x, compress=False):
+    """Images ``x`` (uint8) as an IDX file at ``path`` (gzip with ``compress``); ``path``."""
+    head = bytes([0, 0, 0x08, 3]) + np.array(x.shape, ">u4").tobytes()
+    data = head + x.tobytes()
+    path.write_bytes(gzip.compress(data) if compress else data)
+    return path
+
+
+def no_temporaries(directory):
+    """True when ``directory`` holds no hidden (temporary) file."""
+    return not [p for p in Path(directory).iterdir() if p.name.startswith(".")]
+
+
+@pytest.fixture(scope="module")
+def images():
+    """257 random 28 x 28 uint8 images with some structure (dark top rows): the streaming and
+    preprocess tests' data (a module may define its own ``images``)."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (257, 28, 28), dtype=np.uint8)
+    x[:, :4] = 0
+    return x

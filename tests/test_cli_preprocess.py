@@ -3,12 +3,10 @@ interruptions."""
 
 from __future__ import annotations
 
-import gzip
 import signal
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,25 +14,7 @@ import pytest
 import glassbox as gb
 from glassbox.cli import main
 
-
-@pytest.fixture(scope="module")
-def images():
-    rng = np.random.default_rng(0)
-    x = rng.integers(0, 256, (257, 28, 28), dtype=np.uint8)
-    x[:, :4] = 0  # some structure: dark rows
-    return x
-
-
-def write_idx(path, x, compress=False):
-    head = bytes([0, 0, 0x08, 3]) + np.array(x.shape, ">u4").tobytes()
-    data = head + x.tobytes()
-    path.write_bytes(gzip.compress(data) if compress else data)
-    return path
-
-
-def no_temporaries(directory):
-    return not [p for p in Path(directory).iterdir() if p.name.startswith(".")]
-
+from conftest import no_temporaries, write_idx
 
 PREPROCESS = textwrap.dedent(
     """

@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import gzip
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,29 +14,12 @@ from glassbox import streaming
 from glassbox.cli import main
 from glassbox.streaming._npy_writer import NpyWriter
 
-
-@pytest.fixture(scope="module")
-def images():
-    rng = np.random.default_rng(0)
-    x = rng.integers(0, 256, (257, 28, 28), dtype=np.uint8)
-    x[:, :4] = 0  # some structure: dark rows
-    return x
+from conftest import no_temporaries, write_idx
 
 
 @pytest.fixture(scope="module")
 def rep(images):
     return gb.GlassBoxRepresentation(thresholds=8).fit(images)
-
-
-def write_idx(path, x, compress=False):
-    head = bytes([0, 0, 0x08, 3]) + np.array(x.shape, ">u4").tobytes()
-    data = head + x.tobytes()
-    path.write_bytes(gzip.compress(data) if compress else data)
-    return path
-
-
-def no_temporaries(directory):
-    return not [p for p in Path(directory).iterdir() if p.name.startswith(".")]
 
 
 @pytest.mark.parametrize("chunk_size", [1, 7, 100, 257, 10_000])

@@ -53,6 +53,13 @@ def add_seed(parser, help_text) -> None:
     parser.add_argument("--seed", type=seed_value, default=0, help=help_text)
 
 
+def add_image_size(parser, help_text) -> None:
+    """--image-size H W: how the images of a folder are sized."""
+    parser.add_argument(
+        "--image-size", type=positive, nargs=2, metavar=("H", "W"), default=None, help=help_text
+    )
+
+
 def add_dataset_arguments(parser) -> None:
     """--dataset and how it is split: the same for every command that reads a dataset."""
     parser.add_argument(
@@ -67,14 +74,7 @@ def add_dataset_arguments(parser) -> None:
         default=None,
         help="use N training images (a stratified sample; default: all)",
     )
-    parser.add_argument(
-        "--image-size",
-        type=positive,
-        nargs=2,
-        metavar=("H", "W"),
-        default=None,
-        help="image size for an image-folder dataset",
-    )
+    add_image_size(parser, "image size for an image-folder dataset")
     parser.add_argument(
         "--test-size",
         type=float,

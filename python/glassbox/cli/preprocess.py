@@ -17,7 +17,7 @@ from .. import _io, streaming
 from ..groups import GROUP_NAMES
 from ..persistence import load_model, preprocessing, save_model
 from ..representation import GlassBoxRepresentation
-from ._common import MODEL_FILES, positive, prepare_outputs, seed_value
+from ._common import MODEL_FILES, add_image_size, positive, prepare_outputs, seed_value
 from ._progress import Stage
 
 # Options that shape a fit: with --fitted, the saved fit decides them.
@@ -114,14 +114,10 @@ def add_parser(subparsers) -> None:
         "IncrementalPCA fitted over all images in chunks: two more passes)",
     )
     parser.add_argument("--no-scale", action="store_true", help="PCA without standardising first")
-    parser.add_argument(
-        "--image-size",
-        type=positive,
-        nargs=2,
-        metavar=("H", "W"),
-        default=None,
-        help="size images of a folder are resized to (default: the first image's, or the "
-        "fitted size with --fitted)",
+    add_image_size(
+        parser,
+        "size images of a folder are resized to (default: the first image's, or the fitted "
+        "size with --fitted)",
     )
     parser.add_argument(
         "--seed",
