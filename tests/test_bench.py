@@ -15,7 +15,7 @@ import glassbox as gb
 # the suite lives beside the package, at the repository root (which holds no `glassbox`
 # directory, so this cannot shadow the installed package)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench import bandwidth, families, representation  # noqa: E402
+from bench import accuracy, bandwidth, families, representation  # noqa: E402
 from bench import run as bench_run  # noqa: E402
 
 
@@ -408,3 +408,44 @@ def test_streaming_rows_and_summary():
                             "n_threads": 2, "date": "today"}, {"read": 1e10, "write": 1e10,
                             "copy": 2e10}, rows)  # fmt: skip
     assert "## Streaming" in md and "| stream | 3,000 |" in md
+
+
+# -- bench.accuracy: validation accuracy in one pipeline --------------------------------------
+
+
+def test_wilson_interval():
+    lo, hi = accuracy.wilson(50, 100)
+    assert (round(lo, 4), round(hi, 4)) == (0.4038, 0.5962)  # the textbook values
+    assert accuracy.wilson(0, 10)[0] == 0.0 and accuracy.wilson(10, 10)[1] == pytest.approx(1.0)
+    lo, hi = accuracy.wilson(95, 100)
+    assert lo < 0.95 < hi and hi - lo < accuracy.wilson(19, 20)[1] - accuracy.wilson(19, 20)[0]
+    with pytest.raises(ValueError, match="n must be positive"):
+        accuracy.wilson(0, 0)
+
+
+@pytest.mark.parametrize("name", ["digits8", "digits28"])
+def test_validation_datasets_come_from_training_images_only(name):
+    """digits: the training 75% of the split glassbox run tests on, never its test images."""
+    from sklearn.model_selection import train_test_split
+
+    x, y = accuracy.load(name)
+    ds = gb.datasets.load_digits()
+    x_train, _, y_train, _ = train_test_split(
+        ds.images, ds.labels, test_size=0.25, stratify=ds.labels, random_state=0
+    )
+    np.testing.assert_array_equal(y, y_train)
+    assert x.dtype == np.uint8 and x.shape[1:] == ((8, 8) if name == "digits8" else (28, 28))
+    if name == "digits8":  # exactly those training images, scaled to 0..255
+        np.testing.assert_array_equal(x, (x_train * (255 / 16)).round().astype(np.uint8))
+    np.testing.assert_array_equal(accuracy.load(name)[0], x)  # seeded: the same every time
+
+
+def test_accuracy_rows_and_table():
+    rows = accuracy.run(["digits8"], ["raw", "glassbox"], log=lambda *a: None)
+    assert [r["method"] for r in rows] == ["raw", "glassbox"]
+    for r in rows:
+        assert r["n_train"] + r["n_val"] == 1347 and r["n_val"] == 337
+        assert r["ci95"][0] <= r["accuracy"] <= r["ci95"][1]
+        assert r["accuracy"] > 0.9
+    table = accuracy.markdown(rows)
+    assert "| digits8 (1,010 / 337) |" in table and table.count("[") == 2
