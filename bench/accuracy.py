@@ -166,14 +166,20 @@ def score(f_train, y_train, f_val, y_val, n_components=200, seed=0):
 
 def run(datasets=DATASETS, methods=METHODS, train_size=8000, val_size=2000, seed=0,
         glassbox_params=None, log=print):  # fmt: skip
-    """One row per (dataset, method): accuracy, its 95% interval, sizes and seconds."""
+    """One row per (dataset, method): accuracy, its 95% interval, sizes and seconds; or the
+    error of a representation that cannot take a dataset's images (the others still run)."""
     rows = []
     for name in datasets:
         x, y = load(name, seed)
         x_tr, x_val, y_tr, y_val = split(x, y, train_size, val_size, seed)
         for method in methods:
             t0 = time.perf_counter()
-            f_tr, f_val = features(method, x_tr, x_val, glassbox_params)
+            try:
+                f_tr, f_val = features(method, x_tr, x_val, glassbox_params)
+            except (ValueError, TypeError) as exc:  # parameters this dataset cannot take
+                rows.append({"dataset": name, "method": method, "error": str(exc)})
+                log(f"{name:17s} {method:11s} error: {exc}")
+                continue
             correct = score(f_tr, y_tr, f_val, y_val, seed=seed)
             lo, hi = wilson(correct, len(y_val))
             row = {
@@ -205,14 +211,17 @@ def markdown(rows) -> str:
         "|---|" + "---:|" * len(methods),
     ]
     for name in names:
-        first = next(r for r in rows if r["dataset"] == name)
+        done = [r for r in rows if r["dataset"] == name and "error" not in r]
         cells = []
         for m in methods:
             r = cell.get((name, m))
-            cells.append(
-                f"{r['accuracy']:.4f} [{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}]" if r else "-"
-            )
-        size = f"{first['n_train']:,} / {first['n_val']:,}"
+            if r is None:
+                cells.append("-")
+            elif "error" in r:
+                cells.append("error")
+            else:
+                cells.append(f"{r['accuracy']:.4f} [{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}]")
+        size = f"{done[0]['n_train']:,} / {done[0]['n_val']:,}" if done else "-"
         out.append(f"| {name} ({size}) | " + " | ".join(cells) + " |")
     return "\n".join(out) + "\n"
 

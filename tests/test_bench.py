@@ -449,3 +449,13 @@ def test_accuracy_rows_and_table():
         assert r["accuracy"] > 0.9
     table = accuracy.markdown(rows)
     assert "| digits8 (1,010 / 337) |" in table and table.count("[") == 2
+
+
+def test_a_representation_a_dataset_cannot_take_is_reported_not_fatal():
+    """cell_size=7 does not divide 8x8 digits: that row says so, the other rows run."""
+    rows = accuracy.run(
+        ["digits8"], ["raw", "glassbox"], glassbox_params={"cell_size": 7}, log=lambda *a: None
+    )
+    assert "accuracy" in rows[0] and "cell_size=7 must divide" in rows[1]["error"]
+    assert "| digits8 (1,010 / 337) | 0." in accuracy.markdown(rows)
+    assert accuracy.markdown(rows).rstrip().endswith("| error |")
