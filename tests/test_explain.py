@@ -11,7 +11,7 @@ from glassbox import GlassBoxClassifier, GlassBoxRepresentation, get_group
 from glassbox.explain import (
     AGGREGATIONS,
     Explanation,
-    _equivariant_features,
+    _equivariant_twin,
     level_map,
     step_map,
 )
@@ -399,7 +399,7 @@ def test_level_and_step_maps_sum_to_the_features():
     rng = np.random.default_rng(4)
     X = rng.integers(0, 256, (3, 12, 12), dtype=np.uint8)
     rep = GlassBoxRepresentation(thresholds=[50, 150], cell_size=3, distances=(1, 3)).fit(X)
-    F_eq = _equivariant_features(rep, rep._images(X, rep.image_shape_))
+    F_eq = _equivariant_twin(rep).transform(X)
     lv = level_map(rep, X)
     assert lv.dtype == np.int32 and lv.max() <= 2
     np.testing.assert_array_equal(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import math
-import numbers
 from typing import NamedTuple
 
 import numpy as np
@@ -416,8 +415,7 @@ def group_pool(orbits, *, mode="mean", axis=1, n_threads=None):
     nt = resolve_n_threads(n_threads)
     mode = choice(mode, "mode", _POOL_MODES)
     orbits = as_array(orbits, "orbits", dtypes=POOL_DTYPES, min_ndim=1, n_threads=nt)
-    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, numbers.Integral):
-        raise TypeError(f"axis must be an int, got {type(axis).__name__}")
+    axis = check_int(axis, "axis", min_val=None, type_error=TypeError)
     if not -orbits.ndim <= axis < orbits.ndim:
         raise ValueError(f"axis={axis} is out of range for orbits with {orbits.ndim} dimensions")
     axis = int(axis) % orbits.ndim

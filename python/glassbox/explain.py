@@ -30,6 +30,8 @@ aggregate therefore sums to the total contribution ``sum_j C_j``.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .groups import get_group
@@ -125,7 +127,6 @@ class _Layout:
 
     def __init__(self, rep):
         self.rep = rep
-        self.eq = _equivariant_twin(rep)  # its transform and feature_permutation: the eq block
         self.group = get_group(rep.group)
         self.H, self.W = rep.image_shape_
         self.p, self.c = int(rep.pool_size), int(rep.cell_size)
@@ -141,6 +142,13 @@ class _Layout:
         self.orbit_size = np.bincount(self.orbit, minlength=self.n_orbits).astype(np.float64)
         self.n_inv = int(rep.n_invariant_)
         self.has_eq = rep.blocks != "invariant"
+
+    @functools.cached_property
+    def eq(self):
+        """The equivariant twin (its transform and feature_permutation: the equivariant block),
+        built on first use: class prototypes and aggregations that stay on the layout do not
+        need it."""
+        return _equivariant_twin(self.rep)
 
     def element_shares(self):
         """(n_eq, order): feature j of x is the canonical member of its orbit seen in h·x for
@@ -165,11 +173,6 @@ class _Layout:
         distance i, direction k."""
         step = np.arange(self.n_eq - self.n_level) // self.n_cells
         return np.concatenate([np.zeros(self.n_level, np.intp), 1 + step])
-
-
-def _equivariant_features(rep, X):
-    """The equivariant block of images X, whatever ``rep.blocks`` is."""
-    return _equivariant_twin(rep).transform(X)
 
 
 class Explanation:

@@ -54,10 +54,6 @@ def _estimate_stream_memory(src, n_out, chunk, buffers):
     return chunk * (h * w * (src.dtype.itemsize + 8) + buffers * n_out * 4)
 
 
-def _check_chunk_size(chunk_size):
-    return check_int(chunk_size, "chunk_size")
-
-
 def _chunks(n, chunk_size, min_last=1):
     """[a, b) bounds of chunks; a last chunk shorter than ``min_last`` joins the one before."""
     bounds = [(a, min(n, a + chunk_size)) for a in range(0, n, chunk_size)]
@@ -100,7 +96,7 @@ def fit_reduction(representation, source, n_components, *, scale=True, chunk_siz
 
     rep = representation
     check_is_fitted(rep, "thresholds_")
-    chunk_size = _check_chunk_size(chunk_size)
+    chunk_size = check_int(chunk_size, "chunk_size")
     with opened(source, rep.image_shape_) as src:
         n = len(src)
         _check_source_shape(src, rep)
@@ -191,7 +187,7 @@ def transform_chunked(representation, source, out=None, *, chunk_size=10_000, pr
 def _stream(rep, func, n_out, source, out, chunk_size, progress, into=None):
     """Write ``func(images)`` chunk by chunk (see :func:`transform_chunked`); ``into(images,
     block)``, when given, computes the same into a preallocated block."""
-    chunk_size = _check_chunk_size(chunk_size)
+    chunk_size = check_int(chunk_size, "chunk_size")
     # the fitted shape: used by flattened (N, H * W) data and to resize folder images
     with opened(source, rep.image_shape_) as src:
         n = len(src)
