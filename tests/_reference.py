@@ -3,6 +3,8 @@ paths (it uses only glassbox.groups' ``apply``, itself tested against NumPy's ow
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from glassbox.groups import get_group
@@ -219,3 +221,71 @@ def glass_features(images, thresholds, pool, cell, dists):
                 s = b * (1 - nb)  # 1 at p, 0 at p + d (dr, dc)
                 steps[:, di, k] += s.reshape(N, H // cell, cell, W // cell, cell).sum(axis=(2, 4))
     return level, steps
+
+
+def _window_1d(size, smooth):
+    """(weights, how far before the hard window it starts), written out independently of
+    glassbox: ``size`` ones, or binomial weights over ``size + 2 (size // 2)`` positions."""
+    if not smooth:
+        return [1] * size, 0
+    n = size + 2 * (size // 2)
+    return [math.comb(n - 1, t) for t in range(n)], size // 2
+
+
+def window_pool(maps, size, smooth):
+    """(N, h, w) int64 maps -> (N, h / size, w / size): window (a, b) sums
+    ``wr[u] * wc[v] * map[a size - before + u, b size - before + v]`` over the positions inside
+    the map, one position at a time."""
+    w, before = _window_1d(size, smooth)
+    N, h, wd = maps.shape
+    out = np.zeros((N, h // size, wd // size), np.int64)
+    for a in range(h // size):
+        for b in range(wd // size):
+            for u, wu in enumerate(w):
+                r = a * size - before + u
+                if not 0 <= r < h:
+                    continue
+                for v, wv in enumerate(w):
+                    c = b * size - before + v
+                    if 0 <= c < wd:
+                        out[:, a, b] += wu * wv * maps[:, r, c]
+    return out
+
+
+def _shifted(maps, dr, dc, d):
+    """maps[..., i + d dr, j + d dc], 0 outside."""
+    N, h, w = maps.shape
+    out = np.zeros_like(maps)
+    for i in range(h):
+        for j in range(w):
+            a, b = i + d * dr, j + d * dc
+            if 0 <= a < h and 0 <= b < w:
+                out[:, i, j] = maps[:, a, b]
+    return out
+
+
+def glass_features_full(images, thresholds, pool, cell, dists, smooth, second_order):
+    """Equivariant features with every option, from their definitions: per-pixel levels (the
+    sum of the binary planes), steps, the second order's half-size maps, window sums.  Returns
+    a list of (N, ...) int64 blocks: level, steps (N, len(dists), 8, ...), second order
+    (N, 8, 8, ...) when asked."""
+    x = np.asarray(images, dtype=np.float64)
+    level = sum((x > t).astype(np.int64) for t in thresholds)
+    N, H, W = level.shape
+    blocks = [window_pool(level, pool, smooth)]
+    steps = np.zeros((N, len(dists), 8, H // cell, W // cell), np.int64)
+    for i, d in enumerate(dists):
+        for k, (dr, dc) in enumerate(STEP_DIRECTIONS):
+            s = np.maximum(level - _shifted(level, dr, dc, d), 0)
+            steps[:, i, k] = window_pool(s, cell, smooth)
+    blocks.append(steps)
+    if second_order:
+        second = np.zeros((N, 8, 8, H // cell, W // cell), np.int64)
+        for k1, (r1, c1) in enumerate(STEP_DIRECTIONS):
+            s1 = np.maximum(level - _shifted(level, r1, c1, 1), 0)
+            b = s1[:, 0::2, 0::2] + s1[:, 1::2, 0::2] + s1[:, 0::2, 1::2] + s1[:, 1::2, 1::2]
+            for k2, (r2, c2) in enumerate(STEP_DIRECTIONS):
+                t = np.maximum(b - _shifted(b, r2, c2, 1), 0)
+                second[:, k1, k2] = window_pool(t, cell // 2, smooth)
+        blocks.append(second)
+    return blocks

@@ -23,7 +23,8 @@ void register_features(py::module_& m) {
   m.def(
       "glass_features",
       [](const py::array& images, const py::array& thresholds, index_t pool, index_t cell, const py::array& dists,
-         const py::array& inv_index, index_t n_inv, bool write_inv, bool write_eq, py::array& out, int n_threads) {
+         const py::array& inv_index, index_t n_inv, bool write_inv, bool write_eq, py::array& out, int n_threads,
+         bool smooth, bool second_order, bool root) {
         const auto s = require_ndim(images, 3, "images");
         const index_t H = s[1], W = s[2];
         const auto ts = require_ndim(thresholds, 1, "thresholds");
@@ -34,9 +35,21 @@ void register_features(py::module_& m) {
         }
         if (pool < 1 || cell < 1 || H % pool || W % pool || H % cell || W % cell)
           throw py::value_error("pool and cell must be positive and divide the image sides");
-        // levels are int32, and a column of a cell sums cell of them in int32
-        if (ts[0] > std::numeric_limits<std::int32_t>::max() / cell)
-          throw py::value_error("too many thresholds for this cell size (32-bit column sums)");
+        if (second_order && cell % 2)
+          throw py::value_error("second_order needs an even cell (its maps are half the image's size)");
+        // a column of a window sums weight x value in int32: levels and steps are <= K, the
+        // second order's half-size maps <= 4 K
+        constexpr index_t kMax = std::numeric_limits<std::int32_t>::max();
+        auto column_bound = [&](index_t size, index_t value) {
+          index_t total = 0;
+          for (const std::int32_t w : window_weights(size, smooth).weights) total += w;
+          return value > 0 && total > kMax / value;
+        };
+        if (smooth && (pool > 15 || cell > 15))
+          throw py::value_error("smooth windows need pool and cell <= 15 (32-bit weights)");
+        if (column_bound(pool, ts[0]) || column_bound(cell, ts[0]) ||
+            (second_order && column_bound(cell / 2, 4 * ts[0])))
+          throw py::value_error("too many thresholds for these windows (32-bit column sums)");
         if (dists.ndim() != 1) throw py::value_error("dists must be 1-D");
         const auto ds = shape_of(dists);  // may be empty: level maps only
         const index_t* d = input_ptr<index_t>(dists, "dists", "i8");
@@ -47,6 +60,9 @@ void register_features(py::module_& m) {
         layout.cell = cell;
         layout.dists = d;
         layout.n_dists = ds[0];
+        layout.smooth = smooth;
+        layout.second_order = second_order;
+        layout.root = root;
         const index_t n_eq = equivariant_size(H, W, layout);
         if (n_inv < 0) throw py::value_error("n_inv must be >= 0");
         if (write_inv) {
@@ -68,7 +84,7 @@ void register_features(py::module_& m) {
       },
       py::arg("images"), py::arg("thresholds"), py::arg("pool"), py::arg("cell"), py::arg("dists"),
       py::arg("inv_index"), py::arg("n_inv"), py::arg("write_inv"), py::arg("write_eq"), py::arg("out"),
-      py::arg("n_threads"),
+      py::arg("n_threads"), py::arg("smooth") = false, py::arg("second_order") = false, py::arg("root") = false,
       "images (N, H, W) -> out (N, row) float32: [invariant | equivariant] glass-box features "
       "(see cpp/include/glassbox/features.hpp).");
 }

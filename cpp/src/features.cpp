@@ -1,6 +1,7 @@
 #include "glassbox/features.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "glassbox/threads.hpp"
@@ -32,9 +33,121 @@ std::int32_t level_of(T v, const double* t, index_t K) {
 
 }  // namespace
 
-index_t equivariant_size(index_t H, index_t W, const FeatureLayout& L) {
-  return (H / L.pool) * (W / L.pool) + L.n_dists * 8 * (H / L.cell) * (W / L.cell);
+Window window_weights(index_t size, bool smooth) {
+  Window w;
+  if (!smooth) {
+    w.weights.assign(static_cast<std::size_t>(size), 1);
+    return w;
+  }
+  w.before = size / 2;
+  const index_t n = size + 2 * w.before;
+  w.weights.assign(static_cast<std::size_t>(n), 0);
+  w.weights[0] = 1;
+  for (index_t i = 1; i < n; ++i)  // Pascal's triangle, row n - 1
+    for (index_t t = i; t > 0; --t)
+      w.weights[static_cast<std::size_t>(t)] += w.weights[static_cast<std::size_t>(t - 1)];
+  return w;
 }
+
+index_t equivariant_size(index_t H, index_t W, const FeatureLayout& L) {
+  const index_t cells = (H / L.cell) * (W / L.cell);
+  return (H / L.pool) * (W / L.pool) + L.n_dists * 8 * cells + (L.second_order ? 64 * cells : 0);
+}
+
+namespace {
+
+// out[gi * (w / size) + gj] = the window-weighted sum of the h x w map (rows `stride` apart) over
+// window (gi, gj); positions outside the map count 0.  Separable: each column over the window's
+// rows (int32, vectorisable over whole rows), then the window's columns (int64).
+void pool_map(const std::int32_t* map, index_t stride, index_t h, index_t w, index_t size, const Window& win,
+              std::int64_t* out, std::int32_t* colsum) {
+  const index_t gh = h / size, gw = w / size, n = static_cast<index_t>(win.weights.size());
+  const std::int32_t* wt = win.weights.data();
+  for (index_t gi = 0; gi < gh; ++gi) {
+    std::fill(colsum, colsum + w, 0);
+    for (index_t t = 0; t < n; ++t) {
+      const index_t r = gi * size - win.before + t;
+      if (r < 0 || r >= h) continue;
+      const std::int32_t a = wt[t];
+      const std::int32_t* row = map + r * stride;
+      for (index_t j = 0; j < w; ++j) colsum[j] += a * row[j];
+    }
+    for (index_t gj = 0; gj < gw; ++gj) {
+      std::int64_t s = 0;
+      for (index_t t = 0; t < n; ++t) {
+        const index_t c = gj * size - win.before + t;
+        if (c >= 0 && c < w) s += static_cast<std::int64_t>(wt[t]) * colsum[c];
+      }
+      out[gi * gw + gj] = s;
+    }
+  }
+}
+
+// The eight directions side by side: maps of 8 int32 lanes per position (lane k: direction k of
+// kDirs), so that every loop below works on whole 8-lane groups whatever the width of the image.
+constexpr index_t kLanes = 8;
+
+// dst (h x w x 8) = max(src(p) - src(p + off_k), 0) for each direction k, over a zero-padded
+// map whose rows are `stride` apart (src points at the first interior pixel).
+void steps8(const std::int32_t* src, index_t stride, index_t h, index_t w, const index_t* off, std::int32_t* dst) {
+  for (index_t i = 0; i < h; ++i) {
+    const std::int32_t* a = src + i * stride;
+    std::int32_t* o = dst + i * w * kLanes;
+    for (index_t j = 0; j < w; ++j)
+      for (index_t k = 0; k < kLanes; ++k) o[j * kLanes + k] = std::max(a[j] - a[j + off[k]], 0);
+  }
+}
+
+// The same on an 8-lane map: dst lane k1 = max(src(q, k1) - src(q + off, k1), 0), one offset.
+void lane_steps(const std::int32_t* src, index_t stride, index_t h, index_t w, index_t off, std::int32_t* dst) {
+  for (index_t i = 0; i < h; ++i) {
+    const std::int32_t* a = src + i * stride;
+    const std::int32_t* b = a + off;
+    std::int32_t* o = dst + i * w * kLanes;
+    for (index_t j = 0; j < w * kLanes; ++j) o[j] = std::max(a[j] - b[j], 0);
+  }
+}
+
+// pool_map on an 8-lane map (h x w x 8, contiguous): out[(gi * gw + gj) * 8 + k].
+void pool8(const std::int32_t* map, index_t h, index_t w, index_t size, const Window& win, std::int64_t* out,
+           std::int32_t* colsum) {
+  const index_t gh = h / size, gw = w / size, n = static_cast<index_t>(win.weights.size());
+  const std::int32_t* wt = win.weights.data();
+  const index_t row = w * kLanes;
+  for (index_t gi = 0; gi < gh; ++gi) {
+    std::fill(colsum, colsum + row, 0);
+    for (index_t t = 0; t < n; ++t) {
+      const index_t r = gi * size - win.before + t;
+      if (r < 0 || r >= h) continue;
+      const std::int32_t a = wt[t];
+      const std::int32_t* m = map + r * row;
+      for (index_t j = 0; j < row; ++j) colsum[j] += a * m[j];
+    }
+    for (index_t gj = 0; gj < gw; ++gj) {
+      std::int64_t s[kLanes] = {};
+      for (index_t t = 0; t < n; ++t) {
+        const index_t c = gj * size - win.before + t;
+        if (c < 0 || c >= w) continue;
+        const std::int64_t a = wt[t];
+        const std::int32_t* cs = colsum + c * kLanes;
+        for (index_t k = 0; k < kLanes; ++k) s[k] += a * cs[k];
+      }
+      std::copy(s, s + kLanes, out + (gi * gw + gj) * kLanes);
+    }
+  }
+}
+
+// eq[k * stride + g] = pooled[g * 8 + k]: from 8 lanes per window to one block per direction.
+void scatter8(const std::int64_t* pooled, index_t n_windows, index_t stride, std::int64_t* eq) {
+  for (index_t g = 0; g < n_windows; ++g)
+    for (index_t k = 0; k < kLanes; ++k) eq[k * stride + g] = pooled[g * kLanes + k];
+}
+
+inline float finish(std::int64_t count, bool root) {
+  return root ? static_cast<float>(std::sqrt(static_cast<double>(count))) : static_cast<float>(count);
+}
+
+}  // namespace
 
 template <class T>
 void glass_features(const T* images, index_t N, index_t H, index_t W, const double* thresholds, index_t K,
@@ -42,21 +155,30 @@ void glass_features(const T* images, index_t N, index_t H, index_t W, const doub
   constexpr bool kInteger = sizeof(T) <= 2 && !std::is_floating_point_v<T>;
   std::vector<std::int32_t> lut;
   if constexpr (kInteger) lut = level_table<T>(thresholds, K);
-  index_t D = 0;  // padding: the largest step distance
+  index_t D = L.second_order ? 1 : 0;  // padding: the largest step distance
   for (index_t i = 0; i < L.n_dists; ++i) D = std::max(D, L.dists[i]);
   const index_t PW = W + 2 * D, PH = H + 2 * D;
   const index_t OH = H / L.pool, OW = W / L.pool, CH = H / L.cell, CW = W / L.cell;
+  const index_t HH = H / 2, HW = W / 2, BW = HW + 2;  // second order: half-size maps, padded by 1
+  const Window level_win = window_weights(L.pool, L.smooth), cell_win = window_weights(L.cell, L.smooth);
+  const Window half_win = L.second_order ? window_weights(L.cell / 2, L.smooth) : Window{};
   const index_t n_eq = equivariant_size(H, W, L);
+  const index_t n_cells = CH * CW;
   const index_t row = (L.write_inv ? L.n_inv : 0) + (L.write_eq ? n_eq : 0);
+  index_t half_off[8];  // the 8 directions on the padded half-size maps, in whole 8-lane groups
+  for (int k = 0; k < 8; ++k) half_off[k] = (kDirs[k][0] * BW + kDirs[k][1]) * kLanes;
   const int nt = usable_threads(n_threads);
   [[maybe_unused]] const index_t chunk =
       dynamic_chunk(N, H * W * static_cast<index_t>(sizeof(T)), nt);  // unused without OpenMP
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
     std::vector<std::int32_t> level(static_cast<std::size_t>(PH * PW), 0);  // zero border stays
+    std::vector<std::int32_t> map(static_cast<std::size_t>(H * W * kLanes));
+    std::vector<std::int32_t> half(L.second_order ? static_cast<std::size_t>((HH + 2) * BW * kLanes) : 0, 0);
     std::vector<std::int64_t> eq(static_cast<std::size_t>(n_eq));
+    std::vector<std::int64_t> pooled(static_cast<std::size_t>(n_cells * kLanes));
     std::vector<std::int64_t> inv(static_cast<std::size_t>(L.n_inv));
-    std::vector<std::int32_t> colsum(static_cast<std::size_t>(W));
+    std::vector<std::int32_t> colsum(static_cast<std::size_t>(W * kLanes));
 #pragma omp for schedule(dynamic, chunk)
     for (index_t n = 0; n < N; ++n) {
       const T* x = images + n * H * W;
@@ -69,51 +191,49 @@ void glass_features(const T* images, index_t N, index_t H, index_t W, const doub
           for (index_t j = 0; j < W; ++j) lr[j] = level_of(xr[j], thresholds, K);
         }
       }
-      std::fill(eq.begin(), eq.end(), 0);
-      // level maps
-      for (index_t i = 0; i < OH * L.pool; ++i) {
-        const std::int32_t* lr = level.data() + (i + D) * PW + D;
-        std::int64_t* e = eq.data() + (i / L.pool) * OW;
-        for (index_t oj = 0; oj < OW; ++oj) {
-          std::int64_t s = 0;
-          for (index_t j = oj * L.pool; j < (oj + 1) * L.pool; ++j) s += lr[j];
-          e[oj] += s;
-        }
-      }
-      // step counts: per cell row, sum each column's steps over the cell's rows (contiguous,
-      // vectorisable), then the columns of each cell
+      const std::int32_t* interior = level.data() + D * PW + D;
+      pool_map(interior, PW, H, W, L.pool, level_win, eq.data(), colsum.data());
       std::int64_t* steps = eq.data() + OH * OW;
+      auto first_order = [&](index_t d) {  // the 8 step maps of distance d, into `map`
+        index_t off[8];
+        for (int k = 0; k < 8; ++k) off[k] = d * (kDirs[k][0] * PW + kDirs[k][1]);
+        steps8(interior, PW, H, W, off, map.data());
+      };
+      bool have_d1 = false;  // `map` holds the d = 1 step maps (the second order starts there)
       for (index_t di = 0; di < L.n_dists; ++di) {
-        const index_t d = L.dists[di];
-        for (int k = 0; k < 8; ++k) {
-          const index_t off = d * (kDirs[k][0] * PW + kDirs[k][1]);
-          std::int64_t* hist = steps + (di * 8 + k) * CH * CW;
-          for (index_t ci = 0; ci < CH; ++ci) {
-            std::fill(colsum.begin(), colsum.end(), 0);
-            for (index_t i = ci * L.cell; i < (ci + 1) * L.cell; ++i) {
-              const std::int32_t* lr = level.data() + (i + D) * PW + D;
-              const std::int32_t* nb = lr + off;
-              std::int32_t* cs = colsum.data();
-              for (index_t j = 0; j < W; ++j) cs[j] += std::max(lr[j] - nb[j], 0);
-            }
-            std::int64_t* h = hist + ci * CW;
-            for (index_t cj = 0; cj < CW; ++cj) {
-              std::int64_t sum = 0;
-              for (index_t j = cj * L.cell; j < (cj + 1) * L.cell; ++j) sum += colsum[j];
-              h[cj] = sum;
-            }
-          }
+        first_order(L.dists[di]);
+        pool8(map.data(), H, W, L.cell, cell_win, pooled.data(), colsum.data());
+        scatter8(pooled.data(), n_cells, n_cells, steps + di * 8 * n_cells);
+        have_d1 = L.dists[di] == 1;
+      }
+      if (L.second_order) {
+        if (!have_d1) first_order(1);
+        std::int64_t* second = steps + L.n_dists * 8 * n_cells;
+        std::int32_t* hin = half.data() + (BW + 1) * kLanes;  // interior of the padded half map
+        for (index_t i = 0; i < HH; ++i) {                    // 2 x 2 sums, all 8 directions at once
+          const std::int32_t* a = map.data() + 2 * i * W * kLanes;
+          const std::int32_t* b = a + W * kLanes;
+          std::int32_t* o = hin + i * BW * kLanes;
+          for (index_t j = 0; j < HW; ++j)
+            for (index_t k = 0; k < kLanes; ++k)
+              o[j * kLanes + k] = a[2 * j * kLanes + k] + a[(2 * j + 1) * kLanes + k] + b[2 * j * kLanes + k] +
+                                  b[(2 * j + 1) * kLanes + k];
+        }
+        for (int k2 = 0; k2 < 8; ++k2) {  // lane k1 of `map`: the step along k2 of the k1 map
+          lane_steps(hin, BW * kLanes, HH, HW, half_off[k2], map.data());
+          pool8(map.data(), HH, HW, L.cell / 2, half_win, pooled.data(), colsum.data());
+          scatter8(pooled.data(), n_cells, 8 * n_cells, second + k2 * n_cells);
         }
       }
       float* o = out + n * row;
       if (L.write_inv) {
         std::fill(inv.begin(), inv.end(), 0);
         for (index_t j = 0; j < n_eq; ++j) inv[L.inv_index[j]] += eq[j];
-        for (index_t j = 0; j < L.n_inv; ++j) o[j] = static_cast<float>(inv[j]);
+        for (index_t j = 0; j < L.n_inv; ++j) o[j] = finish(inv[j], L.root);
         o += L.n_inv;
       }
       if (L.write_eq)
-        for (index_t j = 0; j < n_eq; ++j) o[j] = static_cast<float>(eq[j]);
+        for (index_t j = 0; j < n_eq; ++j) o[j] = finish(eq[j], L.root);
     }
   }
 }

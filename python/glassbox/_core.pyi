@@ -70,4 +70,7 @@ def glass_features(
     write_eq: bool,
     out: NDArray[np.float32],
     n_threads: int,
+    smooth: bool = False,
+    second_order: bool = False,
+    root: bool = False,
 ) -> None: ...

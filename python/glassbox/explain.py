@@ -2,8 +2,10 @@
 
 Every feature of :class:`~glassbox.GlassBoxRepresentation` is a count of *events*: a (pixel,
 threshold) pair above threshold inside a window (level maps), or a (pixel, threshold) pair above
-threshold whose neighbour at a step ``d·(dr, dc)`` is not (oriented steps), and the invariant
-features are sums of equivariant ones over group orbits.  So a contribution given to a feature
+threshold whose neighbour at a step ``d·(dr, dc)`` is not (oriented steps), a second-order step
+at a position of the half-size map (``second_order``), each weighted by its window's weight at
+that position (1 for hard windows, binomial for ``pooling="smooth"``); the invariant features
+are sums of equivariant ones over group orbits.  So a contribution given to a feature
 can be handed down, without loss, to the events it counts, and from there to binarization planes,
 local patterns, group elements, cells and pixels.
 
@@ -24,8 +26,12 @@ How a feature's contribution ``C_j = a_j (F_j - mu_j)`` is handed down (:meth:`E
 :meth:`Explanation.aggregate`): each event counted by ``F_j`` receives ``a_j``, and the baseline
 part ``-a_j mu_j`` is spread evenly over the pixels the feature counts (and evenly over the
 binarization planes, and over the members of an invariant feature's orbit).  An event of a step
-feature belongs to its pixel ``p`` (the one above threshold), not to the neighbour.  Every
-aggregate therefore sums to the total contribution ``sum_j C_j``.
+feature belongs to its pixel ``p`` (the one above threshold), not to the neighbour; a
+second-order event to the 2 x 2 pixels of its half-size position, evenly, and to every
+binarization plane evenly.  With ``normalize="sqrt"`` a feature is ``F_j = sqrt(n_j)`` of its
+weighted event count ``n_j``: each event receives ``a_j F_j / n_j`` times its weight, so that a
+feature's events still sum to ``a_j F_j``.  Every aggregate therefore sums to the total
+contribution ``sum_j C_j``.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ import functools
 import numpy as np
 
 from .groups import get_group
-from .representation import DIRECTIONS, GlassBoxRepresentation
+from .representation import DIRECTIONS, GlassBoxRepresentation, _window
 
 __all__ = ["AGGREGATIONS", "Explanation", "class_prototypes", "level_map", "step_map"]
 
@@ -142,6 +148,91 @@ class _Layout:
         self.orbit_size = np.bincount(self.orbit, minlength=self.n_orbits).astype(np.float64)
         self.n_inv = int(rep.n_invariant_)
         self.has_eq = rep.blocks != "invariant"
+        self.smooth = rep.pooling == "smooth"
+        self.second_order = bool(rep.second_order)
+        self.root = rep.normalize == "sqrt"
+        self.n_step = 8 * len(self.dists) * self.n_cells
+        # pooling windows as (grid, pixels) weight matrices, rows and columns
+        self.level_win = (
+            self._weights(self.OH, self.H, self.p),
+            self._weights(self.OW, self.W, self.p),
+        )
+        self.cell_win = (
+            self._weights(self.CH, self.H, self.c),
+            self._weights(self.CW, self.W, self.c),
+        )
+        if self.second_order:
+            h = self.c // 2
+            self.half_win = (
+                self._weights(self.CH, self.H // 2, h),
+                self._weights(self.CW, self.W // 2, h),
+            )
+
+    def _weights(self, n_grid, n_pixels, size):
+        """(n_grid, n_pixels): weight of pixel row (or column) r in window g, as the kernel
+        pools (positions outside the image dropped)."""
+        w, before = _window(size, self.smooth)
+        P = np.zeros((n_grid, n_pixels))
+        for g in range(n_grid):
+            r = g * size - before + np.arange(w.size)
+            keep = (r >= 0) & (r < n_pixels)
+            P[g, r[keep]] = w[keep]
+        return P
+
+    @staticmethod
+    def pool(maps, win):
+        """(..., h, w) maps -> (..., gh, gw) window sums (what the kernel counts)."""
+        return np.einsum("gr,...rc,kc->...gk", win[0], maps, win[1])
+
+    @staticmethod
+    def spread(coef, win):
+        """(..., gh, gw) window coefficients -> (..., h, w): what each position receives (the
+        adjoint of :meth:`pool`)."""
+        return np.einsum("gr,...gk,kc->...rc", win[0], coef, win[1])
+
+    @staticmethod
+    def spread_evenly(total, win):
+        """(..., gh, gw) totals spread over each window in proportion to its weights (each
+        window's share sums to its total)."""
+        mass = np.outer(win[0].sum(1), win[1].sum(1))
+        return _Layout.spread(total / mass, win)
+
+    def maps(self, images):
+        """The per-pixel maps the features pool: levels (N, H, W), first-order steps
+        (N, n_dists, 8, H, W) and, with the second order, its maps (N, 8, 8, H/2, W/2)."""
+        level = level_map(self.rep, images)
+        steps = (
+            np.stack(
+                [
+                    np.stack(
+                        [np.maximum(level - _neighbour(level, k, d), 0) for k in DIRECTIONS], 1
+                    )
+                    for d in self.dists
+                ],
+                1,
+            )
+            if self.dists
+            else np.zeros((len(level), 0, 8, self.H, self.W), np.int32)
+        )
+        second = None
+        if self.second_order:
+            N, H, W = level.shape
+            s1 = np.stack([np.maximum(level - _neighbour(level, k, 1), 0) for k in DIRECTIONS], 1)
+            b = s1.reshape(N, 8, H // 2, 2, W // 2, 2).sum(axis=(3, 5))
+            second = np.stack([np.maximum(b - _neighbour(b, k, 1), 0) for k in DIRECTIONS], 2)
+        return level, steps, second
+
+    def counts(self, maps):
+        """(N, n_eq) float64: the equivariant features before normalisation (exact)."""
+        level, steps, second = maps
+        N = len(level)
+        parts = [
+            self.pool(level.astype(np.float64), self.level_win).reshape(N, -1),
+            self.pool(steps.astype(np.float64), self.cell_win).reshape(N, -1),
+        ]
+        if self.second_order:
+            parts.append(self.pool(second.astype(np.float64), self.half_win).reshape(N, -1))
+        return np.concatenate(parts, axis=1)
 
     @functools.cached_property
     def eq(self):
@@ -166,13 +257,25 @@ class _Layout:
         names = ["level"]
         for d in self.dists:
             names += [f"step d={d} dir=({dr},{dc})" for dr, dc in DIRECTIONS]
+        if self.second_order:
+            names += [f"step2 dir1={a} dir2={b}" for a in DIRECTIONS for b in DIRECTIONS]
         return names
 
     def pattern_of(self):
         """Pattern class of every equivariant feature: 0 = level, 1 + 8 * i + k = step of
-        distance i, direction k."""
+        distance i, direction k, then 1 + 8 * n_dists + 8 * k1 + k2 = second order."""
         step = np.arange(self.n_eq - self.n_level) // self.n_cells
         return np.concatenate([np.zeros(self.n_level, np.intp), 1 + step])
+
+    def scale_of(self):
+        """Scale of every pattern of :meth:`pattern_names` and the scales' names."""
+        nd = len(self.dists)
+        names = ["level"] + [f"step d={d}" for d in self.dists]
+        scale = [0] + [1 + i for i in range(nd) for _ in range(8)]
+        if self.second_order:
+            names.append("second order")
+            scale += [1 + nd] * 64
+        return np.array(scale, dtype=np.intp), names
 
 
 class Explanation:
@@ -215,12 +318,13 @@ class Explanation:
         self.target = target
         self.score = score
         self.baseline = baseline
-        self.contributions = slopes * (features.astype(np.float64) - mean)
+        self._features = features.astype(np.float64)
+        self.contributions = slopes * (self._features - mean)
         self.feature_names = rep.get_feature_names_out()
         self.method = method
         self.exact = method == "linear"
         self.residual = score - baseline - self.contributions.sum(axis=1)
-        self._eq = self._level = self._heat = None  # computed once, on first use
+        self._eq = self._maps_ = self._heat = None  # computed once, on first use
 
     def __len__(self):
         return self.score.shape[0]
@@ -231,31 +335,40 @@ class Explanation:
 
     # -- the contributions in the equivariant layout ---------------------------------------------
     def _eq_terms(self):
-        """(c, beta, F_eq): every contribution as ``c_j * F_eq_j - beta_j`` over the
-        equivariant features (invariant ones handed to their orbit's members)."""
+        """(c, beta, n): every contribution as ``c_j * n_j - beta_j`` over the equivariant
+        features, ``n`` their counts (invariant ones handed to their orbit's members).  With
+        ``normalize="sqrt"`` a feature is ``sqrt(n)``, and each of its events receives
+        ``a_j F_j / n_j``, so that the events of a feature still sum to ``a_j F_j``."""
         if self._eq is None:
             L = self._layout
             N = len(self)
-            a, mu = self._slopes, self._mean
-            a_inv, a_eq = a[:, : L.n_inv], a[:, L.n_inv :]
-            mu_inv, mu_eq = mu[: L.n_inv], mu[L.n_inv :]
+            a, mu, F = self._slopes, self._mean, self._features
+            n = L.counts(self._maps())
             c = np.zeros((N, L.n_eq))
             beta = np.zeros((N, L.n_eq))
+
+            def per_event(F, n):  # F / n where counts are > 0 (F is 0 where they are not)
+                if not L.root:
+                    return np.ones_like(n)
+                return np.divide(F, n, out=np.zeros_like(n), where=n > 0)
+
             if L.has_eq:
-                c += a_eq
-                beta += a_eq * mu_eq
+                a_eq = a[:, L.n_inv :]
+                c += a_eq * per_event(F[:, L.n_inv :], n)
+                beta += a_eq * mu[L.n_inv :]
             if L.n_inv:
-                c += a_inv[:, L.orbit]
+                a_inv, mu_inv = a[:, : L.n_inv], mu[: L.n_inv]
+                n_inv = np.stack([np.bincount(L.orbit, row, L.n_orbits) for row in n])
+                c += (a_inv * per_event(F[:, : L.n_inv], n_inv))[:, L.orbit]
                 beta += (a_inv * (mu_inv / L.orbit_size))[:, L.orbit]
-            F_eq = L.eq.transform(self.images).astype(np.float64)
-            self._eq = (c, beta, F_eq)
+            self._eq = (c, beta, n)
         return self._eq
 
-    def _levels(self):
-        """(N, H, W) level maps of the images (heatmap and planes both need them)."""
-        if self._level is None:
-            self._level = level_map(self._rep, self.images)
-        return self._level
+    def _maps(self):
+        """The per-pixel maps of the images (see ``_Layout.maps``), computed once."""
+        if self._maps_ is None:
+            self._maps_ = self._layout.maps(self.images)
+        return self._maps_
 
     def _eq_contributions(self):
         c, beta, F_eq = self._eq_terms()
@@ -285,19 +398,20 @@ class Explanation:
         L = self._layout
         c, beta, _ = self._eq_terms()
         N = len(self)
-        level = self._levels()
-        lv = slice(0, L.n_level)
+        level, steps, second = self._maps()
+        lv, st = slice(0, L.n_level), slice(L.n_level, L.n_level + L.n_step)
         grid = (N, L.OH, L.OW)
-        out = _upsample(c[:, lv].reshape(grid), L.p) * level
-        out -= _upsample(beta[:, lv].reshape(grid) / L.p**2, L.p)
+        out = L.spread(c[:, lv].reshape(grid), L.level_win) * level
+        out -= L.spread_evenly(beta[:, lv].reshape(grid), L.level_win)
         cells = (N, len(L.dists), 8, L.CH, L.CW)
-        c_step = c[:, L.n_level :].reshape(cells)
-        b_step = beta[:, L.n_level :].reshape(cells).sum(axis=(1, 2))
-        for i, d in enumerate(L.dists):
-            for k, direction in enumerate(DIRECTIONS):
-                step = np.maximum(level - _neighbour(level, direction, d), 0)
-                out += _upsample(c_step[:, i, k], L.c) * step
-        out -= _upsample(b_step / L.c**2, L.c)
+        out += (L.spread(c[:, st].reshape(cells), L.cell_win) * steps).sum(axis=(1, 2))
+        out -= L.spread_evenly(beta[:, st].reshape(cells).sum(axis=(1, 2)), L.cell_win)
+        if L.second_order:  # an event at a half-size position: its 2 x 2 pixels, evenly
+            nd = slice(L.n_level + L.n_step, None)
+            cells = (N, 8, 8, L.CH, L.CW)
+            half = (L.spread(c[:, nd].reshape(cells), L.half_win) * second).sum(axis=(1, 2))
+            half -= L.spread_evenly(beta[:, nd].reshape(cells).sum(axis=(1, 2)), L.half_win)
+            out += _upsample(half, 2) / 4
         return out
 
     # -- aggregates ------------------------------------------------------------------------------
@@ -338,8 +452,8 @@ class Explanation:
             pat = L.pattern_of()
             names = L.pattern_names()
             if by == "scale":
-                pat = np.where(pat == 0, 0, 1 + (pat - 1) // 8)
-                names = ["level"] + [f"step d={d}" for d in L.dists]
+                scale, names = L.scale_of()
+                pat = scale[pat]
             onehot = np.zeros((L.n_eq, len(names)))
             onehot[np.arange(L.n_eq), pat] = 1.0
             return names, E @ onehot
@@ -355,9 +469,9 @@ class Explanation:
         """Plane k holds the events at threshold k: ``level(p) > k`` for level maps and
         ``level(q) <= k < level(p)`` for steps; summed with difference arrays over k."""
         L = self._layout
-        c, beta, _ = self._eq_terms()
+        c, beta, n = self._eq_terms()
         N, K = len(self), L.K
-        level = self._levels().reshape(N, -1)
+        level = self._maps()[0].reshape(N, -1)
         base = (np.arange(N) * (K + 1))[:, None]
         diff = np.zeros(N * (K + 1))
 
@@ -367,16 +481,19 @@ class Explanation:
             diff[:] -= np.bincount((base + stop)[keep], coef[keep], N * (K + 1))
 
         grid = (N, L.OH, L.OW)
-        c_level = _upsample(c[:, : L.n_level].reshape(grid), L.p).reshape(N, -1)
+        c_level = L.spread(c[:, : L.n_level].reshape(grid), L.level_win).reshape(N, -1)
         add(c_level, np.zeros_like(level), level)
         cells = (N, len(L.dists), 8, L.CH, L.CW)
-        c_step = c[:, L.n_level :].reshape(cells)
+        c_step = L.spread(c[:, L.n_level : L.n_level + L.n_step].reshape(cells), L.cell_win)
         lv2 = level.reshape(N, L.H, L.W)
         for i, d in enumerate(L.dists):
             for k, direction in enumerate(DIRECTIONS):
                 q = _neighbour(lv2, direction, d).reshape(N, -1)
-                add(_upsample(c_step[:, i, k], L.c).reshape(N, -1), q, level)
+                add(c_step[:, i, k].reshape(N, -1), q, level)
         planes = np.cumsum(diff.reshape(N, K + 1), axis=1)[:, :K]
+        if L.second_order:  # not an event of one plane: shared evenly
+            second = slice(L.n_level + L.n_step, None)
+            planes += (c[:, second] * n[:, second]).sum(axis=1, keepdims=True) / K
         planes -= beta.sum(axis=1, keepdims=True) / K
         t = self._rep.thresholds_
         return [f"plane {k}: x > {t[k]:g}" for k in range(K)], planes
@@ -398,10 +515,16 @@ def class_prototypes(rep, means):
             sums[k] = np.bincount(L.orbit, eq[k], L.n_orbits)
         sym = (sums / L.orbit_size)[:, L.orbit]
 
+    def window_mean(v, win):  # per pixel: its windows' per-pixel means, weighted as it is in them
+        return L.spread_evenly(v, win) / L.spread(np.ones(v.shape[-2:]), win)
+
     def maps(eq):
-        level = _upsample(eq[:, : L.n_level].reshape(C, L.OH, L.OW), L.p) / (L.p**2 * L.K)
-        steps = eq[:, L.n_level :].reshape(C, len(L.dists) * 8, L.CH, L.CW).sum(axis=1)
-        return level, _upsample(steps, L.c) / L.c**2
+        if L.root:  # back to (approximate) counts
+            eq = eq**2
+        level = window_mean(eq[:, : L.n_level].reshape(C, L.OH, L.OW), L.level_win) / L.K
+        cells = (C, len(L.dists) * 8, L.CH, L.CW)
+        steps = eq[:, L.n_level : L.n_level + L.n_step].reshape(cells).sum(axis=1)
+        return level, window_mean(steps, L.cell_win)
 
     out = {}
     out["level_invariant"], out["edges_invariant"] = maps(sym)

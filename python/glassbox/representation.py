@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -24,12 +25,28 @@ from .streaming import transform_chunked
 __all__ = ["GlassBoxRepresentation"]
 
 _BLOCKS = ("both", "invariant", "equivariant")
+_POOLINGS = ("cells", "smooth")
+_NORMALIZE = (None, "sqrt")
+_MAX_SMOOTH = 15  # smooth windows of up to 15 + 2 * 7 = 29 taps: binomial weights below 2**28
+_INT32 = 2**31
 
 
 # The eight step directions (dr, dc): the 3x3 grid without its centre, in row-major order.
 DIRECTIONS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
 _EXACT = 2**24  # float32 holds every integer up to here
 _LAYOUT_BYTES_PER_FEATURE = 300  # names (two Python str each), orbit bookkeeping, temporaries
+
+
+def _window(size, smooth):
+    """The 1-D weights of a pooling window of ``size`` and how many positions it starts before
+    the hard window: ``size`` ones and 0, or (smooth) the binomial coefficients ``C(n - 1, t)``
+    of ``n = size + 2 (size // 2)`` taps and ``size // 2`` (as the kernel's window_weights)."""
+    if not smooth:
+        return np.ones(size, dtype=np.int64), 0
+    before = size // 2
+    n = size + 2 * before
+    w = np.array([math.comb(n - 1, t) for t in range(n)], dtype=np.int64)
+    return w, before
 
 
 class GlassBoxRepresentation(TransformerMixin, BaseEstimator):
@@ -46,8 +63,21 @@ class GlassBoxRepresentation(TransformerMixin, BaseEstimator):
       ``p + d (dr, dc)`` (0 outside the image).  Equivalently the sum over the cell of
       ``max(level(p) - level(p + d (dr, dc)), 0)``: a ReLU of a directional difference, like a
       CNN's first-layer edge filter, and the 8 directions are that filter's orbit under D4;
+    - **second-order steps** (equivariant, with ``second_order=True``): for each pair of
+      directions ``(k1, k2)``, the d = 1 step map of ``k1`` summed over 2 x 2 blocks (a map of
+      half the image's size, ``B``), and over each cell the sum of ``max(B(q) - B(q + k2), 0)``
+      (cells of ``cell_size / 2`` positions of ``B``): how edges of one orientation change
+      along another, the glass-box analogue of a scattering transform's second layer;
     - the **invariant block**: each equivariant feature summed over its orbit under the group
       (orbits of window positions; orbits of (distance, direction, cell) triples).
+
+    Windows are hard (``pooling="cells"``: each pixel of the window counted once) or smooth
+    (``pooling="smooth"``: a window of ``size`` is widened by ``size // 2`` on each side and
+    weighted by the binomial coefficients ``C(n - 1, t)`` of its ``n`` positions along each
+    axis, so that a small shift moves a feature a little).  Both keep every feature an exact
+    integer count.  ``normalize="sqrt"`` returns the square root of each count (of each orbit's
+    summed count in the invariant block), so that large, high-contrast objects do not dominate
+    distances; the counts themselves are summed exactly in 64-bit integers first.
 
     A group element ``h`` moving the images moves the equivariant features among positions,
     cells and directions: ``transform(h·X) == transform(X)[:, feature_permutation(h)]`` bit for
@@ -68,6 +98,14 @@ class GlassBoxRepresentation(TransformerMixin, BaseEstimator):
         Side of the step-histogram cells; must divide H and W (so the group maps cells to cells).
     distances : sequence of int
         Step lengths, each in ``[1, min(H, W))``; empty for level maps only.
+    pooling : {"cells", "smooth"}
+        Hard windows, or overlapping binomial-weighted ones (``pool_size`` and ``cell_size``
+        at most 15).
+    second_order : bool
+        Add the 8 x 8 second-order step maps per cell (``cell_size`` must be even).
+    normalize : {None, "sqrt"}
+        The counts as they are (exact in float32: :meth:`fit` refuses parameters whose counts
+        could reach 2**24), or their square roots (rounded once, from the exact count).
     blocks : {"both", "invariant", "equivariant"}
         Which blocks :meth:`transform` returns (invariant features first).
     image_shape : (int, int), optional
@@ -86,7 +124,8 @@ class GlassBoxRepresentation(TransformerMixin, BaseEstimator):
         The first ``n_invariant_`` output features are the invariant block (0 with
         ``blocks="equivariant"``).
     block_sizes_ : dict
-        Number of features per block and kind (``"invariant"``, ``"level"``, ``"step"``).
+        Number of features per block (``"invariant"``, ``"equivariant"``) and kind
+        (``"level"``, ``"step"``, and ``"step2"`` with ``second_order``).
     level_grid_ : (int, int)
         Windows of the level maps, ``(H // pool_size, W // pool_size)``.
     cell_grid_ : (int, int)
@@ -96,7 +135,8 @@ class GlassBoxRepresentation(TransformerMixin, BaseEstimator):
         ``blocks`` is), its orbit under the group: the invariant feature that sums it.
 
     The equivariant block is ordered: the level maps (``level_grid_``, row-major), then, for
-    each distance and direction of :data:`DIRECTIONS`, the cells (``cell_grid_``, row-major).
+    each distance and direction of :data:`DIRECTIONS`, the cells (``cell_grid_``, row-major),
+    then with ``second_order``, for each pair of directions, the cells.
 
     Examples
     --------
@@ -117,6 +157,9 @@ class GlassBoxRepresentation(TransformerMixin, BaseEstimator):
         pool_size=2,
         cell_size=4,
         distances=(1, 2),
+        pooling="cells",
+        second_order=False,
+        normalize=None,
         blocks="both",
         image_shape=None,
         n_threads=None,
@@ -126,6 +169,9 @@ class GlassBoxRepresentation(TransformerMixin, BaseEstimator):
         self.pool_size = pool_size
         self.cell_size = cell_size
         self.distances = distances
+        self.pooling = pooling
+        self.second_order = second_order
+        self.normalize = normalize
         self.blocks = blocks
         self.image_shape = image_shape
         self.n_threads = n_threads
@@ -192,6 +238,13 @@ class GlassBoxRepresentation(TransformerMixin, BaseEstimator):
         images; returns the distances as a list of ints."""
         if self.blocks not in _BLOCKS:
             raise ValueError(f"blocks must be one of {_BLOCKS}, got {self.blocks!r}")
+        if not (isinstance(self.pooling, str) and self.pooling in _POOLINGS):
+            raise ValueError(f"pooling must be one of {_POOLINGS}, got {self.pooling!r}")
+        if not isinstance(self.second_order, (bool, np.bool_)):
+            raise ValueError(f"second_order must be True or False, got {self.second_order!r}")
+        norm = self.normalize
+        if not (norm is None or (isinstance(norm, str) and norm in _NORMALIZE)):
+            raise ValueError(f"normalize must be one of {_NORMALIZE}, got {self.normalize!r}")
         for name in ("cell_size", "pool_size"):
             v = check_int(getattr(self, name), name)
             if H % v or W % v:
@@ -199,6 +252,16 @@ class GlassBoxRepresentation(TransformerMixin, BaseEstimator):
                     f"{name}={v} must divide the image sides {H}x{W}: otherwise the group does not "
                     "map the grid onto itself and the features are not exactly symmetric"
                 )
+            if self.pooling == "smooth" and v > _MAX_SMOOTH:
+                raise ValueError(
+                    f"{name}={v}: smooth pooling takes windows of at most {_MAX_SMOOTH} pixels "
+                    "(their binomial weights must stay 32-bit integers); use pooling='cells'"
+                )
+        if self.second_order and self.cell_size % 2:
+            raise ValueError(
+                f"second_order=True needs an even cell_size (its maps have half the image's "
+                f"size, pooled over cell_size / 2 cells), got {self.cell_size}"
+            )
         try:
             dists = [check_int(d, "distances") for d in self.distances]
         except TypeError:
@@ -226,18 +289,34 @@ class GlassBoxRepresentation(TransformerMixin, BaseEstimator):
             raise ValueError("thresholds must be finite")
         return np.unique(thresholds)
 
+    def _count_bounds(self, K):
+        """(the largest weighted column sum, the largest count) any feature can reach with K
+        thresholds: levels and steps are <= K per pixel, the second order's maps <= 4 K."""
+        smooth = self.pooling == "smooth"
+        kinds = [(self.pool_size, K), (self.cell_size, K)]
+        if self.second_order:
+            kinds.append((self.cell_size // 2, 4 * K))
+        sums = [(int(_window(size, smooth)[0].sum()), value) for size, value in kinds]
+        return max(w * v for w, v in sums), max(w * w * v for w, v in sums)
+
     def _check_exact(self, g, K):
-        window = max(self.pool_size, self.cell_size) ** 2
-        if g.order * window * K >= _EXACT:
+        column, count = self._count_bounds(K)
+        if column >= _INT32:
             raise ValueError(
-                f"{K} thresholds with {window}-pixel windows under a group of order {g.order} give "
-                "counts that float32 cannot hold exactly (>= 2**24): use fewer thresholds or "
-                "smaller cells"
+                f"{K} thresholds with these windows give sums beyond 32-bit integers: use fewer "
+                "thresholds or smaller windows"
+            )
+        if self.normalize is None and g.order * count >= _EXACT:
+            raise ValueError(
+                f"{K} thresholds with these windows under a group of order {g.order} give counts "
+                "that float32 cannot hold exactly (>= 2**24): use fewer thresholds, smaller "
+                "windows, or normalize='sqrt'"
             )
 
     def _n_equivariant(self, H, W, dists):
         p, c = self.pool_size, self.cell_size
-        return (H // p) * (W // p) + 8 * len(dists) * (H // c) * (W // c)
+        n_second = 64 if self.second_order else 0
+        return (H // p) * (W // p) + (8 * len(dists) + n_second) * (H // c) * (W // c)
 
     def _max_features(self, H, W):
         """An upper bound of ``n_features_out_`` for H x W images, from the parameters alone
@@ -352,7 +431,22 @@ class GlassBoxRepresentation(TransformerMixin, BaseEstimator):
         moved = g.apply(grid, i)  # moves cells (last two axes)
         moved = np.moveaxis(g.apply(np.moveaxis(moved, (1, 2), (-2, -1)), i), (-2, -1), (1, 2))
         steps = np.stack([moved[:, r, c] for r, c in dir_pos], axis=1).ravel()
-        return np.concatenate([level, OH * OW + steps])
+        pieces = [level, OH * OW + steps]
+        if self.second_order:
+            # second order: (direction 1, direction 2, cells); the element turns both directions
+            grid = np.full((3, 3, 3, 3, CH, CW), -1, dtype=np.intp)
+            cells = np.arange(CH * CW).reshape(CH, CW)
+            for k1, (r1, c1) in enumerate(dir_pos):
+                for k2, (r2, c2) in enumerate(dir_pos):
+                    grid[r1, c1, r2, c2] = (k1 * 8 + k2) * (CH * CW) + cells
+            moved = g.apply(grid, i)
+            for axes in ((0, 1), (2, 3)):
+                moved = np.moveaxis(g.apply(np.moveaxis(moved, axes, (-2, -1)), i), (-2, -1), axes)
+            second = np.stack(
+                [moved[r1, c1, r2, c2] for r1, c1 in dir_pos for r2, c2 in dir_pos]
+            ).ravel()
+            pieces.append(OH * OW + steps.size + second)
+        return np.concatenate(pieces)
 
     def _layout(self, g):
         H, W = self.image_shape_
@@ -365,30 +459,51 @@ class GlassBoxRepresentation(TransformerMixin, BaseEstimator):
         reps, inv_index = np.unique(canonical, return_inverse=True)
         self.orbit_index_ = inv_index.ravel().astype(np.int32)
         K = self.thresholds_.size
+        kind = "smooth" if self.pooling == "smooth" else "sum"
         names_eq = []
         OH, OW = self.level_grid_
         for r in range(OH):
             for col in range(OW):
-                names_eq.append(f"eq:level[K={K}]:sum{p}x{p}@({r},{col})")
+                names_eq.append(f"level[K={K}]:{kind}{p}x{p}@({r},{col})")
         CH, CW = self.cell_grid_
+        kind = "smooth" if self.pooling == "smooth" else "cell"
         for d in self.distances_:
             for dr, dc in DIRECTIONS:
                 for r in range(CH):
                     for col in range(CW):
                         names_eq.append(
-                            f"eq:step[K={K},d={d},dir=({dr},{dc})]:cell{c}x{c}@({r},{col})"
+                            f"step[K={K},d={d},dir=({dr},{dc})]:{kind}{c}x{c}@({r},{col})"
                         )
-        names_inv = ["inv:orbit-of-" + names_eq[j][3:] for j in reps]
+        if self.second_order:
+            for dr1, dc1 in DIRECTIONS:
+                for dr2, dc2 in DIRECTIONS:
+                    for r in range(CH):
+                        for col in range(CW):
+                            names_eq.append(
+                                f"step2[K={K},dir1=({dr1},{dc1}),dir2=({dr2},{dc2})]:"
+                                f"{kind}{c}x{c}@({r},{col})"
+                            )
+
+        def named(block, name):
+            return f"{block}:sqrt({name})" if self.normalize == "sqrt" else f"{block}:{name}"
+
+        names_inv = [named("inv", "orbit-of-" + names_eq[j]) for j in reps]
+        names_eq = [named("eq", name) for name in names_eq]
         n_level = OH * OW
-        n_inv_level = int(np.count_nonzero(reps < n_level))
+        n_step = 8 * self.distances_.size * CH * CW
+        kinds = {"level": n_level, "step": n_step}
+        if self.second_order:
+            kinds["step2"] = n_eq - n_level - n_step
+        start = np.cumsum([0, *kinds.values()])
+        n_inv_kinds = np.diff(np.searchsorted(reps, start))
         inv = self.blocks != "equivariant"
         eq = self.blocks != "invariant"
         self.n_invariant_ = len(names_inv) if inv else 0
         self._names = np.array((names_inv if inv else []) + (names_eq if eq else []), dtype=object)
         self.n_features_out_ = len(self._names)
         self.block_sizes_ = {
-            "invariant": {"level": n_inv_level, "step": len(reps) - n_inv_level} if inv else {},
-            "equivariant": {"level": n_level, "step": n_eq - n_level} if eq else {},
+            "invariant": dict(zip(kinds, n_inv_kinds.tolist(), strict=True)) if inv else {},
+            "equivariant": kinds if eq else {},
         }
 
     # -- transform -------------------------------------------------------------------------------
@@ -433,6 +548,9 @@ class GlassBoxRepresentation(TransformerMixin, BaseEstimator):
             self.blocks != "invariant",
             out,
             nt,
+            smooth=self.pooling == "smooth",
+            second_order=bool(self.second_order),
+            root=self.normalize == "sqrt",
         )
         return out
 
@@ -490,7 +608,10 @@ class GlassBoxRepresentation(TransformerMixin, BaseEstimator):
 
         ``eq:level[K=..]:sum{p}x{p}@(r,c)`` is the level sum of window (r, c);
         ``eq:step[K=..,d=..,dir=(dr,dc)]:cell{c}x{c}@(r,c)`` the step count of one distance,
-        direction and cell; ``inv:orbit-of-...`` the sum of that feature over its group orbit.
+        direction and cell; ``eq:step2[K=..,dir1=..,dir2=..]:cell{c}x{c}@(r,c)`` a second-order
+        count; ``inv:orbit-of-...`` the sum of that feature over its group orbit.  Smooth
+        windows are named ``smooth{p}x{p}`` / ``smooth{c}x{c}``, and with ``normalize="sqrt"``
+        each name is wrapped: ``eq:sqrt(level[...]...)``, ``inv:sqrt(orbit-of-...)``.
 
         Returns
         -------

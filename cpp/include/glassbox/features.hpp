@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "glassbox/common.hpp"
 
@@ -20,9 +21,27 @@ struct FeatureLayout {
   index_t n_inv = 0;
   bool write_inv = true;
   bool write_eq = true;
+  // Pooling windows: false, hard windows (pool x pool, cell x cell); true, overlapping binomial
+  // windows of size + 2 (size / 2) taps per side, centred on the hard window (see window_weights).
+  bool smooth = false;
+  // Second-order steps: the d = 1 step map of each direction, summed over 2 x 2 blocks (H/2, W/2),
+  // and its steps at distance 1 in each direction, pooled over (cell/2)-cells: 8 x 8 maps.
+  bool second_order = false;
+  // Square root of every count (and of every orbit sum) instead of the count itself.
+  bool root = false;
 };
 
-// Number of equivariant features: (H/pool)(W/pool) + n_dists * 8 * (H/cell)(W/cell).
+// The 1-D weights of a pooling window of `size` (hard: `size` ones; smooth: the binomial
+// coefficients C(n - 1, t) of n = size + 2 (size / 2) taps) and how far the window starts before
+// the hard one (0, or size / 2).  A 2-D window is the outer product of two 1-D ones.
+struct Window {
+  std::vector<std::int32_t> weights;
+  index_t before = 0;
+};
+Window window_weights(index_t size, bool smooth);
+
+// Number of equivariant features: (H/pool)(W/pool) + n_dists * 8 * (H/cell)(W/cell)
+// (+ 64 (H/cell)(W/cell) with second_order).
 index_t equivariant_size(index_t H, index_t W, const FeatureLayout& layout);
 
 // images: (N, H, W) of T in {uint8, uint16, float, double}; thresholds: K sorted, distinct.
@@ -33,9 +52,15 @@ index_t equivariant_size(index_t H, index_t W, const FeatureLayout& layout);
 //                order of the 3x3 grid without its centre, the sum over the pixels p of a cell of
 //                max(level(p) - level(p + d (dr, dc)), 0) (level 0 outside the image), which
 //                equals the number of (threshold, pixel) pairs where the binary plane steps from
-//                1 at p to 0 at p + d (dr, dc).
+//                1 at p to 0 at p + d (dr, dc);
+//   second order (8, 8, H/cell, W/cell), with second_order: for directions k1, k2, the map
+//                B = the d = 1 step map of k1 summed over 2 x 2 blocks, and the sum over each
+//                (cell/2)-cell of B's positions q of max(B(q) - B(q + k2), 0) (0 outside).
+// Each sum is over a window: hard (every pixel of the window once) or smooth (window_weights).
 // out: (N, row) float32 with row = n_inv * write_inv + equivariant_size * write_eq.
-// Every count is exact in float32 when the caller keeps them below 2**24.
+// Counts are summed exactly (int32 within a column of a window, which the caller keeps below
+// 2**31, then int64), then written as float32 (exact below 2**24) or, with root, as the float32
+// nearest to the double square root.
 template <class T>
 void glass_features(const T* images, index_t N, index_t H, index_t W, const double* thresholds, index_t K,
                     const FeatureLayout& layout, float* out, int n_threads);
