@@ -113,7 +113,7 @@ def test_metadata_and_json_is_readable(saved):
     model, meta = load_model(path, with_metadata=True)
     assert meta == {"dataset": "digits", "note": [1, 2.5, None]}
     doc = json.loads((path / "model.json").read_text())
-    assert doc["format"] == "glassbox-model" and doc["version"] == 3
+    assert doc["format"] == "glassbox-model" and doc["version"] == 4
     assert doc["model"]["__estimator__"] == "glassbox.classifier.GlassBoxClassifier"
     with np.load(path / "arrays.npz", allow_pickle=False) as z:
         assert all(z[k].dtype != object for k in z.files)
@@ -125,7 +125,11 @@ def test_a_changed_byte_is_refused(saved, tmp_path):
         bad = _copy(path, tmp_path / name)
         data = bytearray((bad / name).read_bytes())
         i = len(data) // 2
-        data[i] = (data[i] + 1) % 256 if chr(data[i]).isdigit() is False else ord("7")
+        if name == "model.json":  # a digit, so that the JSON stays valid and only the sum fails
+            i += next(k for k, c in enumerate(data[i:]) if chr(c).isdigit())
+            data[i] = ord("3") if data[i] != ord("3") else ord("4")
+        else:
+            data[i] ^= 1
         (bad / name).write_bytes(bytes(data))
         with pytest.raises(ValueError, match="checksum mismatch"):
             load_model(bad)
@@ -457,6 +461,37 @@ def test_format_3_does_not_read_the_old_names(tmp_path, saved):
 
     bad = _edited(path, tmp_path / "old", old_name, rehash=True)
     with pytest.raises(ValueError, match="unexpected or missing attributes"):
+        load_model(bad)
+
+
+V3 = Path(__file__).parent / "data" / "model-v3"
+ADDED = {"pooling": "cells", "second_order": False, "normalize": None}
+
+
+def test_a_model_saved_by_format_3_still_loads():
+    """tests/data/model-v3 was written by glassbox's format 3 (dcf2b4a), before the
+    representation had ``pooling``, ``second_order`` and ``normalize``: it loads with the
+    values that compute what it computed, and predicts as it did."""
+    from glassbox import datasets
+
+    doc = json.loads((V3 / "model.json").read_text())
+    assert doc["version"] == 3 and not set(ADDED) & set(_rep_state(doc))
+    model = load_model(V3)
+    rep = model.representation_
+    assert {k: getattr(rep, k) for k in ADDED} == ADDED
+    X = datasets.load_digits().images[300:400]
+    np.testing.assert_array_equal(model.predict(X), np.load(V3 / "expected_predictions.npy"))
+
+
+@pytest.mark.parametrize("name", sorted(ADDED))
+def test_an_old_format_holding_a_newer_parameter_is_refused(tmp_path, name):
+    """A format-3 file cannot hold a parameter format 4 added (checksum recomputed)."""
+
+    def newer(doc):
+        _rep_state(doc)[name] = ADDED[name]
+
+    bad = _edited(V3, tmp_path / "newer", newer, rehash=True)
+    with pytest.raises(ValueError, match=f"attributes its format version does not have.*{name}"):
         load_model(bad)
 
 

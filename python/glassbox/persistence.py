@@ -28,6 +28,9 @@ checksum): the checksum covers the model and the arrays but not the metadata, wh
 for consistency only.  Versions 1 and 2 store the representation's feature layout under the
 private names it had then (``_level_grid``, ``_cell_grid``, ``_inv_index``); they are loaded
 under the documented names of version 3 (``level_grid_``, ``cell_grid_``, ``orbit_index_``).
+Versions 1 to 3 predate the representation's ``pooling``, ``second_order`` and ``normalize``;
+they are loaded with the values that compute what those versions computed (``"cells"``,
+``False``, ``None``).
 
 Each file is written through a temporary file and renamed, ``arrays.npz`` first and
 ``model.json`` last: an interrupted save leaves either the previous model or a pair whose
@@ -54,8 +57,8 @@ from .representation import GlassBoxRepresentation
 __all__ = ["load_model", "preprocessing", "save_model"]
 
 FORMAT = "glassbox-model"
-VERSION = 3
-_READS = (1, 2, 3)  # format versions this glassbox loads
+VERSION = 4
+_READS = (1, 2, 3, 4)  # format versions this glassbox loads
 # Fitted attributes renamed by a format version: {version: {class: {old name: new name}}};
 # files of earlier versions are loaded with the new names.
 _RENAMED = {
@@ -64,6 +67,17 @@ _RENAMED = {
             "_level_grid": "level_grid_",
             "_cell_grid": "cell_grid_",
             "_inv_index": "orbit_index_",
+        },
+    },
+}
+# Parameters added by a format version: {version: {class: {name: the value that gives the
+# behaviour of every earlier version}}}; files of earlier versions are loaded with these values.
+_ADDED = {
+    4: {
+        "glassbox.representation.GlassBoxRepresentation": {
+            "pooling": "cells",
+            "second_order": False,
+            "normalize": None,
         },
     },
 }
@@ -143,21 +157,30 @@ class _Encoder:
 
 
 def _renames(version) -> dict:
-    """{class: {old: new}}: what a file of format ``version`` needs renamed, in order."""
+    """{class: ({old: new}, {added: value})}: what a file of format ``version`` needs renamed
+    and added, in order."""
     out: dict = {}
-    for v in sorted(_RENAMED):
+    for v in sorted(set(_RENAMED) | set(_ADDED)):
         if version < v:
-            for cls, names in _RENAMED[v].items():
-                out.setdefault(cls, {}).update(names)
+            for cls, names in _RENAMED.get(v, {}).items():
+                out.setdefault(cls, ({}, {}))[0].update(names)
+            for cls, values in _ADDED.get(v, {}).items():
+                out.setdefault(cls, ({}, {}))[1].update(values)
     return out
 
 
-def _renamed(state, names, path):
-    """``state`` with the attributes of an earlier format under their current names."""
+def _renamed(state, changes, path):
+    """``state`` with the attributes of an earlier format under their current names, and the
+    parameters added since at the values that keep its behaviour."""
+    names, added = changes
     clash = sorted(new for old, new in names.items() if old in state and new in state)
+    clash += sorted(k for k in added if k in state)
     if clash:
-        raise ValueError(f"{path}: holds both the old and the current names of {clash}")
-    return {names.get(k, k): x for k, x in state.items()}
+        raise ValueError(
+            f"{path}: holds attributes its format version does not have, or both the old and "
+            f"the current names of some: {clash}"
+        )
+    return {**{names.get(k, k): x for k, x in state.items()}, **added}
 
 
 def _decode(v, arrays, path="model", renames=None):
