@@ -316,6 +316,8 @@ def representation_cases(quick):
                 threads=1 if "1 thread" in name else None,
             )
         )
+    for name, fn in representation.option_implementations(x):
+        impls.append(Impl(name, (lambda f=fn: f(x)), True, check="same job"))
     m = 300 if quick else 3000  # per-image peers: timed on a slice, reported per image
     xs = x[:m]
     if _has("skimage"):

@@ -59,6 +59,18 @@ def numpy_features(rep):
     return run
 
 
+# Configurations beside the defaults, timed in the same run (issue 25's candidates): each is a
+# different set of features, so they are "the same job", not checked equal to the defaults.
+OPTIONS = {
+    "pooling='smooth', normalize='sqrt'": {"pooling": "smooth", "normalize": "sqrt"},
+    "pooling='smooth', normalize='sqrt', second_order=True": {
+        "pooling": "smooth",
+        "normalize": "sqrt",
+        "second_order": True,
+    },
+}
+
+
 def implementations(x):
     """(name, function, slow) for the representation benchmark, fitted on ``x``."""
     rep = gb.GlassBoxRepresentation().fit(x[:60_000])
@@ -68,3 +80,12 @@ def implementations(x):
         ("glassbox GlassBoxRepresentation.transform, 1 thread", rep1.transform, False),
         ("glassbox GlassBoxRepresentation.transform", rep.transform, False),
     ]
+
+
+def option_implementations(x):
+    """(name, function) of the configurations in OPTIONS, fitted on ``x``."""
+    out = []
+    for label, params in OPTIONS.items():
+        rep = gb.GlassBoxRepresentation(**params).fit(x[:60_000])
+        out.append((f"glassbox GlassBoxRepresentation.transform, {label}", rep.transform))
+    return out

@@ -399,6 +399,15 @@ def _summarise_representation(out, rows):
                 out["representation vs kymatio"] = r["median_s"] / gbrep["median_s"]
             if "HOG" in r["implementation"]:
                 out["representation vs HOG"] = r["median_s"] / gbrep["median_s"]
+    kymatio = next((r for r in rep if "kymatio" in r["implementation"]), None)
+    prefix = "glassbox GlassBoxRepresentation.transform, "
+    for r in rep:
+        name = r["implementation"]
+        if name.startswith(prefix) and "=" in name:  # a configuration beside the defaults
+            label = name[len(prefix) :]
+            out[f"representation ({label}) images/s"] = r["shape"][0] / r["median_s"]
+            if kymatio:
+                out[f"representation ({label}) vs kymatio"] = kymatio["median_s"] / r["median_s"]
 
 
 def _summarise_threads(out, rows, bw):

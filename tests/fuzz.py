@@ -425,21 +425,30 @@ def check_case(data):  # noqa: C901 - one flat branch per kernel reads best
             dists = data.draw(
                 st.lists(st.integers(1, max(1, side_min - 1)), min_size=1, max_size=2, unique=True)
             )
+            smooth = data.draw(st.booleans(), label="smooth")
+            second = data.draw(st.booleans(), label="second order") and (cell % 2 == 0 or not valid)
+            root = data.draw(st.booleans(), label="sqrt")
             rep = gb.GlassBoxRepresentation(
                 group=group,
                 thresholds=data.draw(st.integers(1, 40)),
                 cell_size=cell,
                 pool_size=pool,
                 distances=dists,
+                pooling="smooth" if smooth else "cells",
+                second_order=second,
+                normalize="sqrt" if root else None,
                 blocks=data.draw(st.sampled_from(["both", "invariant", "equivariant"])),
                 n_threads=nt,
             )
             base = rep.fit(x).transform(x)
-            if rep.blocks != "invariant":  # the kernel against the plane-by-plane definition
-                level, steps = ref.glass_features(_native(x), rep.thresholds_, pool, cell, dists)
+            if rep.blocks != "invariant":  # the kernel against the position-by-position definition
+                blocks = ref.glass_features_full(
+                    _native(x), rep.thresholds_, pool, cell, dists, smooth, second
+                )
+                want = np.concatenate([b.reshape(len(x), -1) for b in blocks], 1)
                 np.testing.assert_array_equal(
                     base[:, rep.n_invariant_ :],
-                    np.concatenate([level.reshape(len(x), -1), steps.reshape(len(x), -1)], 1),
+                    (np.sqrt(want) if root else want).astype(np.float32),
                 )
             h = data.draw(st.integers(0, gb.get_group(group).order - 1))
             got = rep.transform(np.ascontiguousarray(gb.get_group(group).apply(x, h)))

@@ -133,6 +133,35 @@ def test_numpy_representation_peer_is_exact(small):
     np.testing.assert_array_equal(representation.numpy_features(rep)(small), rep.transform(small))
 
 
+def test_representation_options_are_timed_and_summarised(small):
+    """The configurations beside the defaults are timed as the transform of a representation with
+    their parameters, and each gets its images/s and ratio to kymatio in the summary."""
+    x = np.concatenate([small] * 4)
+    rows = representation.option_implementations(x)
+    assert [name for name, _ in rows] == [
+        f"glassbox GlassBoxRepresentation.transform, {label}" for label in representation.OPTIONS
+    ]
+    for (_, fn), params in zip(rows, representation.OPTIONS.values(), strict=True):
+        want = gb.GlassBoxRepresentation(**params).fit(x).transform(x)
+        np.testing.assert_array_equal(fn(x), want)
+    times = {
+        "glassbox GlassBoxRepresentation.transform": 0.5,
+        rows[0][0]: 0.7,
+        "kymatio scattering (J=2, L=8, NumPy), 3000 images": 70.0,
+    }
+    fake = [
+        {"benchmark": "GlassBoxRepresentation.transform (defaults), x", "shape": (70_000, 28, 28),
+         "implementation": name, "median_s": t}
+        for name, t in times.items()
+    ]  # fmt: skip
+    out = {}
+    bench_run._summarise_representation(out, fake)
+    label = next(iter(representation.OPTIONS))
+    assert out["representation images/s"] == 140_000
+    assert out[f"representation ({label}) images/s"] == 100_000
+    assert out[f"representation ({label}) vs kymatio"] == 100
+
+
 def test_bandwidth_and_scaling_helpers():
     bw = bandwidth.measure(2, nbytes=1 << 22, repeat=1)
     assert set(bw) == {"read", "write", "copy", "fresh_write", "fresh_write_1_thread"}

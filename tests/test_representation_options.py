@@ -151,8 +151,11 @@ def test_counts_beyond_float32_need_the_square_root():
     params = {"thresholds": 200, "pooling": "smooth", "cell_size": 7, "pool_size": 7}
     with pytest.raises(ValueError, match="normalize='sqrt'"):
         GlassBoxRepresentation(**params).fit(x)
-    rep = GlassBoxRepresentation(normalize="sqrt", **params).fit(x)
-    assert np.isfinite(rep.transform(x)).all()
+    rep = GlassBoxRepresentation(normalize="sqrt", blocks="equivariant", **params).fit(x)
+    blocks = _reference.glass_features_full(x, rep.thresholds_, 7, 7, (1, 2), True, False)
+    want = np.concatenate([b.reshape(len(x), -1) for b in blocks], axis=1)
+    assert want.max() >= 2**24  # the double path of the kernel's square root
+    np.testing.assert_array_equal(rep.transform(x), np.sqrt(want).astype(np.float32))
     # 14-pixel windows have 28 taps: their weighted sums leave 32-bit integers even then
     wide = {**params, "cell_size": 14, "pool_size": 14, "normalize": "sqrt"}
     with pytest.raises(ValueError, match="beyond 32-bit integers"):

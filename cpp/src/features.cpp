@@ -143,8 +143,22 @@ void scatter8(const std::int64_t* pooled, index_t n_windows, index_t stride, std
     for (index_t k = 0; k < kLanes; ++k) eq[k * stride + g] = pooled[g * kLanes + k];
 }
 
-inline float finish(std::int64_t count, bool root) {
-  return root ? static_cast<float>(std::sqrt(static_cast<double>(count))) : static_cast<float>(count);
+// dst[j] = counts[j] as float32, or with root its square root rounded once to float32.  Counts
+// below 2**24 are exact in float32, and the float32 square root of an exact float32 is the
+// float32 nearest to the double one (double rounding through 53 bits is innocuous for a 24-bit
+// square root), so such rows take a vectorisable float32 loop; others go through double.
+void finish_row(const std::int64_t* counts, index_t n, bool root, float* dst) {
+  if (!root) {
+    for (index_t j = 0; j < n; ++j) dst[j] = static_cast<float>(counts[j]);
+    return;
+  }
+  std::int64_t top = 0;
+  for (index_t j = 0; j < n; ++j) top = std::max(top, counts[j]);
+  if (top < (std::int64_t{1} << 24)) {
+    for (index_t j = 0; j < n; ++j) dst[j] = std::sqrt(static_cast<float>(static_cast<std::int32_t>(counts[j])));
+  } else {
+    for (index_t j = 0; j < n; ++j) dst[j] = static_cast<float>(std::sqrt(static_cast<double>(counts[j])));
+  }
 }
 
 }  // namespace
@@ -229,11 +243,11 @@ void glass_features(const T* images, index_t N, index_t H, index_t W, const doub
       if (L.write_inv) {
         std::fill(inv.begin(), inv.end(), 0);
         for (index_t j = 0; j < n_eq; ++j) inv[L.inv_index[j]] += eq[j];
-        for (index_t j = 0; j < L.n_inv; ++j) o[j] = finish(inv[j], L.root);
+        finish_row(inv.data(), L.n_inv, L.root, o);
         o += L.n_inv;
       }
       if (L.write_eq)
-        for (index_t j = 0; j < n_eq; ++j) o[j] = finish(eq[j], L.root);
+        finish_row(eq.data(), n_eq, L.root, o);
     }
   }
 }
