@@ -162,6 +162,23 @@ def test_representation_options_are_timed_and_summarised(small):
     assert out[f"representation ({label}) vs kymatio"] == 100
 
 
+def test_exactness_check_passes_and_catches_a_broken_contract(small, monkeypatch):
+    from bench import exactness
+
+    lines = []
+    n = exactness.check(small, small[:20], {"smooth": {"pooling": "smooth"}}, say=lines.append)
+    assert n == 3 * 8 and len(lines) == 3 and "bit for bit" in lines[0]
+    real = gb.GlassBoxRepresentation.feature_permutation
+
+    def off_by_one(self, element):  # a permutation that is wrong for every element but e
+        perm = real(self, element)
+        return perm if self.group == "trivial" or element in (0, "e") else np.roll(perm, 1)
+
+    monkeypatch.setattr(gb.GlassBoxRepresentation, "feature_permutation", off_by_one)
+    with pytest.raises(AssertionError, match="breaks the contract"):
+        exactness.check(small, small[:20], {"smooth": {"pooling": "smooth"}}, say=lines.append)
+
+
 def test_bandwidth_and_scaling_helpers():
     bw = bandwidth.measure(2, nbytes=1 << 22, repeat=1)
     assert set(bw) == {"read", "write", "copy", "fresh_write", "fresh_write_1_thread"}

@@ -19,12 +19,20 @@ def fashion():
     return x_train[:3000], x_test[:1500]
 
 
+OPTIONS = {
+    "default": {},
+    "smooth-sqrt": {"pooling": "smooth", "normalize": "sqrt"},
+    "second-order": {"pooling": "smooth", "normalize": "sqrt", "second_order": True},
+}
+
+
+@pytest.mark.parametrize("options", OPTIONS)
 @pytest.mark.parametrize("blocks", ["both", "invariant", "equivariant"])
-def test_exactness_contract_on_fashion_mnist(fashion, blocks):
+def test_exactness_contract_on_fashion_mnist(fashion, blocks, options):
     """transform(h.X) == transform(X)[:, perm(h)] bit for bit, for every element of D4, with the
     identity on the invariant block."""
     x_train, x_test = fashion
-    rep = GlassBoxRepresentation(blocks=blocks).fit(x_train)
+    rep = GlassBoxRepresentation(blocks=blocks, **OPTIONS[options]).fit(x_train)
     F = rep.transform(x_test)
     assert F.dtype == np.float32 and F.shape == (len(x_test), rep.n_features_out_)
     g = get_group("D4")
