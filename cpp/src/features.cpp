@@ -246,8 +246,7 @@ void glass_features(const T* images, index_t N, index_t H, index_t W, const doub
         finish_row(inv.data(), L.n_inv, L.root, o);
         o += L.n_inv;
       }
-      if (L.write_eq)
-        finish_row(eq.data(), n_eq, L.root, o);
+      if (L.write_eq) finish_row(eq.data(), n_eq, L.root, o);
     }
   }
 }
