@@ -56,33 +56,6 @@ index_t equivariant_size(index_t H, index_t W, const FeatureLayout& L) {
 
 namespace {
 
-// out[gi * (w / size) + gj] = the window-weighted sum of the h x w map (rows `stride` apart) over
-// window (gi, gj); positions outside the map count 0.  Separable: each column over the window's
-// rows (int32, vectorisable over whole rows), then the window's columns (int64).
-void pool_map(const std::int32_t* map, index_t stride, index_t h, index_t w, index_t size, const Window& win,
-              std::int64_t* out, std::int32_t* colsum) {
-  const index_t gh = h / size, gw = w / size, n = static_cast<index_t>(win.weights.size());
-  const std::int32_t* wt = win.weights.data();
-  for (index_t gi = 0; gi < gh; ++gi) {
-    std::fill(colsum, colsum + w, 0);
-    for (index_t t = 0; t < n; ++t) {
-      const index_t r = gi * size - win.before + t;
-      if (r < 0 || r >= h) continue;
-      const std::int32_t a = wt[t];
-      const std::int32_t* row = map + r * stride;
-      for (index_t j = 0; j < w; ++j) colsum[j] += a * row[j];
-    }
-    for (index_t gj = 0; gj < gw; ++gj) {
-      std::int64_t s = 0;
-      for (index_t t = 0; t < n; ++t) {
-        const index_t c = gj * size - win.before + t;
-        if (c >= 0 && c < w) s += static_cast<std::int64_t>(wt[t]) * colsum[c];
-      }
-      out[gi * gw + gj] = s;
-    }
-  }
-}
-
 // The eight directions side by side: maps of 8 int32 lanes per position (lane k: direction k of
 // kDirs), so that every loop below works on whole 8-lane groups whatever the width of the image.
 constexpr index_t kLanes = 8;
@@ -108,31 +81,35 @@ void lane_steps(const std::int32_t* src, index_t stride, index_t h, index_t w, i
   }
 }
 
-// pool_map on an 8-lane map (h x w x 8, contiguous): out[(gi * gw + gj) * 8 + k].
-void pool8(const std::int32_t* map, index_t h, index_t w, index_t size, const Window& win, std::int64_t* out,
-           std::int32_t* colsum) {
+// out[(gi * (w / size) + gj) * Lanes + k] = the window-weighted sum of lane k of an h x w map
+// of Lanes int32 per position (rows `stride` positions apart) over window (gi, gj); positions
+// outside the map count 0.  Separable: each column over the window's rows (int32, vectorisable
+// over whole rows), then the window's columns (int64).
+template <index_t Lanes>
+void pool_lanes(const std::int32_t* map, index_t stride, index_t h, index_t w, index_t size, const Window& win,
+                std::int64_t* out, std::int32_t* colsum) {
   const index_t gh = h / size, gw = w / size, n = static_cast<index_t>(win.weights.size());
   const std::int32_t* wt = win.weights.data();
-  const index_t row = w * kLanes;
+  const index_t row = w * Lanes;
   for (index_t gi = 0; gi < gh; ++gi) {
     std::fill(colsum, colsum + row, 0);
     for (index_t t = 0; t < n; ++t) {
       const index_t r = gi * size - win.before + t;
       if (r < 0 || r >= h) continue;
       const std::int32_t a = wt[t];
-      const std::int32_t* m = map + r * row;
+      const std::int32_t* m = map + r * stride * Lanes;
       for (index_t j = 0; j < row; ++j) colsum[j] += a * m[j];
     }
     for (index_t gj = 0; gj < gw; ++gj) {
-      std::int64_t s[kLanes] = {};
+      std::int64_t s[Lanes] = {};
       for (index_t t = 0; t < n; ++t) {
         const index_t c = gj * size - win.before + t;
         if (c < 0 || c >= w) continue;
         const std::int64_t a = wt[t];
-        const std::int32_t* cs = colsum + c * kLanes;
-        for (index_t k = 0; k < kLanes; ++k) s[k] += a * cs[k];
+        const std::int32_t* cs = colsum + c * Lanes;
+        for (index_t k = 0; k < Lanes; ++k) s[k] += a * cs[k];
       }
-      std::copy(s, s + kLanes, out + (gi * gw + gj) * kLanes);
+      std::copy(s, s + Lanes, out + (gi * gw + gj) * Lanes);
     }
   }
 }
@@ -206,7 +183,7 @@ void glass_features(const T* images, index_t N, index_t H, index_t W, const doub
         }
       }
       const std::int32_t* interior = level.data() + D * PW + D;
-      pool_map(interior, PW, H, W, L.pool, level_win, eq.data(), colsum.data());
+      pool_lanes<1>(interior, PW, H, W, L.pool, level_win, eq.data(), colsum.data());
       std::int64_t* steps = eq.data() + OH * OW;
       auto first_order = [&](index_t d) {  // the 8 step maps of distance d, into `map`
         index_t off[8];
@@ -216,7 +193,7 @@ void glass_features(const T* images, index_t N, index_t H, index_t W, const doub
       bool have_d1 = false;  // `map` holds the d = 1 step maps (the second order starts there)
       for (index_t di = 0; di < L.n_dists; ++di) {
         first_order(L.dists[di]);
-        pool8(map.data(), H, W, L.cell, cell_win, pooled.data(), colsum.data());
+        pool_lanes<kLanes>(map.data(), W, H, W, L.cell, cell_win, pooled.data(), colsum.data());
         scatter8(pooled.data(), n_cells, n_cells, steps + di * 8 * n_cells);
         have_d1 = L.dists[di] == 1;
       }
@@ -235,7 +212,7 @@ void glass_features(const T* images, index_t N, index_t H, index_t W, const doub
         }
         for (int k2 = 0; k2 < 8; ++k2) {  // lane k1 of `map`: the step along k2 of the k1 map
           lane_steps(hin, BW * kLanes, HH, HW, half_off[k2], map.data());
-          pool8(map.data(), HH, HW, L.cell / 2, half_win, pooled.data(), colsum.data());
+          pool_lanes<kLanes>(map.data(), HW, HH, HW, L.cell / 2, half_win, pooled.data(), colsum.data());
           scatter8(pooled.data(), n_cells, 8 * n_cells, second + k2 * n_cells);
         }
       }
