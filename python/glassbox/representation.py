@@ -82,7 +82,8 @@ class GlassBoxRepresentation(TransformerMixin, BaseEstimator):
     A group element ``h`` moving the images moves the equivariant features among positions,
     cells and directions: ``transform(h·X) == transform(X)[:, feature_permutation(h)]`` bit for
     bit, and the invariant block does not change at all.  Every feature is an integer count
-    (checked in :meth:`fit` to stay exact in float32) named by :meth:`get_feature_names_out`.
+    (checked in :meth:`fit` to stay exact in float32), or with ``normalize="sqrt"`` the square
+    root of one, named by :meth:`get_feature_names_out`.
 
     Parameters
     ----------
