@@ -319,3 +319,62 @@ def test_reports_written_in_a_checkout_are_ignored_by_git():
     ignored = (Path(__file__).parents[1] / ".gitignore").read_text().split()
     for name in ("glassbox-report/", "glassbox-explain/", "glassbox-compare/", "bench-results/"):
         assert name in ignored
+
+
+# -- --test-transform: the test set under every element of a group -------------------------------
+
+
+@pytest.mark.parametrize(("group", "recomputed"), [("D4", []), ("C4", ["fh", "fv", "t", "at"])])
+def test_test_transform_equals_predicting_moved_images(digits_images, group, recomputed):
+    """The accuracy under each element equals that of predicting the moved images, whether the
+    features were permuted (elements of the representation's group) or computed again."""
+    X, y = digits_images
+    rep = gb.GlassBoxRepresentation(group=group)
+    clf = gb.GlassBoxClassifier(rep, n_components=30).fit(X[:800], y[:800])
+    x_test, y_test = X[800:1100], y[800:1100]
+    f_test = clf.representation_.transform(x_test)
+    timings = {}
+    got = _run.transformed_accuracy(clf, x_test, y_test, f_test, "D4", timings)
+    g = gb.get_group("D4")
+    assert list(got["accuracy"]) == list(g.elements) and got["group"] == "D4"
+    for h in g.elements:
+        want = float(np.mean(clf.predict(g.apply(x_test, h)) == y_test))
+        assert got["accuracy"][h] == want, h
+    assert got["accuracy"]["e"] == clf.score(x_test, y_test)
+    assert got["recomputed"] == recomputed
+    worst = min(got["accuracy"].values())
+    assert got["worst"]["accuracy"] == worst and got["accuracy"][got["worst"]["element"]] == worst
+    assert got["spread"] == pytest.approx(max(got["accuracy"].values()) - worst)
+    assert "test_transform" in timings
+
+
+def test_run_reports_the_test_set_under_a_group(tmp_path, capsys):
+    out = tmp_path / "r"
+    assert main(["run", "--test-transform", "D2", "--out", str(out)]) == 0
+    report = _report(out)
+    moved = report["test_transform"]
+    assert moved["group"] == "D2" and list(moved["accuracy"]) == ["e", "r180", "fh", "fv"]
+    assert moved["accuracy"]["e"] == report["accuracy"] and moved["recomputed"] == []
+    md = (out / "report.md").read_text()
+    assert (
+        "## Test images moved by D2" in md and f"| r180 | {moved['accuracy']['r180']:.4f} |" in md
+    )
+    assert "test images moved by D2: e " in capsys.readouterr().out
+    # without the option, no such section
+    assert main(["run", "--out", str(tmp_path / "plain"), "--quiet"]) == 0
+    assert "test_transform" not in _report(tmp_path / "plain")
+
+
+def test_test_transform_refuses_a_group_the_images_cannot_take(tmp_path, capsys):
+    """Rotations by 90 degrees need square images: refused before any work, naming the option."""
+    rng = np.random.default_rng(0)
+    npz = tmp_path / "d.npz"
+    np.savez(npz, images=rng.integers(0, 256, (60, 8, 12), np.uint8), labels=np.arange(60) % 3)
+    args = ["run", "--dataset", str(npz), "--group", "D2", "--test-transform", "C4"]
+    assert main([*args, "--out", str(tmp_path / "r"), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "--test-transform" in err and "rotations by 90 degrees" in err
+    assert not (tmp_path / "r" / "report.json").exists()
+    with pytest.raises(SystemExit):
+        main(["run", "--test-transform", "D5"])
+    assert "invalid choice: 'D5'" in capsys.readouterr().err

@@ -13,7 +13,7 @@ import numpy as np
 from .. import _core, _io, metrics
 from .._validation import check_allocation
 from ..classifier import CLASSIFIERS, GlassBoxClassifier
-from ..groups import GROUP_NAMES
+from ..groups import GROUP_NAMES, get_group
 from ..persistence import save_model
 from ..representation import GlassBoxRepresentation
 from ._common import (
@@ -112,6 +112,14 @@ def add_parser(subparsers) -> None:
     parser.add_argument(
         "--out", default="glassbox-report", help="report directory (glassbox-report)"
     )
+    parser.add_argument(
+        "--test-transform",
+        default=None,
+        choices=GROUP_NAMES,
+        metavar="GROUP",
+        help="also evaluate the model on the test images moved by every element of GROUP "
+        f"({', '.join(GROUP_NAMES)}): the accuracy per element and the worst",
+    )
     parser.add_argument("--plot", action="store_true", help="also write PNG figures (matplotlib)")
     parser.add_argument(
         "--save-model",
@@ -132,14 +140,23 @@ def run(args) -> int:
     with Stage("load", timings, "load", quiet=args.quiet):
         ds = load_dataset(args.dataset, args.image_size)
         x_train, x_test, y_train, y_test = split(ds, args.train_size, args.test_size, args.seed)
+    if args.test_transform is not None:  # before any work
+        get_group(args.test_transform).check_shape(x_test.shape, "--test-transform: the images")
     say(
         f"{ds.name}: {len(x_train):,} training and {len(x_test):,} test images of "
         f"{ds.images.shape[1]}x{ds.images.shape[2]}, {len(ds.class_names)} classes"
     )
     clf, f_test, z_test, pred = _fit_and_predict(args, x_train, y_train, x_test, timings)
     sep = _separability(args, x_test, y_test, f_test, z_test, timings)
+    moved = None
+    if args.test_transform is not None:
+        moved = transformed_accuracy(
+            clf, x_test, y_test, f_test, args.test_transform, timings, args.quiet
+        )
     timings["total"] = time.perf_counter() - t_start
     report = _report(args, ds, clf, x_train, y_test, pred, sep, timings)
+    if moved is not None:
+        report["test_transform"] = moved
 
     # everything that is not a figure first: a figure that fails must not cost the results
     _io.write_atomically(out_dir / "report.json", (json.dumps(report, indent=2) + "\n").encode())
@@ -197,6 +214,44 @@ def _fit_and_predict(args, x_train, y_train, x_test, timings):
         z_test = clf._reduce_features(f_test)
         pred = clf.classes_[clf.classifier_.predict(z_test)]
     return clf, f_test, z_test, pred
+
+
+def transformed_accuracy(clf, x_test, y_test, f_test, group, timings, quiet=True) -> dict:
+    """The fitted model's accuracy on the test images moved by each element of ``group``.
+
+    The features of ``h·x`` are those of ``x`` permuted (``feature_permutation(h)``, the
+    exactness contract) when ``h`` is in the representation's group: no feature is computed
+    again; for other elements they are computed from the moved images.
+
+    Returns
+    -------
+    dict
+        ``group``, ``accuracy`` (element -> accuracy), ``worst`` (element and accuracy),
+        ``spread`` (best - worst) and ``recomputed`` (the elements whose features were
+        computed from moved images).
+    """
+    g = get_group(group)
+    rep = clf.representation_
+    own = get_group(rep.group).elements
+    accuracy, recomputed = {}, []
+    with Stage(f"test under {g.name}", timings, "test_transform", total=g.order, quiet=quiet) as st:
+        for i, h in enumerate(g.elements):
+            if h in own:
+                F = f_test[:, rep.feature_permutation(h)]
+            else:
+                F = rep.transform(np.ascontiguousarray(g.apply(x_test, h)))
+                recomputed.append(h)
+            pred = clf.classes_[clf.classifier_.predict(clf._reduce_features(F))]
+            accuracy[h] = float(np.mean(pred == y_test))
+            st.advance(i + 1)
+    worst = min(accuracy, key=accuracy.get)
+    return {
+        "group": g.name,
+        "accuracy": accuracy,
+        "worst": {"element": worst, "accuracy": accuracy[worst]},
+        "spread": max(accuracy.values()) - accuracy[worst],
+        "recomputed": recomputed,
+    }
 
 
 def _separability(args, x_test, y_test, f_test, z_test, timings):
@@ -299,6 +354,14 @@ def summary(report) -> str:
             f"  {k:15s} {s[k]['ratio']:10.4f}        {s[k]['fisher']:10.2f}   "
             f"{s[k]['silhouette']:8.4f}"
         )
+    moved = report.get("test_transform")
+    if moved:
+        w = moved["worst"]
+        lines.append(
+            f"test images moved by {moved['group']}: "
+            + ", ".join(f"{h} {a:.4f}" for h, a in moved["accuracy"].items())
+            + f"; worst {w['element']} {w['accuracy']:.4f}"
+        )
     lines += [f"note: {n}" for n in report.get("notes", [])]
     t = report["timings"]
     lines.append("seconds: " + ", ".join(f"{k} {v:.2f}" for k, v in t.items()))
@@ -355,6 +418,28 @@ def markdown(report) -> str:
         out.append(
             f"| {md(c['class'])} | {c['precision']:.3f} | {c['recall']:.3f} | {c['support']} |"
         )
+    moved = report.get("test_transform")
+    if moved:
+        out += [
+            "",
+            f"## Test images moved by {moved['group']}",
+            "",
+            "The model trained as above, tested on every test image moved by one element "
+            "(features permuted, not recomputed, for the elements of the representation's group"
+            + (
+                f"; computed again for {', '.join(moved['recomputed'])}"
+                if moved["recomputed"]
+                else ""
+            )
+            + ").",
+            "",
+            "| element | test accuracy |",
+            "|---|---:|",
+            *(f"| {h} | {a:.4f} |" for h, a in moved["accuracy"].items()),
+            "",
+            f"Worst: {moved['worst']['element']} ({moved['worst']['accuracy']:.4f}); spread "
+            f"{moved['spread']:.4f}.",
+        ]
     names = [md(n) for n in report["class_names"]]
     out += ["", "## Confusion matrix (rows: true class, columns: predicted)", ""]
     out.append("| | " + " | ".join(names) + " |")
