@@ -113,7 +113,7 @@ def test_metadata_and_json_is_readable(saved):
     model, meta = load_model(path, with_metadata=True)
     assert meta == {"dataset": "digits", "note": [1, 2.5, None]}
     doc = json.loads((path / "model.json").read_text())
-    assert doc["format"] == "glassbox-model" and doc["version"] == 4
+    assert doc["format"] == "glassbox-model" and doc["version"] == 5
     assert doc["model"]["__estimator__"] == "glassbox.classifier.GlassBoxClassifier"
     with np.load(path / "arrays.npz", allow_pickle=False) as z:
         assert all(z[k].dtype != object for k in z.files)
@@ -493,6 +493,23 @@ def test_an_old_format_holding_a_newer_parameter_is_refused(tmp_path, name):
     bad = _edited(V3, tmp_path / "newer", newer, rehash=True)
     with pytest.raises(ValueError, match=f"attributes its format version does not have.*{name}"):
         load_model(bad)
+
+
+V4 = Path(__file__).parent / "data" / "model-v4"
+
+
+def test_a_model_saved_by_format_4_still_loads():
+    """tests/data/model-v4 was written by glassbox's format 4 (242f87e, smooth pooling, second
+    order and square roots), before the classifier had ``augment``: it loads with
+    ``augment=None`` and predicts as it did."""
+    from glassbox import datasets
+
+    doc = json.loads((V4 / "model.json").read_text())
+    assert doc["version"] == 4 and "augment" not in _clf_state(doc)
+    model = load_model(V4)
+    assert model.augment is None and model.representation_.second_order is True
+    X = datasets.load_digits().images[300:400]
+    np.testing.assert_array_equal(model.predict(X), np.load(V4 / "expected_predictions.npy"))
 
 
 # -- preprocessing: the second kind of model --------------------------------------------------

@@ -30,6 +30,7 @@ from ._validation import (
     refuse_sparse_or_masked,
 )
 from .explain import Explanation, class_prototypes
+from .groups import get_group
 from .representation import GlassBoxRepresentation
 from .streaming import fit_reduction
 
@@ -41,6 +42,15 @@ _LINEAR = ("linear", "lda")
 _REDUCE_CHUNK = 4096  # rows of features reduced at once in float64
 _OCCLUSION_ROWS = 16_384  # occluded copies scored per classifier call
 _KNN_NEIGHBOURS = 5
+
+
+def _permuted_copies(F, perms):
+    """(G N, n_features): the rows of F under each permutation in turn (element-major)."""
+    check_allocation((len(perms) * F.shape[0], F.shape[1]), F.dtype, "the augmented features")
+    out = np.empty((len(perms) * F.shape[0], F.shape[1]), dtype=F.dtype)
+    for i, perm in enumerate(perms):
+        np.take(F, perm, axis=1, out=out[i * F.shape[0] : (i + 1) * F.shape[0]])
+    return out
 
 
 def _add_class_sums(sums, F, y_enc):
@@ -109,6 +119,12 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         over them (:func:`glassbox.streaming.fit_reduction`), so that only the principal
         components of all images are held at once.  ``X`` may then be an ``np.memmap``.
         Default: one ``PCA`` on all features in memory.
+    augment : str or Group, optional
+        Train on every training image moved by every element of this group (a subgroup of
+        the representation's), for free: the features of ``h·x`` are those of ``x`` permuted
+        (:meth:`GlassBoxRepresentation.feature_permutation`, exact bit for bit), so features
+        are computed once per image and the scaler, PCA and classifier see ``order`` times
+        as many rows (class means included).  Default: the images as given.
 
     Attributes
     ----------
@@ -143,6 +159,7 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         scale=True,
         random_state=0,
         pca_batch_size=None,
+        augment=None,
     ):
         self.representation = representation
         self.n_components = n_components
@@ -151,6 +168,7 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         self.scale = scale
         self.random_state = random_state
         self.pca_batch_size = pca_batch_size
+        self.augment = augment
 
     def _check_params(self):
         if self.classifier not in CLASSIFIERS:
@@ -164,6 +182,26 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
             raise TypeError(
                 f"representation must be a GlassBoxRepresentation or None, got {type(rep).__name__}"
             )
+        if self.augment is not None:
+            try:
+                get_group(self.augment)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"augment: {exc}") from None
+
+    def _augment_permutations(self, rep):
+        """The feature permutations of the elements of ``augment`` (None without it)."""
+        if self.augment is None:
+            return None
+        g, own = get_group(self.augment), get_group(rep.group)
+        outside = [h for h in g.elements if h not in own.elements]
+        if outside:
+            raise ValueError(
+                f"augment={g.name!r} holds {outside}, which the representation's group "
+                f"{own.name} does not: their features are not a permutation of the image's "
+                f"(use a subgroup of {own.name}, or representation=GlassBoxRepresentation("
+                f"group={g.name!r}))"
+            )
+        return [rep.feature_permutation(h) for h in g.elements]
 
     def fit(self, X, y):
         """Fit every stage on training images.
@@ -183,30 +221,41 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         images = check_images(X, image_shape=rep.image_shape)  # (N, H, W)
         self._check_fit_memory(rep, images.shape)
         rep.fit(images)
+        perms = self._augment_permutations(rep)
         if self.pca_batch_size is not None:
-            return self._fit_incremental(rep, images, y_enc)
-        return self._fit_features(rep, rep.transform(images), y_enc)
+            return self._fit_incremental(rep, images, y_enc, perms)
+        F = rep.transform(images)
+        if perms is not None:
+            F = _permuted_copies(F, perms)
+            y_enc = np.tile(y_enc, len(perms))
+        return self._fit_features(rep, F, y_enc)
 
-    def _fit_incremental(self, rep, X, y_enc):
-        """fit() with the features computed and reduced in chunks (``pca_batch_size``)."""
+    def _fit_incremental(self, rep, X, y_enc, perms=None):
+        """fit() with the features computed and reduced in chunks (``pca_batch_size``); with
+        ``perms``, each chunk's features stand for their permuted copies."""
         n = np.shape(X)[0]
-        n_comp = min(self.n_components, n, rep.n_features_out_)
+        G = 1 if perms is None else len(perms)
+        n_comp = min(self.n_components, n * G, rep.n_features_out_)
         self.scaler_, self.pca_ = fit_reduction(
-            rep, X, n_comp, scale=self.scale, chunk_size=self.pca_batch_size
+            rep, X, n_comp, scale=self.scale, chunk_size=self.pca_batch_size, permutations=perms
         )
-        # one more pass: the principal components, and the class means on the way
-        Z = np.empty((n, self.pca_.n_components_), dtype=np.float32)
+        # one more pass: the principal components, and the class means on the way; the rows
+        # are element-major, as in the in-memory fit
+        Z = np.empty((G, n, self.pca_.n_components_), dtype=np.float32)
         sums = np.zeros((self.classes_.size, rep.n_features_out_))
         for a in range(0, n, self.pca_batch_size):
             b = min(n, a + self.pca_batch_size)
             F = rep.transform(X[a:b])
-            _add_class_sums(sums, F, y_enc[a:b])
-            Z[a:b] = self._reduce_features(F)
+            for i, perm in enumerate(perms or [None]):
+                Fi = F if perm is None else F[:, perm]
+                _add_class_sums(sums, Fi, y_enc[a:b])
+                Z[i, a:b] = self._reduce_features(Fi)
+        y_enc = np.tile(y_enc, G)
         self.class_means_ = sums / np.bincount(y_enc, minlength=self.classes_.size)[:, None]
         self.classifier_ = _make_classifier(
-            self.classifier, float(self.C), self.random_state, n, self.classes_.size
+            self.classifier, float(self.C), self.random_state, n * G, self.classes_.size
         )
-        self.classifier_.fit(Z, y_enc)
+        self.classifier_.fit(Z.reshape(n * G, -1), y_enc)
         self.n_features_in_ = rep.n_features_in_
         return self._assemble(rep)
 
@@ -251,17 +300,20 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         chunk of them and the principal components of all images.  The feature count is
         bounded from the representation's parameters."""
         n, H, W = shape
+        G = 1 if self.augment is None else get_group(self.augment).order  # rows per image
         nf = rep._max_features(H, W)
-        k = min(self.n_components, n, nf)
+        k = min(self.n_components, n * G, nf)
         layout = rep._layout_bytes(H, W)
         if self.pca_batch_size is None:
-            need = layout + 3 * 4 * n * nf + 2 * 8 * n * k
+            copies = 4 * n * nf if G > 1 else 0  # the images' own features beside the copies
+            need = layout + copies + 3 * 4 * n * G * nf + 2 * 8 * n * G * k
             hint = "pass pca_batch_size to stream them" if hint is None else hint
         else:
-            need = layout + 4 * 8 * min(self.pca_batch_size, n) * nf + 4 * n * k
+            need = layout + 4 * 8 * min(self.pca_batch_size, n) * G * nf + 4 * n * G * k
+        rows = f"{n:,} images" + (f" x {G} group elements" if G > 1 else "")
         check_memory(
             need,
-            f"{what}: fitting on {n:,} images of {H}x{W} (up to {nf:,} features each)",
+            f"{what}: fitting on {rows} of {H}x{W} (up to {nf:,} features each)",
             hint or "",
         )
 

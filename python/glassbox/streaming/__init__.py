@@ -64,7 +64,7 @@ def _chunks(n, chunk_size, min_last=1):
 
 
 def fit_reduction(representation, source, n_components, *, scale=True, chunk_size=10_000,
-                  progress=None):  # fmt: skip
+                  progress=None, permutations=None):  # fmt: skip
     """Fit ``StandardScaler`` and ``IncrementalPCA`` on the features of every image, by chunks.
 
     Two passes over ``source``: the scaler's ``partial_fit``, then the PCA's ``partial_fit`` on
@@ -84,6 +84,10 @@ def fit_reduction(representation, source, n_components, *, scale=True, chunk_siz
         has at least ``n_components`` images).
     progress : callable, optional
         ``progress(done, total)``, counting images over both passes.
+    permutations : list of ndarray, optional
+        Fit on the features of every image under each of these feature permutations (the
+        ``feature_permutation`` of group elements: the images moved by them, computed once):
+        each chunk's copies, element-major, form one batch.
 
     Returns
     -------
@@ -100,19 +104,31 @@ def fit_reduction(representation, source, n_components, *, scale=True, chunk_siz
     with opened(source, rep.image_shape_) as src:
         n = len(src)
         _check_source_shape(src, rep)
+        G = 1 if permutations is None else len(permutations)
+        if permutations is not None:
+            nf = rep.n_features_out_
+            for perm in permutations:
+                perm = np.asarray(perm)
+                if perm.shape != (nf,) or not np.array_equal(np.sort(perm), np.arange(nf)):
+                    raise ValueError(f"permutations must be permutations of the {nf} features")
+            if G == 0:
+                raise ValueError("permutations must hold at least one permutation")
         n_components = check_int(
             n_components,
             "n_components",
-            max_val=min(n, rep.n_features_out_),
-            hint="the number of images and of features",
+            max_val=min(n * G, rep.n_features_out_),
+            hint="the number of rows (images x permutations) and of features",
         )
-        bounds = _chunks(n, max(chunk_size, n_components), min_last=n_components)
+        least = -(-n_components // G)  # images a batch needs to hold n_components rows
+        bounds = _chunks(n, max(chunk_size, least), min_last=least)
         longest = max(b - a for a, b in bounds)
-        # a chunk of images and its features, the scaled copy and IncrementalPCA's float64 work
+        # a chunk of images and its features, its copies, the scaled copy and IncrementalPCA's
+        # float64 work
         check_memory(
             _estimate_stream_memory(src, rep.n_features_out_, longest, 1)
-            + longest * rep.n_features_out_ * 8 * 3,
-            f"chunk_size={chunk_size}: chunks of {longest} images",
+            + longest * G * rep.n_features_out_ * (4 + 8 * 3),
+            f"chunk_size={chunk_size}: chunks of {longest} images"
+            + (f" x {G} permutations" if G > 1 else ""),
         )
         passes = 2 if scale else 1
         scaler = StandardScaler() if scale else None
@@ -121,6 +137,8 @@ def fit_reduction(representation, source, n_components, *, scale=True, chunk_siz
         for p in range(passes):
             for a, b in bounds:
                 F = rep.transform(src.read(a, b))
+                if permutations is not None:
+                    F = np.concatenate([F[:, perm] for perm in permutations])
                 if scale and p == 0:
                     scaler.partial_fit(F)
                 else:
