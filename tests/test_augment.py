@@ -110,3 +110,47 @@ def test_fit_reduction_checks_its_permutations(digits):
     for bad in ([np.arange(nf - 1)], [np.zeros(nf, int)], []):
         with pytest.raises(ValueError, match="permutations"):
             fit_reduction(rep, X, 5, permutations=bad)
+
+
+# -- the compiled column gather behind it -------------------------------------------------------
+
+
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+def test_permuted_copies_equal_numpy(n_threads):
+    from glassbox._kernels import permuted_copies
+
+    rng = np.random.default_rng(0)
+    F = rng.standard_normal((37, 50)).astype(np.float32)
+    index = [rng.permutation(50), rng.integers(0, 50, 50), np.arange(50)[::-1]]
+    got = permuted_copies(F, index, n_threads=n_threads)
+    np.testing.assert_array_equal(got, np.concatenate([F[:, p] for p in index]))
+    # other lengths, a strided view (copied); no rows is an error
+    short = [rng.integers(0, 50, 7)]
+    np.testing.assert_array_equal(permuted_copies(F[:, ::1], short), F[:, short[0]])
+    view = F[::2, :]
+    np.testing.assert_array_equal(permuted_copies(view, short), view[:, short[0]])
+    with pytest.raises(ValueError, match="rows must not be empty"):
+        permuted_copies(F[:0], index)
+
+
+def test_permuted_copies_refuse_bad_input():
+    from glassbox import _core
+    from glassbox._kernels import permuted_copies
+
+    F = np.zeros((4, 6), np.float32)
+    with pytest.raises(TypeError, match="rows"):
+        permuted_copies(F.astype(np.float64), [np.arange(6)])
+    with pytest.raises(ValueError, match="rows"):
+        permuted_copies(F[0], [np.arange(6)])
+    with pytest.raises(ValueError, match=r"index values must lie in \[0, rows.shape\[1\]\)"):
+        permuted_copies(F, [np.array([0, 6])])
+    with pytest.raises(ValueError, match=r"index values must lie"):
+        permuted_copies(F, [np.array([-1, 0])])
+    with pytest.raises(ValueError, match="at least one"):
+        permuted_copies(F, [])
+    with pytest.raises(ValueError, match="one length"):
+        permuted_copies(F, [np.arange(6), np.arange(5)])
+    with pytest.raises(ValueError, match="out must not overlap rows"):
+        _core.take_columns(F, np.arange(6), F, 1)
+    with pytest.raises(ValueError, match="out"):
+        _core.take_columns(F, np.arange(6), np.zeros((4, 5), np.float32), 1)

@@ -1,4 +1,5 @@
 #include <cmath>
+#include <functional>
 #include <limits>
 
 #include "array_cast.hpp"
@@ -87,6 +88,31 @@ void register_features(py::module_& m) {
       py::arg("n_threads"), py::arg("smooth") = false, py::arg("second_order") = false, py::arg("root") = false,
       "images (N, H, W) -> out (N, row) float32: [invariant | equivariant] glass-box features "
       "(see cpp/include/glassbox/features.hpp).");
+  m.def(
+      "take_columns",
+      [](const py::array& rows, const py::array& index, py::array& out, int n_threads) {
+        const auto s = require_ndim(rows, 2, "rows");
+        const float* r = input_ptr<float>(rows, "rows");
+        if (index.ndim() != 1) throw py::value_error("index must be 1-D");
+        const index_t M_out = shape_of(index)[0];
+        const index_t* idx = input_ptr<index_t>(index, "index", "i8");
+        for (index_t j = 0; j < M_out; ++j)
+          if (idx[j] < 0 || idx[j] >= s[1]) throw py::value_error("index values must lie in [0, rows.shape[1])");
+        require_shape(out, {s[0], M_out}, "out");
+        float* o = output_ptr<float>(out, "out");
+        const auto* ob = reinterpret_cast<const char*>(o);
+        const auto* rb = reinterpret_cast<const char*>(r);
+        const auto out_bytes = static_cast<std::size_t>(s[0] * M_out) * sizeof(float);
+        const auto rows_bytes = static_cast<std::size_t>(s[0] * s[1]) * sizeof(float);
+        if (out_bytes && rows_bytes && std::less<const char*>{}(ob, rb + rows_bytes) &&
+            std::less<const char*>{}(rb, ob + out_bytes))
+          throw py::value_error("out must not overlap rows");
+        const int nt = checked_threads(n_threads);
+        py::gil_scoped_release release;
+        take_columns(r, s[0], s[1], idx, M_out, o, nt);
+      },
+      py::arg("rows"), py::arg("index"), py::arg("out"), py::arg("n_threads"),
+      "rows (N, M) float32, index (K,) int64 -> out (N, K): out[n, j] = rows[n, index[j]].");
 }
 
 }  // namespace glassbox::bind

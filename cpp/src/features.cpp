@@ -228,6 +228,20 @@ void glass_features(const T* images, index_t N, index_t H, index_t W, const doub
   }
 }
 
+void take_columns(const float* rows, index_t N, index_t M_in, const index_t* index, index_t M_out, float* out,
+                  int n_threads) {
+  const int nt = usable_threads(n_threads);
+  [[maybe_unused]] const index_t chunk =
+      fresh_dynamic_chunk(N, M_in * static_cast<index_t>(sizeof(float)), M_out * static_cast<index_t>(sizeof(float)),
+                          nt);  // unused without OpenMP
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(dynamic, chunk)
+  for (index_t n = 0; n < N; ++n) {
+    const float* r = rows + n * M_in;
+    float* o = out + n * M_out;
+    for (index_t j = 0; j < M_out; ++j) o[j] = r[index[j]];
+  }
+}
+
 #define GLASSBOX_INSTANTIATE_FEATURES(T, code)                                                                       \
   template void glass_features<T>(const T*, index_t, index_t, index_t, const double*, index_t, const FeatureLayout&, \
                                   float*, int);

@@ -58,6 +58,9 @@ def _set_fused_avx2(enabled: bool) -> bool: ...
 def cell_histograms(
     labels: NDArray[np.uint16], n_labels: int, cell: int, out: NDArray[np.int32], n_threads: int
 ) -> int: ...
+def take_columns(
+    rows: NDArray[np.float32], index: NDArray[np.int64], out: NDArray[np.float32], n_threads: int
+) -> None: ...
 def glass_features(
     images: np.ndarray,
     thresholds: NDArray[np.float64],

@@ -710,3 +710,35 @@ def cell_histograms(labels, n_labels, cell, *, n_threads=None):
     if bad:
         raise ValueError(f"labels: {bad} value(s) are >= n_labels={n_labels}")
     return out.reshape(*lead, *shape[1:])
+
+
+def permuted_copies(rows, permutations, *, n_threads=None):
+    """``np.concatenate([rows[:, p] for p in permutations])`` in one compiled pass per copy.
+
+    Internal (not exported): the features of moved images from those of the images (each
+    ``p`` a ``feature_permutation``), for augmentation and transformed test sets.
+
+    Parameters
+    ----------
+    rows : ndarray of float32, shape (N, M)
+    permutations : sequence of int arrays, each of shape (K,) with values in [0, M)
+    n_threads : int, optional
+
+    Returns
+    -------
+    ndarray of float32, shape (len(permutations) * N, K), copies in order
+    """
+    rows = as_array(rows, "rows", dtypes=[np.dtype(np.float32)], ndims=[2], finite=False)
+    perms = [np.ascontiguousarray(p, dtype=np.int64) for p in permutations]
+    if not perms:
+        raise ValueError("permutations must hold at least one index array")
+    K = perms[0].shape[0] if perms[0].ndim == 1 else -1
+    if any(p.ndim != 1 or p.shape[0] != K for p in perms):
+        raise ValueError("permutations must be 1-D index arrays of one length")
+    N = rows.shape[0]
+    check_allocation((len(perms) * N, K), np.float32, "the permuted copies")
+    out = np.empty((len(perms) * N, K), dtype=np.float32)
+    nt = resolve_n_threads(n_threads)
+    for i, p in enumerate(perms):
+        _core.take_columns(rows, p, out[i * N : (i + 1) * N], nt)
+    return out

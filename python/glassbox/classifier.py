@@ -22,6 +22,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
+from ._kernels import permuted_copies
 from ._validation import (
     check_allocation,
     check_images,
@@ -42,15 +43,6 @@ _LINEAR = ("linear", "lda")
 _REDUCE_CHUNK = 4096  # rows of features reduced at once in float64
 _OCCLUSION_ROWS = 16_384  # occluded copies scored per classifier call
 _KNN_NEIGHBOURS = 5
-
-
-def _permuted_copies(F, perms):
-    """(G N, n_features): the rows of F under each permutation in turn (element-major)."""
-    check_allocation((len(perms) * F.shape[0], F.shape[1]), F.dtype, "the augmented features")
-    out = np.empty((len(perms) * F.shape[0], F.shape[1]), dtype=F.dtype)
-    for i, perm in enumerate(perms):
-        np.take(F, perm, axis=1, out=out[i * F.shape[0] : (i + 1) * F.shape[0]])
-    return out
 
 
 def _add_class_sums(sums, F, y_enc):
@@ -226,7 +218,7 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
             return self._fit_incremental(rep, images, y_enc, perms)
         F = rep.transform(images)
         if perms is not None:
-            F = _permuted_copies(F, perms)
+            F = permuted_copies(F, perms, n_threads=rep.n_threads)
             y_enc = np.tile(y_enc, len(perms))
         return self._fit_features(rep, F, y_enc)
 

@@ -61,6 +61,12 @@ index_t equivariant_size(index_t H, index_t W, const FeatureLayout& layout);
 // Counts are summed exactly (int32 within a column of a window, which the caller keeps below
 // 2**31, then int64), then written as float32 (exact below 2**24) or, with root, as the float32
 // nearest to the double square root.
+// out[n, j] = rows[n, index[j]] for n < N, j < M_out (index values in [0, M_in)): the features
+// of moved images from those of the images (index = a feature permutation), rows in parallel.
+// rows and out must not overlap.
+void take_columns(const float* rows, index_t N, index_t M_in, const index_t* index, index_t M_out, float* out,
+                  int n_threads);
+
 template <class T>
 void glass_features(const T* images, index_t N, index_t H, index_t W, const double* thresholds, index_t K,
                     const FeatureLayout& layout, float* out, int n_threads);

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import _core, _io, metrics
+from .._kernels import permuted_copies
 from .._validation import check_allocation
 from ..classifier import CLASSIFIERS, GlassBoxClassifier
 from ..groups import GROUP_NAMES, get_group
@@ -237,7 +238,7 @@ def transformed_accuracy(clf, x_test, y_test, f_test, group, timings, quiet=True
     with Stage(f"test under {g.name}", timings, "test_transform", total=g.order, quiet=quiet) as st:
         for i, h in enumerate(g.elements):
             if h in own:
-                F = f_test[:, rep.feature_permutation(h)]
+                F = permuted_copies(f_test, [rep.feature_permutation(h)], n_threads=rep.n_threads)
             else:
                 F = rep.transform(np.ascontiguousarray(g.apply(x_test, h)))
                 recomputed.append(h)

@@ -17,6 +17,7 @@ import os
 import numpy as np
 
 from .. import _io
+from .._kernels import permuted_copies
 from .._validation import check_allocation, check_int, check_memory
 from ._npy_writer import WRITE_DEPTH, NpyWriter, check_output_path
 from ._sources import ImageSource, open_images, opened
@@ -138,7 +139,7 @@ def fit_reduction(representation, source, n_components, *, scale=True, chunk_siz
             for a, b in bounds:
                 F = rep.transform(src.read(a, b))
                 if permutations is not None:
-                    F = np.concatenate([F[:, perm] for perm in permutations])
+                    F = permuted_copies(F, permutations, n_threads=rep.n_threads)
                 if scale and p == 0:
                     scaler.partial_fit(F)
                 else:
