@@ -238,8 +238,10 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         for a in range(0, n, self.pca_batch_size):
             b = min(n, a + self.pca_batch_size)
             F = rep.transform(X[a:b])
-            for i, perm in enumerate(perms or [None]):
-                Fi = F if perm is None else F[:, perm]
+            if perms is not None:
+                F = permuted_copies(F, perms, n_threads=rep.n_threads)
+            for i in range(G):
+                Fi = F[i * (b - a) : (i + 1) * (b - a)]
                 _add_class_sums(sums, Fi, y_enc[a:b])
                 Z[i, a:b] = self._reduce_features(Fi)
         y_enc = np.tile(y_enc, G)

@@ -217,7 +217,12 @@ class _Layout:
         second = None
         if self.second_order:
             N, H, W = level.shape
-            s1 = np.stack([np.maximum(level - _neighbour(level, k, 1), 0) for k in DIRECTIONS], 1)
+            if 1 in self.dists:  # the d = 1 step maps, already computed
+                s1 = steps[:, self.dists.index(1)]
+            else:
+                s1 = np.stack(
+                    [np.maximum(level - _neighbour(level, k, 1), 0) for k in DIRECTIONS], 1
+                )
             b = s1.reshape(N, 8, H // 2, 2, W // 2, 2).sum(axis=(3, 5))
             second = np.stack([np.maximum(b - _neighbour(b, k, 1), 0) for k in DIRECTIONS], 2)
         return level, steps, second
