@@ -378,3 +378,36 @@ def test_test_transform_refuses_a_group_the_images_cannot_take(tmp_path, capsys)
     with pytest.raises(SystemExit):
         main(["run", "--test-transform", "D5"])
     assert "invalid choice: 'D5'" in capsys.readouterr().err
+
+
+# -- --invariance: an exactly invariant model ---------------------------------------------------
+
+
+def test_run_with_invariance_is_invariant_on_the_test_set(tmp_path, capsys):
+    out = tmp_path / "r"
+    args = ["run", "--invariance", "D4", "--classifier", "lda", "--test-transform", "D4"]
+    assert main([*args, "--out", str(out)]) == 0
+    report = _report(out)
+    assert report["invariance"] == "D4"
+    moved = report["test_transform"]["accuracy"]
+    assert set(moved.values()) == {report["accuracy"]} and report["test_transform"]["spread"] == 0
+    assert "(invariant to D4)" in (out / "report.md").read_text()
+    # the model's own predictions are what run reports
+    assert main(["run", "--classifier", "lda", "--out", str(tmp_path / "plain"), "--quiet"]) == 0
+    plain = _report(tmp_path / "plain")
+    assert plain["invariance"] is None
+    assert "(invariant to" not in (tmp_path / "plain" / "report.md").read_text()
+
+
+def test_run_refuses_an_invariance_outside_the_group(tmp_path, capsys, monkeypatch):
+    """Refused before any feature is computed, naming both groups."""
+    args = ["run", "--group", "C4", "--invariance", "D4", "--out", str(tmp_path / "r")]
+
+    def no_work(*a, **k):
+        raise AssertionError("a feature was computed")
+
+    monkeypatch.setattr(gb.GlassBoxRepresentation, "fit", no_work)
+    assert main([*args, "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "invariance='D4'" in err and "C4" in err
+    assert not (tmp_path / "r" / "report.json").exists()

@@ -113,7 +113,7 @@ def test_metadata_and_json_is_readable(saved):
     model, meta = load_model(path, with_metadata=True)
     assert meta == {"dataset": "digits", "note": [1, 2.5, None]}
     doc = json.loads((path / "model.json").read_text())
-    assert doc["format"] == "glassbox-model" and doc["version"] == 5
+    assert doc["format"] == "glassbox-model" and doc["version"] == 6
     assert doc["model"]["__estimator__"] == "glassbox.classifier.GlassBoxClassifier"
     with np.load(path / "arrays.npz", allow_pickle=False) as z:
         assert all(z[k].dtype != object for k in z.files)
@@ -510,6 +510,50 @@ def test_a_model_saved_by_format_4_still_loads():
     assert model.augment is None and model.representation_.second_order is True
     X = datasets.load_digits().images[300:400]
     np.testing.assert_array_equal(model.predict(X), np.load(V4 / "expected_predictions.npy"))
+
+
+V5 = Path(__file__).parent / "data" / "model-v5"
+
+
+def test_a_model_saved_by_format_5_still_loads():
+    """tests/data/model-v5 was written by glassbox's format 5 (d62f967, a model trained with
+    ``augment="D2"``), before the classifier had ``invariance``: it loads with
+    ``invariance=None`` and predicts as it did."""
+    from glassbox import datasets
+
+    doc = json.loads((V5 / "model.json").read_text())
+    assert doc["version"] == 5 and "invariance" not in _clf_state(doc)
+    model = load_model(V5)
+    assert model.invariance is None and model.augment == "D2"
+    X = datasets.load_digits().images[300:400]
+    np.testing.assert_array_equal(model.predict(X), np.load(V5 / "expected_predictions.npy"))
+
+
+def test_format_5_cannot_hold_invariance(tmp_path):
+    def newer(doc):
+        _clf_state(doc)["invariance"] = "D2"
+
+    bad = _edited(V5, tmp_path / "newer", newer, rehash=True)
+    with pytest.raises(ValueError, match="attributes its format version does not have.*invariance"):
+        load_model(bad)
+
+
+def test_an_invariance_outside_the_representations_group_is_refused(tmp_path):
+    """A file (checksum recomputed) whose invariance group is not a subgroup of the
+    representation's: refused on load, naming it."""
+    from glassbox import datasets
+
+    ds = datasets.load_digits()
+    rep = GlassBoxRepresentation(group="C4", thresholds=4)
+    clf = GlassBoxClassifier(rep, n_components=10, classifier="lda", invariance="C2")
+    save_model(clf.fit(ds.images[:200], ds.labels[:200]), tmp_path / "m")
+
+    def outside(doc):
+        _clf_state(doc)["invariance"] = "D2"
+
+    bad = _edited(tmp_path / "m", tmp_path / "bad", outside, rehash=True)
+    with pytest.raises(ValueError, match=r"invariance='D2' holds \['fh', 'fv'\]"):
+        load_model(bad)
 
 
 # -- preprocessing: the second kind of model --------------------------------------------------

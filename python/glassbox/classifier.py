@@ -117,6 +117,20 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         (:meth:`GlassBoxRepresentation.feature_permutation`, exact bit for bit), so features
         are computed once per image and the scaler, PCA and classifier see ``order`` times
         as many rows (class means included).  Default: the images as given.
+    invariance : str or Group, optional
+        Make the model exactly invariant to this group (a subgroup of the representation's)
+        while keeping what the equivariant block knows about pose.  The classifier is trained
+        on every training image moved by every element ``h`` (feature copies permuted, as
+        with ``augment``), labelled with its class *and* ``h``; an image's score for class
+        ``k`` is the mean over the orbit of its features (its ``order`` permuted copies,
+        taken in an order fixed by their values) of each copy's score for ``k``: the best
+        pose's decision score for ``"svm"``, ``"linear"`` and ``"lda"``, the probability
+        summed over poses for ``"knn"`` and ``"mlp"``.  The scores of ``h·x`` are those of
+        ``x`` bit for bit, for every ``h`` in the group.  The scaler and PCA are fitted on
+        the images as given; the classifier sees ``order`` times as many rows and
+        ``order`` times as many classes (``"mlp"`` is the one whose cost stays moderate; the
+        SVM's grows faster than the rows).  Cannot be combined with ``augment``.  Default:
+        no invariance.
 
     Attributes
     ----------
@@ -152,6 +166,7 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         random_state=0,
         pca_batch_size=None,
         augment=None,
+        invariance=None,
     ):
         self.representation = representation
         self.n_components = n_components
@@ -161,6 +176,7 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.pca_batch_size = pca_batch_size
         self.augment = augment
+        self.invariance = invariance
 
     def _check_params(self):
         if self.classifier not in CLASSIFIERS:
@@ -174,26 +190,31 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
             raise TypeError(
                 f"representation must be a GlassBoxRepresentation or None, got {type(rep).__name__}"
             )
-        if self.augment is not None:
-            try:
-                get_group(self.augment)
-            except (TypeError, ValueError) as exc:
-                raise ValueError(f"augment: {exc}") from None
-
-    def _augment_permutations(self, rep):
-        """The feature permutations of the elements of ``augment`` (None without it)."""
-        if self.augment is None:
-            return None
-        g, own = get_group(self.augment), get_group(rep.group)
-        outside = [h for h in g.elements if h not in own.elements]
-        if outside:
+        for name in ("augment", "invariance"):
+            if getattr(self, name) is not None:
+                try:
+                    get_group(getattr(self, name))
+                except (TypeError, ValueError) as exc:
+                    raise ValueError(f"{name}: {exc}") from None
+        if self.augment is not None and self.invariance is not None:
             raise ValueError(
-                f"augment={g.name!r} holds {outside}, which the representation's group "
-                f"{own.name} does not: their features are not a permutation of the image's "
-                f"(use a subgroup of {own.name}, or representation=GlassBoxRepresentation("
-                f"group={g.name!r}))"
+                "augment and invariance cannot be combined: invariance trains on the group's "
+                "copies of every image already (pass one of them)"
             )
-        return [rep.feature_permutation(h) for h in g.elements]
+
+    def _group_permutations(self, rep, name):
+        """The feature permutations of the elements of the group in parameter ``name``
+        (``"augment"`` or ``"invariance"``, a subgroup of the representation's group, as
+        :meth:`_new_representation` checked); None when it is None."""
+        value = getattr(self, name)
+        if value is None:
+            return None
+        return [rep.feature_permutation(h) for h in get_group(value).elements]
+
+    def _order(self):
+        """Copies per training image: the order of ``augment`` or ``invariance`` (else 1)."""
+        group = self.augment if self.augment is not None else self.invariance
+        return 1 if group is None else get_group(group).order
 
     def fit(self, X, y):
         """Fit every stage on training images.
@@ -213,21 +234,26 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         images = check_images(X, image_shape=rep.image_shape)  # (N, H, W)
         self._check_fit_memory(rep, images.shape)
         rep.fit(images)
-        perms = self._augment_permutations(rep)
+        perms = self._group_permutations(rep, "augment")
         if self.pca_batch_size is not None:
             return self._fit_incremental(rep, images, y_enc, perms)
         F = rep.transform(images)
-        if perms is not None:
+        if perms is not None:  # (invariance: _fit_features makes the copies after the PCA)
             F = permuted_copies(F, perms, n_threads=rep.n_threads)
             y_enc = np.tile(y_enc, len(perms))
         return self._fit_features(rep, F, y_enc)
 
     def _fit_incremental(self, rep, X, y_enc, perms=None):
         """fit() with the features computed and reduced in chunks (``pca_batch_size``); with
-        ``perms``, each chunk's features stand for their permuted copies."""
+        ``perms`` (augment), each chunk's features stand for their permuted copies; with
+        ``invariance``, the reduction is fitted on the images as given and the classifier on
+        their permuted copies."""
         n = np.shape(X)[0]
-        G = 1 if perms is None else len(perms)
-        n_comp = min(self.n_components, n * G, rep.n_features_out_)
+        G_fit = 1 if perms is None else len(perms)  # rows per image the reduction sees
+        inv = self._group_permutations(rep, "invariance")
+        copies = perms if perms is not None else inv
+        G = 1 if copies is None else len(copies)  # rows per image the classifier sees
+        n_comp = min(self.n_components, n * G_fit, rep.n_features_out_)
         self.scaler_, self.pca_ = fit_reduction(
             rep, X, n_comp, scale=self.scale, chunk_size=self.pca_batch_size, permutations=perms
         )
@@ -238,28 +264,43 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         for a in range(0, n, self.pca_batch_size):
             b = min(n, a + self.pca_batch_size)
             F = rep.transform(X[a:b])
-            if perms is not None:
-                F = permuted_copies(F, perms, n_threads=rep.n_threads)
+            if inv is not None:  # the class means of the images as given
+                _add_class_sums(sums, F, y_enc[a:b])
+            if copies is not None:
+                F = permuted_copies(F, copies, n_threads=rep.n_threads)
             for i in range(G):
                 Fi = F[i * (b - a) : (i + 1) * (b - a)]
-                _add_class_sums(sums, Fi, y_enc[a:b])
+                if inv is None:
+                    _add_class_sums(sums, Fi, y_enc[a:b])
                 Z[i, a:b] = self._reduce_features(Fi)
-        y_enc = np.tile(y_enc, G)
-        self.class_means_ = sums / np.bincount(y_enc, minlength=self.classes_.size)[:, None]
+        counts = np.bincount(y_enc, minlength=self.classes_.size) * G_fit
+        self.class_means_ = sums / counts[:, None]
+        y_fit = np.tile(y_enc, G) if inv is None else self._pose_labels(y_enc, G)
         self.classifier_ = _make_classifier(
-            self.classifier, float(self.C), self.random_state, n * G, self.classes_.size
+            self.classifier, float(self.C), self.random_state, n * G, self._n_outputs(G)
         )
-        self.classifier_.fit(Z.reshape(n * G, -1), y_enc)
+        self.classifier_.fit(Z.reshape(n * G, -1), y_fit)
         self.n_features_in_ = rep.n_features_in_
         return self._assemble(rep)
+
+    def _pose_labels(self, y_enc, G):
+        """Labels of the element-major copies of invariance: ``element * n_classes + class``."""
+        return (np.arange(G)[:, None] * self.classes_.size + y_enc[None, :]).ravel()
+
+    def _n_outputs(self, G=None):
+        """Classes the classifier stage tells apart: (pose, class) pairs with invariance."""
+        if self.invariance is None:
+            return self.classes_.size
+        return self.classes_.size * (get_group(self.invariance).order if G is None else G)
 
     # -- the stage protocol ---------------------------------------------------------------------
     # fit() is these stages in order.  They are an internal protocol, kept stable for glassbox's
     # own callers and for no one else (not public API): ``glassbox run`` drives
-    # _check_fit_input, _new_representation, _check_fit_memory, _fit_features and
-    # _reduce_features to show progress per chunk, time each stage and word its memory hint;
-    # ``glassbox compare`` uses _reduced; glassbox.persistence uses _check_fitted_state,
-    # _assemble and _reduce_features (tests/test_cli.py and test_persistence.py pin them).
+    # _check_fit_input, _new_representation, _check_fit_memory, _fit_features,
+    # _reduce_features and _predict_features to show progress per chunk, time each stage and
+    # word its memory hint; ``glassbox compare`` uses _reduced; glassbox.persistence uses
+    # _check_fitted_state, _assemble and _reduce_features (tests/test_cli.py and
+    # test_persistence.py pin them).
     def _check_fit_input(self, X, y):
         """Check the parameters, X's length and y; set ``classes_``; return y as class indices."""
         self._check_params()
@@ -294,13 +335,14 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         chunk of them and the principal components of all images.  The feature count is
         bounded from the representation's parameters."""
         n, H, W = shape
-        G = 1 if self.augment is None else get_group(self.augment).order  # rows per image
+        G = self._order()  # rows per image the classifier sees
+        G_fit = 1 if self.augment is None else G  # rows per image the reduction sees
         nf = rep._max_features(H, W)
-        k = min(self.n_components, n * G, nf)
+        k = min(self.n_components, n * G_fit, nf)
         layout = rep._layout_bytes(H, W)
         if self.pca_batch_size is None:
             copies = 4 * n * nf if G > 1 else 0  # the images' own features beside the copies
-            need = layout + copies + 3 * 4 * n * G * nf + 2 * 8 * n * G * k
+            need = layout + copies + 3 * 4 * n * G_fit * nf + 2 * 8 * n * G * k
             hint = "pass pca_batch_size to stream them" if hint is None else hint
         else:
             need = layout + 4 * 8 * min(self.pca_batch_size, n) * G * nf + 4 * n * G * k
@@ -337,6 +379,7 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         if not isinstance(rep, GlassBoxRepresentation):
             raise TypeError(f"representation_ must be a GlassBoxRepresentation, got {type(rep)}")
         rep._check_fitted_state()
+        self._check_subgroups(rep)
         if self.n_features_in_ != rep.n_features_in_:
             raise ValueError("n_features_in_ does not match the representation's")
         c = self.classes_
@@ -369,15 +412,37 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         clf = self.classifier_
         if type(clf) is not type(_make_classifier(self.classifier, 1.0, None)):
             raise ValueError(f"classifier_ is not what classifier={self.classifier!r} makes")
+        n_out = self._n_outputs()
         if getattr(clf, "n_features_in_", None) != k or not np.array_equal(
-            getattr(clf, "classes_", None), np.arange(nc)
+            getattr(clf, "classes_", None), np.arange(n_out)
         ):
-            raise ValueError(f"classifier_ must be fitted on {k} components and {nc} classes")
+            raise ValueError(f"classifier_ must be fitted on {k} components and {n_out} classes")
 
     def _new_representation(self):
-        if self.representation is None:
-            return GlassBoxRepresentation()
-        return clone(self.representation)
+        """A clone of ``representation`` (unfitted); refuses an ``augment`` or ``invariance``
+        group that is not a subgroup of its group, before any work."""
+        rep = (
+            GlassBoxRepresentation() if self.representation is None else clone(self.representation)
+        )
+        self._check_subgroups(rep)
+        return rep
+
+    def _check_subgroups(self, rep):
+        """Refuse an ``augment`` or ``invariance`` group that is not a subgroup of the
+        representation's group: its features would not be a permutation of the image's."""
+        own = get_group(rep.group)
+        for name in ("augment", "invariance"):
+            if getattr(self, name) is None:
+                continue
+            g = get_group(getattr(self, name))
+            outside = [h for h in g.elements if h not in own.elements]
+            if outside:
+                raise ValueError(
+                    f"{name}={g.name!r} holds {outside}, which the representation's group "
+                    f"{own.name} does not: their features are not a permutation of the "
+                    f"image's (use a subgroup of {own.name}, or "
+                    f"representation=GlassBoxRepresentation(group={g.name!r}))"
+                )
 
     def _fit_features(self, rep, F, y_enc, timings=None):
         """Fit scaler, PCA and classifier on the fitted representation's features F."""
@@ -395,6 +460,17 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         t0 = time.perf_counter()
         Z = self.scaler_.fit_transform(F) if self.scaler_ is not None else F
         Z = self.pca_.fit_transform(Z)
+        inv = self._group_permutations(rep, "invariance")
+        if inv is not None:  # the classifier sees the copies, labelled (element, class)
+            Z = np.empty((len(inv), F.shape[0], self.pca_.n_components_), dtype=np.float32)
+            for a in range(0, F.shape[0], _REDUCE_CHUNK):
+                C = permuted_copies(F[a : a + _REDUCE_CHUNK], inv, n_threads=rep.n_threads)
+                Z[:, a : a + _REDUCE_CHUNK] = self._reduce_features(C).reshape(len(inv), -1, n_comp)
+            Z = Z.reshape(-1, n_comp)
+            y_enc = self._pose_labels(y_enc, len(inv))
+            self.classifier_ = _make_classifier(
+                self.classifier, float(self.C), self.random_state, Z.shape[0], self._n_outputs()
+            )
         timings["pca"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         self.classifier_.fit(Z, y_enc)
@@ -424,6 +500,10 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         return Z
 
     def _reduced(self, X):
+        return self._reduce_features(self._features(X))
+
+    def _features(self, X):
+        """The fitted representation's features of X: X checked against the fitted model."""
         check_is_fitted(self, "pipeline_")
         refuse_sparse_or_masked(X)
         X = np.asarray(X)
@@ -432,7 +512,58 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
                 f"X has {X.shape[1]} features, but GlassBoxClassifier is expecting "
                 f"{self.n_features_in_} features as input"
             )
-        return self._reduce_features(self.representation_.transform(X))
+        return self.representation_.transform(X)
+
+    def _orbit_scores(self, F, kind="scores"):
+        """Scores of the images of features F under ``invariance``: the mean over the orbit
+        of each copy's class scores (``kind="scores"``: best pose of :meth:`_scores` for
+        "svm", "linear", "lda", summed over poses for "knn", "mlp"; ``kind="proba"``:
+        ``predict_proba`` summed over poses).
+
+        The copies of an image are taken in the order of their bytes (a total order on their
+        values), so that the copies of ``h·x`` form the same matrix as those of ``x``, in the
+        same rows: every later step computes on identical input, and the scores are identical
+        bit for bit.  Returns (scores (n, C), elements (G, n): the element of each sorted
+        copy, poses (G, n, C): each copy's best pose per class, or None when summed)."""
+        rep = self.representation_
+        perms = self._group_permutations(rep, "invariance")
+        G, n, C = len(perms), F.shape[0], self.classes_.size
+        best = kind == "scores" and self.classifier not in ("knn", "mlp")
+        scores = np.empty((n, C))
+        elements = np.empty((G, n), dtype=np.intp)
+        poses = np.empty((G, n, C), dtype=np.intp) if best else None
+        chunk = max(1, _REDUCE_CHUNK // G)
+        for a in range(0, n, chunk):
+            b = min(n, a + chunk)
+            m = b - a
+            copies = permuted_copies(F[a:b], perms, n_threads=rep.n_threads)  # element-major
+            keys = np.ascontiguousarray(copies).view(
+                np.dtype((np.void, copies.itemsize * copies.shape[1]))
+            )
+            order = np.argsort(keys.reshape(G, m), axis=0, kind="stable")
+            copies = copies[(order * m + np.arange(m)).ravel()]  # sorted-position-major
+            Z = self._reduce_features(copies)
+            raw = self.classifier_.predict_proba(Z) if kind == "proba" else self._scores(Z)
+            raw = raw.reshape(G, m, G, C)  # (copy, image, pose, class)
+            if best:
+                per = raw.max(axis=2)
+                poses[:, a:b] = raw.argmax(axis=2)
+            else:
+                per = raw.sum(axis=2)
+            total = per[0].copy()
+            for q in range(1, G):  # in the sorted order, one add at a time
+                total += per[q]
+            scores[a:b] = total / G
+            elements[:, a:b] = order
+        return scores, elements, poses
+
+    def _predict_features(self, F, Z=None):
+        """Predicted labels of the images of features F (``Z``: their principal components,
+        when already computed; unused with ``invariance``)."""
+        if self.invariance is not None:
+            return self.classes_[self._orbit_scores(F)[0].argmax(axis=1)]
+        Z = self._reduce_features(F) if Z is None else Z
+        return self.classes_[self.classifier_.predict(Z)]
 
     def predict(self, X):
         """Predicted class labels.
@@ -445,8 +576,7 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         -------
         ndarray, shape (N,)
         """
-        Z = self._reduced(X)
-        return self.classes_[self.classifier_.predict(Z)]
+        return self._predict_features(self._features(X))
 
     @available_if(_has("predict_proba"))
     def predict_proba(self, X):
@@ -459,8 +589,11 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         ndarray, shape (N, n_classes)
-            Columns in the order of ``classes_``.
+            Columns in the order of ``classes_``.  With ``invariance``: the mean over the
+            orbit of the copies' probabilities, summed over poses.
         """
+        if self.invariance is not None:
+            return self._orbit_scores(self._features(X), kind="proba")[0]
         Z = self._reduced(X)
         return self.classifier_.predict_proba(Z)
 
@@ -475,7 +608,12 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         ndarray, shape (N,) for two classes, else (N, n_classes)
+            With ``invariance``: (N, n_classes) always, the mean over the orbit of each
+            copy's best-pose score (one-vs-one margins summed, for the SVM), whose largest
+            is the prediction.
         """
+        if self.invariance is not None:
+            return self._orbit_scores(self._features(X))[0]
         Z = self._reduced(X)
         return self.classifier_.decision_function(Z)
 
@@ -488,11 +626,11 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         clf = self.classifier_
         if self.classifier in ("knn", "mlp"):
             return clf.predict_proba(Z)
-        if self.classifier == "svm" and self.classes_.size > 2:
+        if self.classifier == "svm" and clf.classes_.size > 2:
             ovo = copy.copy(clf)  # shares the fitted arrays
             ovo.decision_function_shape = "ovo"
             d = ovo.decision_function(Z)  # pairs (i, j), i < j, in order; > 0 favours i
-            C = self.classes_.size
+            C = clf.classes_.size
             pairs = np.zeros((d.shape[1], C))
             for k, (i, j) in enumerate(itertools.combinations(range(C), 2)):
                 pairs[k, i], pairs[k, j] = 1.0, -1.0
@@ -500,11 +638,11 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         d = np.asarray(clf.decision_function(Z), dtype=np.float64)
         return np.stack([-d, d], axis=1) if d.ndim == 1 else d
 
-    def _target_index(self, target, Z):
-        """Class indices of the targets: the predicted classes, one label, or one per image."""
-        n = Z.shape[0]
+    def _target_index(self, target, n, predicted):
+        """Class indices of the targets: the predicted classes (``predicted()``), one label,
+        or one per image."""
         if target is None:
-            return np.asarray(self.classifier_.predict(Z), dtype=np.intp)
+            return np.asarray(predicted(), dtype=np.intp)
         t = np.asarray(target)
         if t.ndim > 1 or (t.ndim == 1 and t.shape[0] != n):
             raise ValueError(
@@ -614,8 +752,10 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
             "the contributions of explain (explain fewer images at a time)",
         )  # fmt: skip
         F = rep.transform(images)
+        if self.invariance is not None:
+            return self._explain_invariant(images, F, target)
         Z = self._reduce_features(F)
-        t = self._target_index(target, Z)
+        t = self._target_index(target, len(F), lambda: self.classifier_.predict(Z))
         score = self._scores(Z)[np.arange(len(t)), t]
         if self.classifier in _LINEAR:
             A, base, mu = self._linear_map()
@@ -624,6 +764,56 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
             slopes, baseline, mu = self._occlusion(F, Z, t, score)
             method = "occlusion"
         return Explanation(rep, images, F, slopes, mu, self.classes_[t], score, baseline, method)
+
+    def _explain_invariant(self, images, F, target):
+        """explain() under ``invariance``.  For the linear classifiers the score is a mean of
+        linear terms, one per copy: copy ``h`` (features ``F[perm_h]``) with its best pose
+        ``p`` adds ``base_p + A_p . (F[perm_h] - mu)``, which hands coefficient
+        ``A_p[inv_h[j]]`` and offset ``(A_p * mu)[inv_h[j]]`` to feature ``j`` of the image:
+        exact.  Otherwise, occlusion of the orbit-mean score, one feature at a time."""
+        rep = self.representation_
+        n, C = len(F), self.classes_.size
+        scores, elements, poses = self._orbit_scores(F)
+        t = self._target_index(target, n, lambda: scores.argmax(axis=1))
+        score = scores[np.arange(n), t]
+        if self.classifier in _LINEAR:
+            perms = self._group_permutations(rep, "invariance")
+            inverse = [np.argsort(p) for p in perms]
+            A, base, mu = self._linear_map()
+            Amu = A * mu
+            slopes = np.zeros((n, F.shape[1]))
+            offsets = np.zeros((n, F.shape[1]))
+            baseline = np.zeros(n)
+            for q in range(len(perms)):  # sorted copies, in the order the score adds them
+                for i in range(n):
+                    h, r = elements[q, i], poses[q, i, t[i]] * C + t[i]
+                    slopes[i] += A[r, inverse[h]]
+                    offsets[i] += Amu[r, inverse[h]]
+                    baseline[i] += base[r]
+            G = len(perms)
+            slopes, offsets, baseline, method = slopes / G, offsets / G, baseline / G, "linear"
+        else:
+            # the reference is the mean of the training copies: each feature's training mean
+            # averaged over its orbit, the values sorted first so that every member of an
+            # orbit gets the same number (then h·x is occluded as x is, and explained alike)
+            perms = self._group_permutations(rep, "invariance")
+            mu = self._reduction_map()[2]
+            mu = np.sort(np.stack([mu[p] for p in perms]), axis=0).sum(axis=0) / len(perms)
+            dev = F.astype(np.float64) - mu
+            slopes = np.zeros((n, F.shape[1]))
+            for i in range(n):
+                cols = np.flatnonzero(dev[i])
+                occluded = np.repeat(F[i : i + 1], len(cols), axis=0)
+                occluded[np.arange(len(cols)), cols] = mu[cols]
+                drop = score[i] - self._orbit_scores(occluded)[0][:, t[i]]
+                slopes[i, cols] = drop / dev[i, cols]
+            mean_row = mu.astype(F.dtype)[None]
+            baseline = self._orbit_scores(mean_row)[0][0, t]
+            offsets, method = slopes * mu, "occlusion"
+        return Explanation(
+            rep, images, F, slopes, None, self.classes_[t], score, baseline, method,
+            offsets=offsets,
+        )  # fmt: skip
 
     def class_prototypes(self):
         """What the model considers typical of each class: the class-mean representation of the

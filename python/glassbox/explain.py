@@ -314,17 +314,21 @@ class Explanation:
         The images explained.
     """
 
-    def __init__(self, rep, images, features, slopes, mean, target, score, baseline, method):
+    def __init__(
+        self, rep, images, features, slopes, mean, target, score, baseline, method, offsets=None
+    ):
+        # contributions = slopes * features - offsets; offsets = slopes * mean unless given
+        # (an invariant model's offsets are not one mean per feature)
         self._rep = rep
         self._layout = _Layout(rep)
         self.images = images
         self._slopes = slopes
-        self._mean = mean
+        self._offsets = slopes * mean if offsets is None else offsets
         self.target = target
         self.score = score
         self.baseline = baseline
         self._features = features.astype(np.float64)
-        self.contributions = slopes * (self._features - mean)
+        self.contributions = slopes * self._features - self._offsets
         self.feature_names = rep.get_feature_names_out()
         self.method = method
         self.exact = method == "linear"
@@ -347,7 +351,7 @@ class Explanation:
         if self._eq is None:
             L = self._layout
             N = len(self)
-            a, mu, F = self._slopes, self._mean, self._features
+            a, off, F = self._slopes, self._offsets, self._features
             n = L.counts(self._maps())
             c = np.zeros((N, L.n_eq))
             beta = np.zeros((N, L.n_eq))
@@ -360,12 +364,12 @@ class Explanation:
             if L.has_eq:
                 a_eq = a[:, L.n_inv :]
                 c += a_eq * per_event(F[:, L.n_inv :], n)
-                beta += a_eq * mu[L.n_inv :]
+                beta += off[:, L.n_inv :]
             if L.n_inv:
-                a_inv, mu_inv = a[:, : L.n_inv], mu[: L.n_inv]
+                a_inv = a[:, : L.n_inv]
                 n_inv = np.stack([np.bincount(L.orbit, row, L.n_orbits) for row in n])
                 c += (a_inv * per_event(F[:, : L.n_inv], n_inv))[:, L.orbit]
-                beta += (a_inv * (mu_inv / L.orbit_size))[:, L.orbit]
+                beta += (off[:, : L.n_inv] / L.orbit_size)[:, L.orbit]
             self._eq = (c, beta, n)
         return self._eq
 

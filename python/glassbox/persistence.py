@@ -30,7 +30,8 @@ private names it had then (``_level_grid``, ``_cell_grid``, ``_inv_index``); the
 under the documented names of version 3 (``level_grid_``, ``cell_grid_``, ``orbit_index_``).
 Versions 1 to 3 predate the representation's ``pooling``, ``second_order`` and ``normalize``;
 they are loaded with the values that compute what those versions computed (``"cells"``,
-``False``, ``None``); versions 1 to 4 predate the classifier's ``augment`` (loaded as ``None``).
+``False``, ``None``); versions 1 to 4 predate the classifier's ``augment`` and versions 1 to 5
+its ``invariance`` (both loaded as ``None``).
 
 Each file is written through a temporary file and renamed, ``arrays.npz`` first and
 ``model.json`` last: an interrupted save leaves either the previous model or a pair whose
@@ -57,8 +58,8 @@ from .representation import GlassBoxRepresentation
 __all__ = ["load_model", "preprocessing", "save_model"]
 
 FORMAT = "glassbox-model"
-VERSION = 5
-_READS = (1, 2, 3, 4, 5)  # format versions this glassbox loads
+VERSION = 6
+_READS = (1, 2, 3, 4, 5, 6)  # format versions this glassbox loads
 # Fitted attributes renamed by a format version: {version: {class: {old name: new name}}};
 # files of earlier versions are loaded with the new names.
 _RENAMED = {
@@ -81,6 +82,7 @@ _ADDED = {
         },
     },
     5: {"glassbox.classifier.GlassBoxClassifier": {"augment": None}},
+    6: {"glassbox.classifier.GlassBoxClassifier": {"invariance": None}},
 }
 _N_PROBES = 4
 

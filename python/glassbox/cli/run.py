@@ -108,6 +108,14 @@ def add_parser(subparsers) -> None:
     parser.add_argument(
         "--n-components", type=positive, default=200, help="principal components (200)"
     )
+    parser.add_argument(
+        "--invariance",
+        default=None,
+        choices=GROUP_NAMES,
+        metavar="GROUP",
+        help="make the model's scores exactly invariant to GROUP, a subgroup of --group "
+        "(GlassBoxClassifier(invariance=GROUP); --classifier mlp keeps the cost moderate)",
+    )
     add_seed(parser, "random seed of splits and samples, in [0, 2**32 - 1] (0)")
     parser.add_argument("--n-threads", type=positive, default=None, help="kernel threads (all)")
     parser.add_argument(
@@ -198,6 +206,7 @@ def _fit_and_predict(args, x_train, y_train, x_test, timings):
         n_components=args.n_components,
         classifier=args.classifier,
         random_state=args.seed,
+        invariance=args.invariance,
     )
     y_enc = clf._check_fit_input(x_train, y_train)
     rep = clf._new_representation()
@@ -213,7 +222,7 @@ def _fit_and_predict(args, x_train, y_train, x_test, timings):
     del f_train
     with Stage("predict", timings, "predict", quiet=quiet):
         z_test = clf._reduce_features(f_test)
-        pred = clf.classes_[clf.classifier_.predict(z_test)]
+        pred = clf._predict_features(f_test, z_test)
     return clf, f_test, z_test, pred
 
 
@@ -242,7 +251,7 @@ def transformed_accuracy(clf, x_test, y_test, f_test, group, timings, quiet=True
             else:
                 F = rep.transform(np.ascontiguousarray(g.apply(x_test, h)))
                 recomputed.append(h)
-            pred = clf.classes_[clf.classifier_.predict(clf._reduce_features(F))]
+            pred = clf._predict_features(F)
             accuracy[h] = float(np.mean(pred == y_test))
             st.advance(i + 1)
     worst = min(accuracy, key=accuracy.get)
@@ -289,6 +298,7 @@ def _report(args, ds, clf, x_train, y_test, pred, sep, timings) -> dict:
         "image_shape": list(ds.images.shape[1:]),
         "group": args.group,
         "classifier": args.classifier,
+        "invariance": args.invariance,
         "n_components": int(clf.pca_.n_components_),
         "thresholds": [float(t) for t in rep.thresholds_],
         "thresholds_requested": rep.thresholds,
@@ -389,7 +399,9 @@ def markdown(report) -> str:
         "",
         f"- test accuracy: **{report['accuracy']:.4f}** on {report['n_test']:,} test images "
         f"({report['n_train']:,} training images)",
-        f"- group {report['group']}, classifier {report['classifier']}, "
+        f"- group {report['group']}, classifier {report['classifier']}"
+        + (f" (invariant to {report['invariance']})" if report.get("invariance") else "")
+        + ", "
         f"{report['n_components']} principal components, {len(report['thresholds'])} thresholds",
         f"- features: {f['total']:,} ({_block_text(f)}); PCA keeps "
         f"{f['pca_explained_variance']:.1%} of their variance",
