@@ -92,3 +92,42 @@ def test_compare_refuses_absurd_image_counts(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(_validation, "memory_limit", lambda: 10_000_000)
     assert main(["compare", "--images", "300", "--out", str(tmp_path), "--quiet"]) == 1
     assert "--images would have shape" in capsys.readouterr().err
+
+
+def test_compare_under_a_group_with_an_invariant_glass_box(tmp_path, capsys):
+    """--test-transform: the trained network and the glass box on the moved test images;
+    --invariance: the glass box's accuracy is the same under every element."""
+    import numpy as np
+
+    from glassbox import datasets, get_group
+    from glassbox.cli._common import split
+
+    out = tmp_path / "cmp"
+    args = ["compare", "--model", "alexnet28", "--images", "16", "--train-epochs", "1"]
+    args += ["--classifier", "lda", "--invariance", "D4", "--test-transform", "D4"]
+    assert main([*args, "--out", str(out), "--n-components", "20", "--quiet"]) == 0
+    report = json.loads((out / "compare.json").read_text())
+    moved = report["test_transform"]
+    net, glass = "alexnet28 (trained 1 epoch)", "glass box (lda, invariant to D4)"
+    assert set(moved) == {net, glass} and set(report["accuracy"]) == {net, glass}
+    assert set(moved[glass]["accuracy"].values()) == {report["accuracy"][glass]}
+    assert moved[glass]["spread"] == 0 and moved[glass]["randomised"] == report["accuracy"][glass]
+    assert moved[net]["accuracy"]["e"] == report["accuracy"][net]
+    # the network's accuracy under r90, recomputed from its cached weights
+    _, x_test, _, y_test = split(datasets.load_digits(), None, 0.25, 0)
+    trained = A.alexnet28(num_classes=10, seed=0)
+    import torch
+
+    trained.load_state_dict(torch.load(next(out.glob("alexnet28-digits-*.pt"))))
+    pred = A.predict(trained, np.ascontiguousarray(get_group("D4").apply(x_test, "r90")), size=28)
+    assert moved[net]["accuracy"]["r90"] == float(np.mean(pred == y_test))
+    md = (out / "compare.md").read_text()
+    assert "## Test images moved by D4" in md and "| random element | worst | spread |" in md
+
+
+def test_compare_refuses_an_invariance_outside_the_group(tmp_path, capsys):
+    args = ["compare", "--group", "C4", "--invariance", "D4", "--out", str(tmp_path)]
+    assert main([*args, "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "invariance='D4'" in err and "C4" in err
+    assert not (tmp_path / "compare.json").exists()

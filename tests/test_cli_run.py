@@ -346,6 +346,10 @@ def test_test_transform_equals_predicting_moved_images(digits_images, group, rec
     assert got["worst"]["accuracy"] == worst and got["accuracy"][got["worst"]["element"]] == worst
     assert got["spread"] == pytest.approx(max(got["accuracy"].values()) - worst)
     assert "test_transform" in timings
+    # each test image moved by its own element, drawn with the seed
+    drawn = np.random.default_rng(0).integers(0, g.order, len(y_test))
+    moved = np.stack([g.apply(x, int(i)) for x, i in zip(x_test, drawn, strict=True)])
+    assert got["randomised"] == float(np.mean(clf.predict(moved) == y_test))
 
 
 def test_run_reports_the_test_set_under_a_group(tmp_path, capsys):

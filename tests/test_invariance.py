@@ -207,4 +207,3 @@ def test_saved_invariant_model_round_trip(models, digits, tmp_path):
     P = back.predict_proba(Xt)
     np.testing.assert_allclose(P, clf.predict_proba(Xt), rtol=1e-12, atol=1e-15)
     np.testing.assert_array_equal(back.predict_proba(get_group("D4").apply(Xt, "t")), P)
-

@@ -202,3 +202,33 @@ def md(text) -> str:
     read as mathematics) escaped, line breaks as spaces."""
     text = str(text).replace("\\", "\\\\").replace("|", "\\|").replace("$", "\\$")
     return " ".join(text.split())
+
+
+def accuracy_under_group(predict, y, group, seed) -> dict:
+    """Test accuracy under every element of ``group``: ``predict(i, h)`` returns the predicted
+    labels of the test images moved by element ``h`` (index ``i``).
+
+    Returns a dict: ``group``; ``accuracy`` (element -> accuracy); ``worst`` (element and
+    accuracy); ``spread`` (best - worst); ``randomised``: the accuracy when each test image is
+    moved by its own random element (drawn with ``seed``; the same draw for every model).
+    """
+    import numpy as np
+
+    from ..groups import get_group
+
+    g = get_group(group)
+    y = np.asarray(y)
+    drawn = np.random.default_rng(seed).integers(0, g.order, len(y))
+    accuracy, hit = {}, np.zeros(len(y), dtype=bool)
+    for i, h in enumerate(g.elements):
+        ok = np.asarray(predict(i, h)) == y
+        accuracy[h] = float(ok.mean())
+        hit[drawn == i] = ok[drawn == i]
+    worst = min(accuracy, key=accuracy.get)
+    return {
+        "group": g.name,
+        "accuracy": accuracy,
+        "worst": {"element": worst, "accuracy": accuracy[worst]},
+        "spread": max(accuracy.values()) - accuracy[worst],
+        "randomised": float(hit.mean()),
+    }

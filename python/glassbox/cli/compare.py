@@ -23,6 +23,7 @@ from ..classifier import CLASSIFIERS, GlassBoxClassifier
 from ..groups import GROUP_NAMES, get_group
 from ..representation import GlassBoxRepresentation
 from ._common import (
+    accuracy_under_group,
     add_dataset_arguments,
     add_seed,
     dataset_inputs,
@@ -146,6 +147,23 @@ def add_parser(subparsers) -> None:
         "--classifier", default="svm", choices=CLASSIFIERS, help="glass-box classifier (svm)"
     )
     parser.add_argument(
+        "--invariance",
+        default=None,
+        choices=GROUP_NAMES,
+        metavar="GROUP",
+        help="fit the glass-box classifier exactly invariant to GROUP, a subgroup of --group "
+        "(GlassBoxClassifier(invariance=GROUP))",
+    )
+    parser.add_argument(
+        "--test-transform",
+        default=None,
+        choices=GROUP_NAMES,
+        metavar="GROUP",
+        help="with a trained network: the test accuracy of the network and of the glass box "
+        "on the test images moved by every element of GROUP, and with each image moved by a "
+        "random element",
+    )
+    parser.add_argument(
         "--n-components", type=positive, default=200, help="glass-box principal components"
     )
     parser.add_argument(
@@ -172,6 +190,10 @@ def run(args) -> int:
         raise ValueError("--weights and --train-epochs exclude each other: measure one network")
     if args.weights is not None:
         _io.open_regular(args.weights, f"--weights {args.weights!r}").close()
+    if args.invariance is not None:  # a subgroup of --group, checked before any work
+        GlassBoxClassifier(
+            GlassBoxRepresentation(group=args.group), invariance=args.invariance
+        )._new_representation()
     say = (lambda *a: None) if args.quiet else print
     timings: dict[str, float] = {}
     t_start = time.perf_counter()
@@ -182,6 +204,8 @@ def run(args) -> int:
         ds = load_dataset(args.dataset, args.image_size)
         x_train, x_test, y_train, y_test = split(ds, args.train_size, args.test_size, args.seed)
         x_eval, y_eval = _eval_sample(x_test, y_test, args.images, args.seed)
+    if args.test_transform is not None:
+        get_group(args.test_transform).check_shape(x_test.shape, "--test-transform: the images")
     n_classes = len(ds.class_names)
     model, warnings_ = _network(A, args, n_classes, len(x_eval))
     say(
@@ -206,7 +230,7 @@ def run(args) -> int:
             separability=False,
         ),
     }
-    accuracy = {}
+    accuracy, moved = {}, {}
     trained, label, training = _trained_network(
         A, args, n_classes, out_dir, ds.name, x_train, y_train, timings, say
     )
@@ -219,11 +243,16 @@ def run(args) -> int:
             )
         if trained.classifier[-1].out_features == n_classes:
             accuracy[f"{args.model} ({label})"] = float(np.mean(pred == y_test))
+            if args.test_transform is not None:
+                moved[f"{args.model} ({label})"] = _moved_accuracy(
+                    args, lambda x: A.predict(trained, x, size=args.size), x_test, y_test,
+                    timings, args.model,
+                )  # fmt: skip
         networks["trained"] = measure(
             f"{args.model}, {label}", trained, "alexnet trained", fit_maps=args.fit_maps
         )
     glass = _glass_box(
-        C, args, (x_train, y_train), (x_test, y_test), (x_eval, y_eval), accuracy, timings
+        C, args, (x_train, y_train), (x_test, y_test), (x_eval, y_eval), accuracy, timings, moved
     )
     timings["total"] = time.perf_counter() - t_start
 
@@ -245,6 +274,7 @@ def run(args) -> int:
         "training": training,
         "glassbox": glass,
         "accuracy": accuracy,
+        "test_transform": moved or None,
         "timings": {k: round(v, 3) for k, v in timings.items()},
         "machine": {
             "python": platform.python_version(),
@@ -372,9 +402,26 @@ def _train(A, args, trained, x_train, y_train, cache, timings, epochs):
     return training
 
 
-def _glass_box(C, args, train, test, evaluation, accuracy, timings):
+def _moved_accuracy(args, predict, x_test, y_test, timings, what):
+    """accuracy_under_group of one model on the test images moved by --test-transform."""
+    g = get_group(args.test_transform)
+    with Stage(
+        f"{what} under {g.name}", timings, f"{what} under {g.name}", total=g.order,
+        quiet=args.quiet,
+    ) as st:  # fmt: skip
+
+        def predict_moved(i, h):
+            pred = predict(np.ascontiguousarray(g.apply(x_test, h)))
+            st.advance(i + 1)
+            return pred
+
+        return accuracy_under_group(predict_moved, y_test, g, args.seed)
+
+
+def _glass_box(C, args, train, test, evaluation, accuracy, timings, moved):
     """The glass box's layers measured on the evaluation images; beside a trained network,
-    its classifier is fitted too and its test accuracy added to ``accuracy``."""
+    its classifier is fitted too, its test accuracy added to ``accuracy`` and (with
+    --test-transform) its accuracy under the group to ``moved``."""
     (x_train, y_train), (x_test, y_test), (x_eval, y_eval) = train, test, evaluation
     quiet = args.quiet
     clf = None
@@ -385,9 +432,15 @@ def _glass_box(C, args, train, test, evaluation, accuracy, timings):
                 classifier=args.classifier,
                 n_components=args.n_components,
                 random_state=args.seed,
+                invariance=args.invariance,
             ).fit(x_train, y_train)
+        name = f"glass box ({args.classifier}" + (
+            f", invariant to {args.invariance})" if args.invariance else ")"
+        )
         with Stage("glass box test accuracy", timings, "glass box predict", quiet=quiet):
-            accuracy[f"glass box ({args.classifier})"] = float(clf.score(x_test, y_test))
+            accuracy[name] = float(clf.score(x_test, y_test))
+        if args.test_transform is not None:
+            moved[name] = _moved_accuracy(args, clf.predict, x_test, y_test, timings, "glass box")
         rep = clf.representation_
     else:
         with Stage("fit glass-box representation", timings, "glass box fit", quiet=quiet):
@@ -464,6 +517,12 @@ def summary(report) -> str:
     )
     for k, v in report["accuracy"].items():
         lines.append(f"test accuracy {k}: {v:.4f}")
+    for k, v in (report.get("test_transform") or {}).items():
+        lines.append(
+            f"  {k} under {v['group']}: worst {v['worst']['element']} "
+            f"{v['worst']['accuracy']:.4f}, each image moved by a random element "
+            f"{v['randomised']:.4f}"
+        )
     lines.append("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in report["timings"].items()))
     return "\n".join(lines)
 
@@ -633,6 +692,27 @@ def _accuracy_and_training(report) -> list[str]:
         for k, v in report["accuracy"].items():
             out.append(f"| {k} | {v:.4f} |")
         out.append(f"\n({report['n_train']:,} training and {report['n_test']:,} test images.)")
+    moved = report.get("test_transform")
+    if moved:
+        group = next(iter(moved.values()))["group"]
+        elements = list(next(iter(moved.values()))["accuracy"])
+        out += [
+            "",
+            f"## Test images moved by {group}",
+            "",
+            "Each model tested on every test image moved by one element, and with each image "
+            "moved by its own random element (seeded; the same draw for every model).",
+            "",
+            "| model | " + " | ".join(elements) + " | random element | worst | spread |",
+            "|---|" + "---:|" * (len(elements) + 3),
+        ]
+        for k, v in moved.items():
+            out.append(
+                f"| {k} | "
+                + " | ".join(f"{v['accuracy'][h]:.4f}" for h in elements)
+                + f" | {v['randomised']:.4f} | {v['worst']['accuracy']:.4f} "
+                f"| {v['spread']:.4f} |"
+            )
     if report["training"]:
         t = report["training"]
         out += ["", "## Training", ""]

@@ -19,6 +19,7 @@ from ..persistence import save_model
 from ..representation import GlassBoxRepresentation
 from ._common import (
     MODEL_FILES,
+    accuracy_under_group,
     add_dataset_arguments,
     add_seed,
     dataset_inputs,
@@ -160,7 +161,7 @@ def run(args) -> int:
     moved = None
     if args.test_transform is not None:
         moved = transformed_accuracy(
-            clf, x_test, y_test, f_test, args.test_transform, timings, args.quiet
+            clf, x_test, y_test, f_test, args.test_transform, timings, args.quiet, args.seed
         )
     timings["total"] = time.perf_counter() - t_start
     report = _report(args, ds, clf, x_train, y_test, pred, sep, timings)
@@ -226,7 +227,7 @@ def _fit_and_predict(args, x_train, y_train, x_test, timings):
     return clf, f_test, z_test, pred
 
 
-def transformed_accuracy(clf, x_test, y_test, f_test, group, timings, quiet=True) -> dict:
+def transformed_accuracy(clf, x_test, y_test, f_test, group, timings, quiet=True, seed=0) -> dict:
     """The fitted model's accuracy on the test images moved by each element of ``group``.
 
     The features of ``h·x`` are those of ``x`` permuted (``feature_permutation(h)``, the
@@ -237,31 +238,29 @@ def transformed_accuracy(clf, x_test, y_test, f_test, group, timings, quiet=True
     -------
     dict
         ``group``, ``accuracy`` (element -> accuracy), ``worst`` (element and accuracy),
-        ``spread`` (best - worst) and ``recomputed`` (the elements whose features were
+        ``spread`` (best - worst), ``randomised`` (each test image moved by its own random
+        element, drawn with ``seed``) and ``recomputed`` (the elements whose features were
         computed from moved images).
     """
     g = get_group(group)
     rep = clf.representation_
     own = get_group(rep.group).elements
-    accuracy, recomputed = {}, []
+    recomputed = []
+
     with Stage(f"test under {g.name}", timings, "test_transform", total=g.order, quiet=quiet) as st:
-        for i, h in enumerate(g.elements):
+
+        def predict(i, h):
             if h in own:
                 F = permuted_copies(f_test, [rep.feature_permutation(h)], n_threads=rep.n_threads)
             else:
                 F = rep.transform(np.ascontiguousarray(g.apply(x_test, h)))
                 recomputed.append(h)
             pred = clf._predict_features(F)
-            accuracy[h] = float(np.mean(pred == y_test))
             st.advance(i + 1)
-    worst = min(accuracy, key=accuracy.get)
-    return {
-        "group": g.name,
-        "accuracy": accuracy,
-        "worst": {"element": worst, "accuracy": accuracy[worst]},
-        "spread": max(accuracy.values()) - accuracy[worst],
-        "recomputed": recomputed,
-    }
+            return pred
+
+        moved = accuracy_under_group(predict, y_test, g, seed)
+    return {**moved, "recomputed": recomputed}
 
 
 def _separability(args, x_test, y_test, f_test, z_test, timings):
@@ -371,7 +370,8 @@ def summary(report) -> str:
         lines.append(
             f"test images moved by {moved['group']}: "
             + ", ".join(f"{h} {a:.4f}" for h, a in moved["accuracy"].items())
-            + f"; worst {w['element']} {w['accuracy']:.4f}"
+            + f"; worst {w['element']} {w['accuracy']:.4f}; each image moved by a random "
+            f"element {moved['randomised']:.4f}"
         )
     lines += [f"note: {n}" for n in report.get("notes", [])]
     t = report["timings"]
@@ -451,7 +451,8 @@ def markdown(report) -> str:
             *(f"| {h} | {a:.4f} |" for h, a in moved["accuracy"].items()),
             "",
             f"Worst: {moved['worst']['element']} ({moved['worst']['accuracy']:.4f}); spread "
-            f"{moved['spread']:.4f}.",
+            f"{moved['spread']:.4f}; each test image moved by its own random element: "
+            f"{moved['randomised']:.4f}.",
         ]
     names = [md(n) for n in report["class_names"]]
     out += ["", "## Confusion matrix (rows: true class, columns: predicted)", ""]
