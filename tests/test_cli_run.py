@@ -415,3 +415,71 @@ def test_run_refuses_an_invariance_outside_the_group(tmp_path, capsys, monkeypat
     err = capsys.readouterr().err
     assert "invariance='D4'" in err and "C4" in err
     assert not (tmp_path / "r" / "report.json").exists()
+
+
+# -- --symmetry: which symmetries the classes respect, on validation images ----------------------
+
+
+def _rings(path, n=360, side=16, seed=0):
+    """Classes that are rings of three radii, plus noise: every element of D4 respects them."""
+    rng = np.random.default_rng(seed)
+    r = np.hypot(*np.meshgrid(np.arange(side) - 7.5, np.arange(side) - 7.5))
+    labels = np.arange(n) % 3
+    images = rng.integers(0, 60, (n, side, side))
+    for k, radius in enumerate((2.5, 4.5, 6.5)):
+        images[labels == k] += (np.abs(r - radius) < 1.0) * 180
+    np.savez(path, images=images.astype(np.uint8), labels=labels)
+    return path
+
+
+def test_symmetry_report_finds_the_respected_subgroup(tmp_path, capsys):
+    out = tmp_path / "r"
+    args = ["run", "--dataset", str(_rings(tmp_path / "rings.npz")), "--symmetry"]
+    assert main([*args, "--classifier", "lda", "--n-components", "20", "--out", str(out)]) == 0
+    sym = _report(out)["symmetry"]
+    assert sym["subgroup"] == "D4" and sym["respected"] == list(gb.get_group("D4").elements)
+    assert sym["n_fit"] + sym["n_validation"] == 270  # the training images only
+    assert max(sym["drop"].values()) <= sym["tolerance"]
+    for h, (lo, hi) in sym["ci95"].items():
+        assert lo <= sym["accuracy"][h] <= hi
+    assert "the classes respect D4" in capsys.readouterr().out
+
+
+def test_symmetry_report_on_digits(tmp_path):
+    """Digits respect no symmetry: the report says trivial; the validation images are training
+    images (the test accuracy is not touched), and --plot draws symmetry.png."""
+    out = tmp_path / "r"
+    assert main(["run", "--symmetry", "--plot", "--out", str(out), "--quiet"]) == 0
+    report = _report(out)
+    sym = report["symmetry"]
+    assert sym["subgroup"] == "trivial" and sym["respected"] == ["e"]
+    assert sym["accuracy"]["e"] > 0.95 and sym["accuracy"]["r90"] < 0.5
+    assert sym["drop"]["r90"] == pytest.approx(sym["accuracy"]["e"] - sym["accuracy"]["r90"])
+    assert sym["n_fit"] + sym["n_validation"] == report["n_train"]
+    assert "## Symmetries the classes respect" in (out / "report.md").read_text()
+    assert (out / "symmetry.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    plain = tmp_path / "plain"
+    assert main(["run", "--out", str(plain), "--quiet"]) == 0
+    assert _report(plain)["accuracy"] == report["accuracy"] and "symmetry" not in _report(plain)
+
+
+@pytest.mark.parametrize(
+    ("shape", "message"),
+    [
+        ((16, 8, 8), "--symmetry needs at least 4 validation images (one per class)"),
+        ((40, 8, 12), "--symmetry: the images"),  # not square: no rotation by 90 degrees
+    ],
+)
+def test_symmetry_report_refuses_before_any_work(tmp_path, capsys, monkeypatch, shape, message):
+    rng = np.random.default_rng(0)
+    npz = tmp_path / "tiny.npz"
+    np.savez(npz, images=rng.integers(0, 256, shape, np.uint8), labels=np.arange(shape[0]) % 4)
+
+    def no_work(*a, **k):
+        raise AssertionError("a model was fitted")
+
+    monkeypatch.setattr(gb.GlassBoxRepresentation, "fit", no_work)
+    args = ["run", "--dataset", str(npz), "--symmetry", "--group", "D2"]
+    assert main([*args, "--out", str(tmp_path / "r"), "--quiet"]) == 1
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "r" / "report.json").exists()

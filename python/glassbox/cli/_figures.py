@@ -196,7 +196,36 @@ def write_plots(out_dir, report, rep, x_test, y_test, z_test, class_names):
         "separability.png": lambda p: _separability(p, report),
         "confusion.png": lambda p: _confusion(p, report, class_names),
     }
+    if report.get("symmetry"):
+        figures["symmetry.png"] = lambda p: _symmetry(p, report["symmetry"])
     return draw_each(out_dir, figures)
+
+
+def _symmetry(path, sym):
+    """Validation accuracy per element of D4 with its 95% interval; the respected elements
+    (within the tolerance of the identity's) in colour, the tolerance as a dashed line."""
+    plt = _pyplot()
+    names = list(sym["accuracy"])
+    acc = np.array([sym["accuracy"][h] for h in names])
+    lo = acc - np.array([sym["ci95"][h][0] for h in names])
+    hi = np.array([sym["ci95"][h][1] for h in names]) - acc
+    colours = ["#3a7" if h in sym["respected"] else "#999" for h in names]
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    try:
+        bars = ax.bar(names, acc, color=colours, yerr=[lo, hi], capsize=3)
+        ax.bar_label(bars, [f"{v:.3f}" for v in acc], fontsize=8, padding=2)
+        ax.axhline(acc[0] - sym["tolerance"], color="#a33", ls="--", lw=1)
+        ax.set_ylim(0, 1.08)
+        ax.set_ylabel("validation accuracy")
+        ax.set_title(
+            f"validation images moved by each element: the classes respect {sym['subgroup']}\n"
+            f"(green: within {sym['tolerance']:.2f} of the identity's accuracy, dashed)",
+            fontsize=9,
+        )
+        fig.tight_layout()
+        return _save(fig, path)
+    finally:
+        plt.close(fig)
 
 
 def draw_each(out_dir, figures):

@@ -130,6 +130,13 @@ def add_parser(subparsers) -> None:
         help="also evaluate the model on the test images moved by every element of GROUP "
         f"({', '.join(GROUP_NAMES)}): the accuracy per element and the worst",
     )
+    parser.add_argument(
+        "--symmetry",
+        action="store_true",
+        help="also report which symmetries of the square the classes respect: a model trained "
+        "on 80%% of the training images, tested on the others (at most 5,000) moved by every "
+        "element of D4; with --plot, symmetry.png",
+    )
     parser.add_argument("--plot", action="store_true", help="also write PNG figures (matplotlib)")
     parser.add_argument(
         "--save-model",
@@ -152,12 +159,18 @@ def run(args) -> int:
         x_train, x_test, y_train, y_test = split(ds, args.train_size, args.test_size, args.seed)
     if args.test_transform is not None:  # before any work
         get_group(args.test_transform).check_shape(x_test.shape, "--test-transform: the images")
+    if args.symmetry:
+        get_group("D4").check_shape(x_test.shape, "--symmetry: the images")
+        _symmetry_validation_size(y_train)
     say(
         f"{ds.name}: {len(x_train):,} training and {len(x_test):,} test images of "
         f"{ds.images.shape[1]}x{ds.images.shape[2]}, {len(ds.class_names)} classes"
     )
     clf, f_test, z_test, pred = _fit_and_predict(args, x_train, y_train, x_test, timings)
     sep = _separability(args, x_test, y_test, f_test, z_test, timings)
+    symmetry = None
+    if args.symmetry:
+        symmetry = symmetry_report(args, x_train, y_train, timings)
     moved = None
     if args.test_transform is not None:
         moved = transformed_accuracy(
@@ -167,6 +180,8 @@ def run(args) -> int:
     report = _report(args, ds, clf, x_train, y_test, pred, sep, timings)
     if moved is not None:
         report["test_transform"] = moved
+    if symmetry is not None:
+        report["symmetry"] = symmetry
 
     # everything that is not a figure first: a figure that fails must not cost the results
     _io.write_atomically(out_dir / "report.json", (json.dumps(report, indent=2) + "\n").encode())
@@ -192,7 +207,8 @@ def run(args) -> int:
 def _prepare_outputs(args):
     """Check every output before any work; the report directory."""
     inputs = dataset_inputs(args.dataset)
-    out_dir = prepare_output(args, REPORT_FILES + (FIGURES if args.plot else ()), inputs)
+    figures = FIGURES + (("symmetry.png",) if args.symmetry else ())
+    out_dir = prepare_output(args, REPORT_FILES + (figures if args.plot else ()), inputs)
     if args.save_model is not None:
         prepare_outputs("--save-model", args.save_model, MODEL_FILES, inputs, quiet=args.quiet)
     return out_dir
@@ -227,7 +243,9 @@ def _fit_and_predict(args, x_train, y_train, x_test, timings):
     return clf, f_test, z_test, pred
 
 
-def transformed_accuracy(clf, x_test, y_test, f_test, group, timings, quiet=True, seed=0) -> dict:
+def transformed_accuracy(
+    clf, x_test, y_test, f_test, group, timings, quiet=True, seed=0, key="test_transform"
+) -> dict:
     """The fitted model's accuracy on the test images moved by each element of ``group``.
 
     The features of ``h·x`` are those of ``x`` permuted (``feature_permutation(h)``, the
@@ -247,7 +265,7 @@ def transformed_accuracy(clf, x_test, y_test, f_test, group, timings, quiet=True
     own = get_group(rep.group).elements
     recomputed = []
 
-    with Stage(f"test under {g.name}", timings, "test_transform", total=g.order, quiet=quiet) as st:
+    with Stage(f"test under {g.name}", timings, key, total=g.order, quiet=quiet) as st:
 
         def predict(i, h):
             if h in own:
@@ -261,6 +279,88 @@ def transformed_accuracy(clf, x_test, y_test, f_test, group, timings, quiet=True
 
         moved = accuracy_under_group(predict, y_test, g, seed)
     return {**moved, "recomputed": recomputed}
+
+
+#: An element is respected when the model's validation accuracy on images moved by it is at
+#: most this far below its accuracy on the images as they are.
+SYMMETRY_TOLERANCE = 0.05
+_SYMMETRY_VALIDATION = 5_000  # at most this many validation images
+
+
+def symmetry_report(args, x_train, y_train, timings) -> dict:
+    """Which symmetries of the square the dataset's classes respect, measured on training
+    images only: a model (run's configuration, without invariance) fitted on 80% of them,
+    its accuracy on the others (at most 5,000, stratified) moved by each element of D4.
+
+    Returns
+    -------
+    dict
+        ``n_fit``, ``n_validation``; ``accuracy`` (element -> accuracy) and ``ci95`` (its
+        Wilson interval); ``drop`` (accuracy of the images as they are minus that of the
+        moved ones); ``tolerance``; ``respected`` (the elements whose drop is at most the
+        tolerance); ``subgroup`` (the largest subgroup of D4 made of respected elements) and
+        ``randomised`` (each validation image moved by its own random element).
+    """
+    from sklearn.model_selection import train_test_split
+
+    n_val = _symmetry_validation_size(y_train)
+    x_fit, x_val, y_fit, y_val = train_test_split(
+        x_train, y_train, test_size=n_val, stratify=y_train, random_state=args.seed
+    )
+    D4 = get_group("D4")
+    clf = GlassBoxClassifier(
+        representation=GlassBoxRepresentation(group=args.group, n_threads=args.n_threads),
+        n_components=args.n_components,
+        classifier=args.classifier,
+        random_state=args.seed,
+    )
+    with Stage(
+        f"symmetry: fit on {len(y_fit):,} training images", timings, "symmetry", quiet=args.quiet
+    ):
+        clf.fit(x_fit, y_fit)
+        f_val = clf.representation_.transform(x_val)
+    moved = transformed_accuracy(
+        clf, x_val, y_val, f_val, D4, timings, args.quiet, args.seed, key="symmetry"
+    )
+    acc = moved["accuracy"]
+    drop = {h: acc["e"] - a for h, a in acc.items()}
+    respected = [h for h in D4.elements if drop[h] <= SYMMETRY_TOLERANCE]
+    subgroup = max(
+        (get_group(name) for name in GROUP_NAMES
+         if set(get_group(name).elements) <= set(respected)),
+        key=lambda g: g.order,
+    )  # fmt: skip
+    return {
+        "n_fit": int(len(y_fit)),
+        "n_validation": int(len(y_val)),
+        "accuracy": acc,
+        "ci95": {h: list(_wilson(a, len(y_val))) for h, a in acc.items()},
+        "drop": drop,
+        "tolerance": SYMMETRY_TOLERANCE,
+        "respected": respected,
+        "subgroup": subgroup.name,
+        "randomised": moved["randomised"],
+    }
+
+
+def _symmetry_validation_size(y_train) -> int:
+    """Validation images of the symmetry report; refuses a split that cannot hold a class."""
+    n_val = min(_SYMMETRY_VALIDATION, len(y_train) // 5)
+    classes = np.unique(y_train).size
+    if n_val < classes:
+        raise ValueError(
+            f"--symmetry needs at least {classes} validation images (one per class), a fifth "
+            f"of the {len(y_train)} training images is {n_val} (use more training images)"
+        )
+    return n_val
+
+
+def _wilson(p, n, z=1.959963984540054):
+    """The 95% Wilson interval of a proportion p of n."""
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return round(float(max(0.0, centre - half)), 6), round(float(min(1.0, centre + half)), 6)
 
 
 def _separability(args, x_test, y_test, f_test, z_test, timings):
@@ -373,6 +473,13 @@ def summary(report) -> str:
             + f"; worst {w['element']} {w['accuracy']:.4f}; each image moved by a random "
             f"element {moved['randomised']:.4f}"
         )
+    sym = report.get("symmetry")
+    if sym:
+        lines.append(
+            f"symmetry (validation): the classes respect {sym['subgroup']} ("
+            + ", ".join(f"{h} {a:.4f}" for h, a in sym["accuracy"].items())
+            + ")"
+        )
     lines += [f"note: {n}" for n in report.get("notes", [])]
     t = report["timings"]
     lines.append("seconds: " + ", ".join(f"{k} {v:.2f}" for k, v in t.items()))
@@ -453,6 +560,28 @@ def markdown(report) -> str:
             f"Worst: {moved['worst']['element']} ({moved['worst']['accuracy']:.4f}); spread "
             f"{moved['spread']:.4f}; each test image moved by its own random element: "
             f"{moved['randomised']:.4f}.",
+        ]
+    sym = report.get("symmetry")
+    if sym:
+        out += [
+            "",
+            "## Symmetries the classes respect",
+            "",
+            f"A model trained on {sym['n_fit']:,} of the training images, tested on "
+            f"{sym['n_validation']:,} others (validation, never the test set) moved by each "
+            f"element of D4. An element is respected when the accuracy drops by at most "
+            f"{sym['tolerance']:.2f}: **{sym['subgroup']}** "
+            f"({', '.join(sym['respected'])}).",
+            "",
+            "| element | validation accuracy | 95% interval | drop |",
+            "|---|---:|---|---:|",
+            *(
+                f"| {h} | {a:.4f} | [{sym['ci95'][h][0]:.3f}, {sym['ci95'][h][1]:.3f}] "
+                f"| {sym['drop'][h]:+.4f} |"
+                for h, a in sym["accuracy"].items()
+            ),
+            "",
+            f"Each validation image moved by its own random element: {sym['randomised']:.4f}.",
         ]
     names = [md(n) for n in report["class_names"]]
     out += ["", "## Confusion matrix (rows: true class, columns: predicted)", ""]
