@@ -313,7 +313,10 @@ def _saved_model() -> Path:
     if "model" not in _WORK:
         ds = gb.datasets.load_digits()
         clf = gb.GlassBoxClassifier(
-            gb.GlassBoxRepresentation(thresholds=6), n_components=8, classifier="lda"
+            gb.GlassBoxRepresentation(thresholds=6),
+            n_components=8,
+            classifier="lda",
+            invariance="D2",  # damaged files may also name another group
         ).fit(ds.images[:200], ds.labels[:200])
         _WORK["model"] = gb.save_model(clf, _workdir() / "saved", metadata={"k": [1, "a"]})
         _WORK["probe"] = (ds.images[200:260], clf.predict(ds.images[200:260]))
