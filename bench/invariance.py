@@ -8,7 +8,7 @@ bit for bit (computed from the moved images themselves, not from permuted featur
 
     python -m bench.invariance                               # Fashion-MNIST, standard split
     python -m bench.invariance --dataset digits
-    python -m bench.invariance --models invariant --train-size 20000
+    python -m bench.invariance --models invariant "invariant (lda)" --train-size 20000
     python -m bench.invariance --json out.json               # the rows, machine-readable
 """
 
@@ -28,6 +28,7 @@ from bench.accuracy import wilson
 MODELS = {
     "default": {},
     "invariant": {"invariance": "D4", "classifier": "mlp"},
+    "invariant (lda)": {"invariance": "D4", "classifier": "lda"},  # exact explanations
     "invariant block": {"representation": {"blocks": "invariant"}},
 }
 

@@ -179,6 +179,39 @@ def test_exactness_check_passes_and_catches_a_broken_contract(small, monkeypatch
         exactness.check(small, small[:20], {"smooth": {"pooling": "smooth"}}, say=lines.append)
 
 
+def test_invariance_rows_and_a_broken_invariance_is_caught(digits_images, monkeypatch):
+    from bench import invariance
+
+    X, y = digits_images
+    x_tr, x_te, y_tr, y_te = X[:300], X[300:400], y[:300], y[300:400]
+    lines = []
+    row = invariance.measure(
+        "invariant", {"invariance": "D4", "classifier": "lda", "n_components": 20},
+        x_tr, x_te, y_tr, y_te, say=lines.append,
+    )  # fmt: skip
+    assert row["scores_identical_under_all_elements"] is True and row["spread"] == 0
+    assert row["randomised"] == row["upright"] == row["per_element"]["e"]
+    plain = invariance.measure("default", {"n_components": 20}, x_tr, x_te, y_tr, y_te,
+                               say=lines.append)  # fmt: skip
+    assert plain["scores_identical_under_all_elements"] is None and plain["spread"] > 0.3
+    drawn = np.random.default_rng(0).integers(0, 8, len(y_te))
+    assert plain["randomised"] == pytest.approx(
+        np.mean([plain["per_element"][gb.get_group("D4").elements[i]] for i in drawn]), abs=0.2
+    )
+    assert "| invariant |" in invariance.markdown([row, plain]) and len(lines) == 2
+    real = gb.GlassBoxClassifier._orbit_scores
+
+    def unsorted(self, F, kind="scores"):  # scores that see the copies in element order
+        s, e, p = real(self, F, kind)
+        return s + 1e-9 * F[:, -1:], e, p  # an equivariant feature moves with h
+
+    monkeypatch.setattr(gb.GlassBoxClassifier, "_orbit_scores", unsorted)
+    with pytest.raises(AssertionError, match="scores differ"):
+        invariance.measure("broken", {"invariance": "D4", "classifier": "lda",
+                                      "n_components": 20}, x_tr, x_te, y_tr, y_te,
+                           say=lines.append)  # fmt: skip
+
+
 def test_bandwidth_and_scaling_helpers():
     bw = bandwidth.measure(2, nbytes=1 << 22, repeat=1)
     assert set(bw) == {"read", "write", "copy", "fresh_write", "fresh_write_1_thread"}

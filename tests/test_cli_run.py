@@ -438,6 +438,7 @@ def test_symmetry_report_finds_the_respected_subgroup(tmp_path, capsys):
     assert main([*args, "--classifier", "lda", "--n-components", "20", "--out", str(out)]) == 0
     sym = _report(out)["symmetry"]
     assert sym["subgroup"] == "D4" and sym["respected"] == list(gb.get_group("D4").elements)
+    assert sym["closest"] is None
     assert sym["n_fit"] + sym["n_validation"] == 270  # the training images only
     assert max(sym["drop"].values()) <= sym["tolerance"]
     for h, (lo, hi) in sym["ci95"].items():
@@ -453,6 +454,14 @@ def test_symmetry_report_on_digits(tmp_path):
     report = _report(out)
     sym = report["symmetry"]
     assert sym["subgroup"] == "trivial" and sym["respected"] == ["e"]
+    # the nearest symmetry: the subgroup whose worst element costs least
+    worst = {
+        name: max(sym["drop"][h] for h in gb.get_group(name).elements)
+        for name in gb.GROUP_NAMES
+        if name != "trivial"
+    }
+    assert sym["closest"]["drop"] == min(worst.values())
+    assert worst[sym["closest"]["subgroup"]] == min(worst.values())
     assert sym["accuracy"]["e"] > 0.95 and sym["accuracy"]["r90"] < 0.5
     assert sym["drop"]["r90"] == pytest.approx(sym["accuracy"]["e"] - sym["accuracy"]["r90"])
     assert sym["n_fit"] + sym["n_validation"] == report["n_train"]

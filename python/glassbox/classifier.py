@@ -719,6 +719,14 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         votes, which a single feature rarely changes); ``predict_proba`` for ``"knn"`` and
         ``"mlp"``.
 
+        With ``invariance`` the score explained is the invariant one (``decision_function``,
+        or ``predict_proba`` for k-NN and the MLP): the orbit mean of the copies' scores.  For
+        the linear classifiers it is still exact: each copy's best-pose coefficients are
+        handed back to the image's features through the inverse permutation.  Otherwise the
+        occlusion sets a feature to the training mean of its orbit, so that the explanation
+        of ``h·x`` is that of ``x`` moved by ``h`` (its heatmap is ``h`` applied to the
+        heatmap of ``x``).
+
         Parameters
         ----------
         X : array_like, shape (N, H, W) or (N, H * W)
