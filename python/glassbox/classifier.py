@@ -459,8 +459,8 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         )
         t0 = time.perf_counter()
         Z = self.scaler_.fit_transform(F) if self.scaler_ is not None else F
-        Z = self.pca_.fit_transform(Z)
         inv = self._group_permutations(rep, "invariance")
+        Z = self.pca_.fit_transform(Z) if inv is None else self.pca_.fit(Z)
         if inv is not None:  # the classifier sees the copies, labelled (element, class)
             Z = np.empty((len(inv), F.shape[0], self.pca_.n_components_), dtype=np.float32)
             for a in range(0, F.shape[0], _REDUCE_CHUNK):
