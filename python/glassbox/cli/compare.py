@@ -406,7 +406,7 @@ def _moved_accuracy(args, predict, x_test, y_test, timings, what):
     """accuracy_under_group of one model on the test images moved by --test-transform."""
     g = get_group(args.test_transform)
     with Stage(
-        f"{what} under {g.name}", timings, f"{what} under {g.name}", total=g.order,
+        f"{what} under {g.name}", timings, f"{what} under {g.name}", total=g.order, unit="elements",
         quiet=args.quiet,
     ) as st:  # fmt: skip
 

@@ -265,7 +265,9 @@ def transformed_accuracy(
     own = get_group(rep.group).elements
     recomputed = []
 
-    with Stage(f"test under {g.name}", timings, key, total=g.order, quiet=quiet) as st:
+    with Stage(
+        f"test under {g.name}", timings, key, total=g.order, unit="elements", quiet=quiet
+    ) as st:
 
         def predict(i, h):
             if h in own:
