@@ -95,8 +95,9 @@ def test_compare_refuses_absurd_image_counts(tmp_path, capsys, monkeypatch):
 
 
 def test_compare_under_a_group_with_an_invariant_glass_box(tmp_path, capsys):
-    """--test-transform: the trained network and the glass box on the moved test images;
-    --invariance: the glass box's accuracy is the same under every element."""
+    """--test-transform: the trained network (here with --augment, which its label says) and
+    the glass box on the moved test images; --invariance: the glass box's accuracy is the same
+    under every element."""
     import numpy as np
 
     from glassbox import datasets, get_group
@@ -104,11 +105,11 @@ def test_compare_under_a_group_with_an_invariant_glass_box(tmp_path, capsys):
 
     out = tmp_path / "cmp"
     args = ["compare", "--model", "alexnet28", "--images", "16", "--train-epochs", "1"]
-    args += ["--classifier", "lda", "--invariance", "D4", "--test-transform", "D4"]
+    args += ["--classifier", "lda", "--invariance", "D4", "--test-transform", "D4", "--augment"]
     assert main([*args, "--out", str(out), "--n-components", "20", "--quiet"]) == 0
     report = json.loads((out / "compare.json").read_text())
     moved = report["test_transform"]
-    net, glass = "alexnet28 (trained 1 epoch)", "glass box (lda, invariant to D4)"
+    net, glass = "alexnet28 (trained 1 epoch, D4 augmentation)", "glass box (lda, invariant to D4)"
     assert set(moved) == {net, glass} and set(report["accuracy"]) == {net, glass}
     assert set(moved[glass]["accuracy"].values()) == {report["accuracy"][glass]}
     assert moved[glass]["spread"] == 0 and moved[glass]["randomised"] == report["accuracy"][glass]

@@ -350,7 +350,7 @@ def _trained_network(A, args, n_classes, out_dir, ds_name, x_train, y_train, tim
     trained = build(num_classes=n_classes, seed=args.seed)  # a head for this dataset
     cache = _weights_cache(out_dir, args, ds_name, len(x_train))
     epochs = f"{args.train_epochs} epoch{'s' if args.train_epochs > 1 else ''}"
-    label = f"trained {epochs}"
+    label = f"trained {epochs}" + (f", {args.group} augmentation" if args.augment else "")
     if cache.is_file():
         A.load_weights(trained, cache)
         meta_path = cache.with_suffix(".json")
