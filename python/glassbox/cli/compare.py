@@ -190,6 +190,15 @@ def run(args) -> int:
         raise ValueError("--weights and --train-epochs exclude each other: measure one network")
     if args.weights is not None:
         _io.open_regular(args.weights, f"--weights {args.weights!r}").close()
+    for option, value in (
+        ("--invariance", args.invariance),
+        ("--test-transform", args.test_transform),
+    ):
+        if value is not None and not (args.train_epochs or args.weights is not None):
+            raise ValueError(
+                f"{option} needs a trained network (--train-epochs N or --weights PATH): only "
+                "then are the models' test accuracies measured"
+            )
     if args.invariance is not None:  # a subgroup of --group, checked before any work
         GlassBoxClassifier(
             GlassBoxRepresentation(group=args.group), invariance=args.invariance
