@@ -454,28 +454,33 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         n_comp = min(self.n_components, F.shape[0], F.shape[1])
         self.scaler_ = StandardScaler() if self.scale else None
         self.pca_ = PCA(n_comp, random_state=self.random_state)
-        self.classifier_ = _make_classifier(
-            self.classifier, float(self.C), self.random_state, F.shape[0], self.classes_.size
-        )
         t0 = time.perf_counter()
         Z = self.scaler_.fit_transform(F) if self.scaler_ is not None else F
         inv = self._group_permutations(rep, "invariance")
-        Z = self.pca_.fit_transform(Z) if inv is None else self.pca_.fit(Z)
-        if inv is not None:  # the classifier sees the copies, labelled (element, class)
-            Z = np.empty((len(inv), F.shape[0], self.pca_.n_components_), dtype=np.float32)
-            for a in range(0, F.shape[0], _REDUCE_CHUNK):
-                C = permuted_copies(F[a : a + _REDUCE_CHUNK], inv, n_threads=rep.n_threads)
-                Z[:, a : a + _REDUCE_CHUNK] = self._reduce_features(C).reshape(len(inv), -1, n_comp)
-            Z = Z.reshape(-1, n_comp)
+        if inv is None:
+            Z = self.pca_.fit_transform(Z)
+        else:  # the classifier sees the copies, labelled (element, class)
+            self.pca_.fit(Z)
+            Z = self._reduced_copies(F, inv, rep.n_threads)
             y_enc = self._pose_labels(y_enc, len(inv))
-            self.classifier_ = _make_classifier(
-                self.classifier, float(self.C), self.random_state, Z.shape[0], self._n_outputs()
-            )
+        self.classifier_ = _make_classifier(
+            self.classifier, float(self.C), self.random_state, Z.shape[0], self._n_outputs()
+        )
         timings["pca"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         self.classifier_.fit(Z, y_enc)
         timings["classifier"] = time.perf_counter() - t0
         return self._assemble(rep)
+
+    def _reduced_copies(self, F, perms, n_threads):
+        """Principal components of the permuted copies of features F, element-major (float32,
+        shape (len(perms) * N, n_components)), made and reduced a chunk of images at a time."""
+        G, n, k = len(perms), F.shape[0], self.pca_.n_components_
+        Z = np.empty((G, n, k), dtype=np.float32)
+        for a in range(0, n, _REDUCE_CHUNK):
+            C = permuted_copies(F[a : a + _REDUCE_CHUNK], perms, n_threads=n_threads)
+            Z[:, a : a + _REDUCE_CHUNK] = self._reduce_features(C).reshape(G, -1, k)
+        return Z.reshape(G * n, k)
 
     def _assemble(self, rep):
         """Set ``pipeline_`` and ``representation_`` from the fitted stages; return self."""

@@ -214,17 +214,22 @@ def _prepare_outputs(args):
     return out_dir
 
 
-def _fit_and_predict(args, x_train, y_train, x_test, timings):
-    """Fit the model stage by stage (each timed, the representation with progress); the
-    fitted model, the test images' features and principal components, and its predictions."""
-    quiet = args.quiet
-    clf = GlassBoxClassifier(
+def _model(args, invariance):
+    """The unfitted model the options describe."""
+    return GlassBoxClassifier(
         representation=GlassBoxRepresentation(group=args.group, n_threads=args.n_threads),
         n_components=args.n_components,
         classifier=args.classifier,
         random_state=args.seed,
-        invariance=args.invariance,
+        invariance=invariance,
     )
+
+
+def _fit_and_predict(args, x_train, y_train, x_test, timings):
+    """Fit the model stage by stage (each timed, the representation with progress); the
+    fitted model, the test images' features and principal components, and its predictions."""
+    quiet = args.quiet
+    clf = _model(args, args.invariance)
     y_enc = clf._check_fit_input(x_train, y_train)
     rep = clf._new_representation()
     clf._check_fit_memory(
@@ -313,12 +318,7 @@ def symmetry_report(args, x_train, y_train, timings) -> dict:
         x_train, y_train, test_size=n_val, stratify=y_train, random_state=args.seed
     )
     D4 = get_group("D4")
-    clf = GlassBoxClassifier(
-        representation=GlassBoxRepresentation(group=args.group, n_threads=args.n_threads),
-        n_components=args.n_components,
-        classifier=args.classifier,
-        random_state=args.seed,
-    )
+    clf = _model(args, invariance=None)
     with Stage(
         f"symmetry: fit on {len(y_fit):,} training images", timings, "symmetry", quiet=args.quiet
     ):
