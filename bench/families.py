@@ -31,6 +31,10 @@ class Impl:
     threads: int | None = None  # glassbox rows: explicit thread count (None: default)
     n_images: int | None = None  # per-image peers run on a slice: times are scaled to the case
     into_out: bool = False  # glassbox rows: writes into the caller's out= (no new memory)
+    # glassbox rows that do more than one pass (the composed kernels): their own bytes in + out
+    # and new-array bytes, intermediates included, instead of the case's and the result's
+    bytes_moved: int | None = None
+    fresh_bytes: int | None = None
 
 
 @dataclass
@@ -122,27 +126,35 @@ def binarize_cases(x):
 
 
 def orbit_cases(x):
+    """The D4 and C4 orbits of the images, and the D4 orbit of their 2x2-pooled planes (the
+    planes the composed pipeline orbits: 14 x 14 for 28 x 28 images)."""
+    pooled = gb.pool(x, 2)
     cases = []
-    for group in (D4, C4):
-        impls = [Impl("numpy views copied into one array", lambda g=group: peers.orbit_numpy(x, g))]
+    for group, y in ((D4, x), (C4, x), (D4, pooled)):
+        impls = [
+            Impl(
+                "numpy views copied into one array",
+                lambda g=group, y=y: peers.orbit_numpy(y, g),
+            )
+        ]
         if _has("torch"):
             impls.append(
                 Impl(
                     "torch rot90 / flip, stacked",
-                    lambda g=group: peers.orbit_torch(x, g).numpy(),
+                    lambda g=group, y=y: peers.orbit_torch(y, g).numpy(),
                 )
             )
         impls += [
-            Impl("glassbox orbit", lambda g=group: gb.orbit(x, g), True),
+            Impl("glassbox orbit", lambda g=group, y=y: gb.orbit(y, g), True),
             Impl(
                 "glassbox orbit, 1 thread",
-                lambda g=group: gb.orbit(x, g, n_threads=1),
+                lambda g=group, y=y: gb.orbit(y, g, n_threads=1),
                 True,
                 threads=1,
             ),
         ]
         cases.append(
-            Case(f"orbit {group.name}", x.shape, impls, bytes_moved=(1 + group.order) * x.nbytes)
+            Case(f"orbit {group.name}", y.shape, impls, bytes_moved=(1 + group.order) * y.nbytes)
         )
     return cases
 
@@ -219,8 +231,63 @@ def pool_cases(x):
     return cases
 
 
+def group_pool_cases(x):
+    """Pooling over the group axis of a D4 orbit of the 2x2-pooled images (the shapes the
+    composed pipeline gives it): (N, 8, H/2, W/2) uint8 -> (N, H/2, W/2)."""
+    o = gb.orbit(gb.pool(x, 2), D4)
+    cases = []
+    for mode, peer in (("max", np.max), ("sum", np.sum)):
+        out_dtype = gb.group_pool(o[:1], mode=mode).dtype
+        impls = [
+            Impl(
+                f"numpy {peer.__name__}(axis=1)",
+                (lambda p=peer, dt=out_dtype: p(o, axis=1).astype(dt, copy=False)),
+            ),
+        ]
+        if _has("torch"):
+            import torch
+
+            if mode == "max":
+                impls.append(
+                    Impl(
+                        "torch amax(dim=1)",
+                        lambda: torch.amax(torch.from_numpy(o), dim=1).numpy(),
+                    )
+                )
+            else:
+                impls.append(
+                    Impl(
+                        "torch sum(dim=1, dtype=int64)",
+                        lambda dt=out_dtype: (
+                            torch.sum(torch.from_numpy(o), dim=1).numpy().astype(dt, copy=False)
+                        ),
+                    )
+                )
+        impls += [
+            Impl(f"glassbox group_pool {mode}", (lambda m=mode: gb.group_pool(o, mode=m)), True),
+            Impl(
+                f"glassbox group_pool {mode}, 1 thread",
+                (lambda m=mode: gb.group_pool(o, mode=m, n_threads=1)),
+                True,
+                threads=1,
+            ),
+        ]
+        out_bytes = o.nbytes // D4.order * np.dtype(out_dtype).itemsize
+        cases.append(
+            Case(
+                f"group_pool {mode} over D4",
+                o.shape,
+                impls,
+                bytes_moved=o.nbytes + out_bytes,
+            )
+        )
+    return cases
+
+
 def patterns_cases(x, quick=False):
-    m = 1000 if quick else 5000  # scikit-image works image by image: timed on a slice
+    # scikit-image works image by image: timed on a slice (of as many pixels as 5,000 28 x 28
+    # images; 1,000 with --quick)
+    m = max(1, (1000 if quick else 5000) * 784 // (x.shape[1] * x.shape[2]))
     b = gb.binarize(x, 127)
     table = gb.pattern_table("D4")
     n, h, w = b.shape
@@ -276,6 +343,21 @@ def fused_cases(sizes, quick):
                     slow,
                     check="packed" if packed else "exact",
                     into_out="out=" in name,
+                )
+            )
+        # the public kernels composed as the seed describes the model, each with a new output
+        composed_moved = x.nbytes * 2 + x.nbytes * 5 // 4 + x.nbytes // 4 * 9
+        composed_fresh = x.nbytes + x.nbytes // 4 + x.nbytes * 2
+        for threads in (None, 1):
+            impls.append(
+                Impl(
+                    "glassbox composed kernels (orbit(pool(binarize)))"
+                    + (", 1 thread" if threads == 1 else ""),
+                    (lambda x=x, t=threads: work_r.glassbox_composed(x, t)),
+                    True,
+                    threads=threads,
+                    bytes_moved=composed_moved,
+                    fresh_bytes=composed_fresh,
                 )
             )
         out = np.empty((n, 8, side // 2, side // 2), dtype=np.uint8)

@@ -31,6 +31,7 @@ GROUPS = (
     "binarize",
     "orbit",
     "pool",
+    "group_pool",
     "patterns",
     "fused",
     "representation",
@@ -157,7 +158,10 @@ def run_case(case, repeat, slow_repeat, bw, log, machine=None, meter=None, pair_
     for impl in case.impls:
         got = impl.fn()  # also the warm-up
         _check(impl, got, want)
-        fresh.append(_nbytes(got) if impl.glassbox and not impl.into_out else 0)
+        if impl.fresh_bytes is not None:
+            fresh.append(impl.fresh_bytes)
+        else:
+            fresh.append(_nbytes(got) if impl.glassbox and not impl.into_out else 0)
         del got
     del want
     twins = _twins(case.impls)
@@ -232,6 +236,8 @@ def _bound_fields(case, impl, times, fresh, round_bw, bw):
     moved = case.bytes_moved
     if impl.check == "packed":
         moved = case.tags.get("packed_bytes_moved")
+    if impl.bytes_moved is not None:
+        moved = impl.bytes_moved
     if not (moved and impl.glassbox):
         return {}
     row = {"bytes_moved": moved}
@@ -343,6 +349,7 @@ def summarise(rows, scaling, stream=(), bw=None):
     out = {}
     _summarise_streaming(out, stream)
     _summarise_fused(out, rows)
+    _summarise_kernels(out, rows)
     _summarise_representation(out, rows)
     _summarise_threads(out, rows, bw)
     _summarise_linearity(out, scaling)
@@ -385,6 +392,30 @@ def _summarise_fused(out, rows):
             and r["implementation"] == "glassbox fused, fresh output"
         ):
             out[f"R {r['shape'][1]} fresh vs best peer"] = r["speedup_vs_best_peer"]
+
+
+def _summarise_kernels(out, rows):
+    # every glassbox row at the default threads that has a bound: the worst multiple per kernel
+    # family (its row named), and the composed kernels against the peers of work R
+    worst = {}
+    for r in rows:
+        if not (r["glassbox"] and r["threads"] is None and r.get("x_bound") is not None):
+            continue
+        family = r["implementation"].removeprefix("glassbox ").split(",")[0]
+        if r["benchmark"].startswith("R:"):
+            family = "composed" if "composed" in r["implementation"] else "represent_fused"
+        what = f"{family}: worst x bound ({r['benchmark']} {'x'.join(map(str, r['shape']))})"
+        if family not in worst or r["x_bound"] > worst[family][1]:
+            worst[family] = (what, r["x_bound"])
+    for what, xb in worst.values():
+        out[what] = xb
+    for r in rows:
+        if (
+            r["benchmark"].startswith("R:")
+            and r["implementation"].startswith("glassbox composed")
+            and r["threads"] is None
+        ):
+            out[f"R {r['shape'][1]} composed kernels vs best peer"] = r["speedup_vs_best_peer"]
 
 
 def _summarise_representation(out, rows):
@@ -619,17 +650,22 @@ def main(argv=None):
     meta["bandwidth_buffer_mib"] = bw_bytes >> 20
     bw = bandwidth.measure(meta["n_threads"], nbytes=bw_bytes)
     log("bandwidth: " + ", ".join(f"{k} {v / 1e9:.1f} GB/s" for k, v in bw.items()))
-    n_families = 20_000 if args.quick else 70_000
-    x = np.random.default_rng(0).integers(0, 256, (n_families, 28, 28), dtype=np.uint8)
+    # every kernel family at the small images of the datasets and at ImageNet-sized ones
+    family_sizes = [(20_000, 28), (500, 224)] if args.quick else [(70_000, 28), (4_000, 224)]
     cases = []
-    if "binarize" in groups:
-        cases += families.binarize_cases(x)
-    if "orbit" in groups:
-        cases += families.orbit_cases(x)
-    if "pool" in groups:
-        cases += families.pool_cases(x)
-    if "patterns" in groups:
-        cases += families.patterns_cases(x, args.quick)
+    for n, side in family_sizes:
+        x = np.random.default_rng(0).integers(0, 256, (n, side, side), dtype=np.uint8)
+        if "binarize" in groups:
+            cases += families.binarize_cases(x)
+        if "orbit" in groups:
+            cases += families.orbit_cases(x)
+        if "pool" in groups:
+            cases += families.pool_cases(x)
+        if "group_pool" in groups:
+            cases += families.group_pool_cases(x)
+        if "patterns" in groups:
+            cases += families.patterns_cases(x, args.quick)
+        del x
     if "fused" in groups:
         cases += families.fused_cases(sizes, args.quick)
     if "representation" in groups:

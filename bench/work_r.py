@@ -61,6 +61,13 @@ def glassbox_fresh(x):
     return gb.represent_fused(x, THRESHOLD)
 
 
+def glassbox_composed(x, n_threads=None):
+    """The public kernels one after the other, each returning a new array: binarize, pool the
+    full images, orbit the small planes."""
+    b = gb.binarize(x, THRESHOLD, n_threads=n_threads)
+    return gb.orbit(gb.pool(b, 2, n_threads=n_threads), D4, n_threads=n_threads)
+
+
 def make_glassbox_out(x):
     out = np.empty((x.shape[0], D4.order, x.shape[1] // 2, x.shape[2] // 2), dtype=np.uint8)
     return lambda x: gb.represent_fused(x, THRESHOLD, out=out)

@@ -29,6 +29,7 @@ def _cases(x):
         families.binarize_cases(x)
         + families.orbit_cases(x)
         + families.pool_cases(x)
+        + families.group_pool_cases(x)
         + families.patterns_cases(x, quick=True)
         + families.fused_cases([(40, 28), (2, 64)], quick=False)
     )
@@ -50,6 +51,20 @@ def test_every_case_checks_and_times(small):
     summary = bench_run.summarise(rows, [])
     assert "R 28 uint8 out= x bound" in summary and "R 64 fresh vs best peer" in summary
     assert any(k.startswith("threads 1->2: orbit D4") for k in summary)
+    # the composed public kernels: their own bytes (every intermediate written and read again)
+    composed = _one(rows, "glassbox composed kernels (orbit(pool(binarize)))", [40, 28, 28])
+    assert composed["bytes_moved"] == 40 * 784 * (2 + 5 / 4 + 9 / 4)
+    assert composed["fresh_bytes"] == 40 * 784 * (1 + 1 / 4 + 2)
+    assert summary["R 28 composed kernels vs best peer"] == composed["speedup_vs_best_peer"]
+    # the worst multiple of its bound for every kernel family, at both sizes
+    for family in ("binarize", "orbit", "pool max", "group_pool max", "local_patterns"):
+        assert any(k.startswith(f"{family}: worst x bound") for k in summary), family
+    worst_orbit = max(
+        r["x_bound"]
+        for r in rows
+        if r["implementation"] == "glassbox orbit" and r["x_bound"] is not None
+    )
+    assert [v for k, v in summary.items() if k.startswith("orbit: worst")] == [worst_orbit]
     bound = {
         (r["benchmark"], tuple(r["shape"]), r["implementation"]): r for r in rows if r["glassbox"]
     }
@@ -71,6 +86,17 @@ def test_every_case_checks_and_times(small):
     assert md.count("\n| ") > len(rows)
 
 
+def _one(rows, name, shape, benchmark=None):
+    (row,) = (
+        r
+        for r in rows
+        if r["implementation"] == name
+        and r["shape"] == shape
+        and benchmark in (None, r["benchmark"])
+    )
+    return row
+
+
 def test_a_new_output_is_bounded_by_the_fresh_write_rate(small):
     # fresh memory written far slower than copied: the new arrays' page faults set the bound
     bw = {"read": 1e14, "write": 1e14, "copy": 2e14, "fresh_write": 2e8}
@@ -78,7 +104,7 @@ def test_a_new_output_is_bounded_by_the_fresh_write_rate(small):
     for case in families.orbit_cases(small) + families.fused_cases([(40, 28)], quick=False):
         rows += bench_run.run_case(case, 1, 1, bw, lambda msg: None)
     by_name = {(r["benchmark"], r["implementation"]): r for r in rows if r["glassbox"]}
-    orbit = by_name[("orbit D4", "glassbox orbit")]
+    orbit = _one(rows, "glassbox orbit", list(small.shape), "orbit D4")
     assert orbit["fresh_bytes"] == 8 * small.nbytes
     assert orbit["bound_s"] == pytest.approx(8 * small.nbytes / 2e8)
     r_case = "R: binarize>127 + D4 orbit + 2x2 max-pool"
