@@ -91,3 +91,23 @@ def test_transposing_elements_on_blocked_sizes(dtype, side):
     np.testing.assert_array_equal(gb.orbit(x, "D4"), ref.orbit(x, "D4"))
     y = make_images(dtype, (side, side + 16), n=2, seed=side)
     np.testing.assert_array_equal(gb.orbit(y, "D2"), ref.orbit(y, "D2"))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.bool_])
+@pytest.mark.parametrize("n_threads", THREADS)
+def test_small_planes_moved_in_registers(dtype, n_threads):
+    """Byte planes of up to 16 x 16 are moved as one 16 x 16 block in registers (row order,
+    reversed rows, one block transpose) and leave a staging buffer whole: every side up to and
+    past 16, non-square planes under the groups that keep the shape, several channels, every
+    group, give the reference's result."""
+    shapes = [(s, s) for s in range(1, 18)] + [(1, 16), (16, 1), (3, 14), (14, 3), (7, 9), (16, 15)]
+    for h, w in shapes:
+        x = make_images(dtype, (h, w), n=5, seed=h * 17 + w)
+        for group in GROUPS:
+            if fits(group, (h, w)):
+                np.testing.assert_array_equal(
+                    gb.orbit(x, group, n_threads=n_threads), ref.orbit(x, group), err_msg=group
+                )
+        c = np.ascontiguousarray(np.stack([x, x[::-1], x[:, ::-1]], axis=1))
+        group = "D4" if h == w else "D2"
+        np.testing.assert_array_equal(gb.orbit(c, group, n_threads=n_threads), ref.orbit(c, group))

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "glassbox/threads.hpp"
+#include "orbit_small.hpp"
 #include "plane_ops.hpp"
 
 namespace glassbox {
@@ -17,6 +18,23 @@ void orbit(const T* images, index_t N, index_t C, index_t H, index_t W, const st
   // planes handed out as threads come free (see dynamic_chunk), into a fresh output
   const index_t item = plane * static_cast<index_t>(sizeof(T));
   [[maybe_unused]] const index_t chunk = fresh_dynamic_chunk(planes, item, G * item, nt);  // unused without OpenMP
+#ifdef GLASSBOX_SSE2
+  if constexpr (sizeof(T) == 1) {
+    if (H <= 16 && W <= 16) {  // the whole plane in registers (see SmallOrbit)
+#pragma omp parallel num_threads(nt) if (nt > 1)
+      {
+        SmallOrbit small(H, W, elements, G);
+#pragma omp for schedule(dynamic, chunk)
+        for (index_t p = 0; p < planes; ++p) {
+          const index_t n = p / C, c = p % C;
+          small.apply(reinterpret_cast<const std::uint8_t*>(images + p * plane),
+                      reinterpret_cast<std::uint8_t*>(out + (n * G * C + c) * plane), C * plane);
+        }
+      }
+      return;
+    }
+  }
+#endif
   // One task per input plane: its transpose is computed once and serves every swapping element.
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {

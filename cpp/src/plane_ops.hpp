@@ -99,13 +99,12 @@ void flip_plane(const T* src, index_t H, index_t W, bool flip_r, bool flip_c, T*
 }
 
 #ifdef GLASSBOX_SSE2
-// dst rows 0..15 (stride dstride) = columns 0..15 of the 16 x 16 byte block at src (stride
-// sstride).  One round interleaves the bytes of rows k and k + 8 into rows 2k, 2k + 1: element
-// (r, c) moves to (r << 1 | c >> 3, (c & 7) << 1 | r >> 3), a rotation by one bit of the 8-bit
-// string (r, c); four rounds rotate it by four, to (c, r).
-inline void transpose16x16_bytes(const std::uint8_t* src, index_t sstride, std::uint8_t* dst, index_t dstride) {
-  __m128i a[16], b[16];
-  for (int i = 0; i < 16; ++i) a[i] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i * sstride));
+// Rows a[0..15] of a 16 x 16 byte block, in place, become its columns.  One round interleaves
+// the bytes of rows k and k + 8 into rows 2k, 2k + 1: element (r, c) moves to
+// (r << 1 | c >> 3, (c & 7) << 1 | r >> 3), a rotation by one bit of the 8-bit string (r, c);
+// four rounds rotate it by four, to (c, r).
+inline void transpose16x16_regs(__m128i* a) {
+  __m128i b[16];
   for (int round = 0; round < 4; ++round) {
     for (int k = 0; k < 8; ++k) {
       b[2 * k] = _mm_unpacklo_epi8(a[k], a[k + 8]);
@@ -113,6 +112,14 @@ inline void transpose16x16_bytes(const std::uint8_t* src, index_t sstride, std::
     }
     for (int i = 0; i < 16; ++i) a[i] = b[i];
   }
+}
+
+// dst rows 0..15 (stride dstride) = columns 0..15 of the 16 x 16 byte block at src (stride
+// sstride).
+inline void transpose16x16_bytes(const std::uint8_t* src, index_t sstride, std::uint8_t* dst, index_t dstride) {
+  __m128i a[16];
+  for (int i = 0; i < 16; ++i) a[i] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i * sstride));
+  transpose16x16_regs(a);
   for (int i = 0; i < 16; ++i) _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i * dstride), a[i]);
 }
 #endif
