@@ -54,7 +54,9 @@ def test_table_matches_brute_force(group):
 
 
 @pytest.mark.parametrize("group", GROUPS)
-@pytest.mark.parametrize("shape", [(1, 1), (2, 2), (5, 5), (8, 8), (4, 7), (28, 28)])
+@pytest.mark.parametrize(
+    "shape", [(1, 1), (2, 2), (5, 5), (8, 8), (4, 7), (3, 1), (1, 6), (7, 5), (28, 28), (31, 33)]
+)
 @pytest.mark.parametrize("n_threads", THREADS)
 @pytest.mark.parametrize("size", [1, 3])
 def test_matches_reference(group, shape, n_threads, size):
