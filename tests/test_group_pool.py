@@ -59,3 +59,20 @@ def test_axis_errors():
         gb.group_pool(x, axis=2)
     with pytest.raises(TypeError, match="axis must be an int"):
         gb.group_pool(x, axis=1.0)
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean"])
+def test_integer_sums_past_32_bits(mode):
+    """uint8 / uint16 sums are taken in 32 bits only where they cannot pass 2**32: longer axes
+    of large values give the exact int64 sum (and mean) all the same."""
+    for dtype, length in ((np.uint16, 65_536), (np.uint16, 65_537), (np.uint8, (1 << 24) + 1)):
+        top = np.iinfo(dtype).max
+        x = np.full((1, length, 3), top, dtype=dtype)
+        x[0, 0, 1] = 0
+        got = gb.group_pool(x, mode=mode)
+        want = np.array([[length * top, (length - 1) * top, length * top]], dtype=np.int64)
+        if mode == "mean":
+            np.testing.assert_array_equal(got, (want / length).astype(np.float32))
+        else:
+            assert got.dtype == np.int64
+            np.testing.assert_array_equal(got, want)

@@ -31,23 +31,34 @@ def test_matches_reference(dtype, shape, mode, n_threads):
         np.testing.assert_array_equal(got, want)
 
 
+@pytest.fixture(params=["avx2", "sse2"])
+def simd(request):
+    """Run a test with the AVX2 paths (when the CPU has them) and without."""
+    before = gb._core._set_fused_avx2(request.param == "avx2")
+    yield request.param
+    gb._core._set_fused_avx2(before)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("mode", ["mean", "sum"])
-def test_2x2_sums_keep_the_documented_order_to_the_sign_of_zero(dtype, mode):
+def test_2x2_sums_keep_the_documented_order_to_the_sign_of_zero(dtype, mode, simd):
     # each sum starts from +0.0, so four -0.0 give +0.0, not -0.0; tiny values may round
     x = np.array([-0.0, -0.0, 1e-300, -1e-300, 3.0, -3.0, 0.1, 0.2], dtype=dtype).reshape(1, 2, 4)
     x = np.concatenate([x, -x, np.full_like(x, -0.0)])
-    got = gb.pool(x, 2, mode=mode)
-    want = ref.pool(x, 2, None, mode)
-    np.testing.assert_array_equal(got, want)
-    np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
-    assert not np.signbit(got[2]).any()
+    # rows of 4 outputs (the AVX2 step), 2 (SSE2), 3 and 1: the same values by every path
+    x = np.concatenate([x, x[..., ::-1]], axis=-1)
+    for width in (2, 4, 6, 8):
+        got = gb.pool(x[..., :width], 2, mode=mode)
+        want = ref.pool(x[..., :width], 2, None, mode)
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+        assert not np.signbit(got[2]).any()
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", [(9, 10), (10, 9), (6, 33), (2, 2)])
+@pytest.mark.parametrize("shape", [(9, 10), (10, 9), (6, 33), (2, 2), (4, 14), (2, 18)])
 @pytest.mark.parametrize("mode", MODES)
-def test_2x2_many_images_every_thread_count(dtype, shape, mode):
+def test_2x2_many_images_every_thread_count(dtype, shape, mode, simd):
     # odd heights leave a row out of each image, so row pairs do not follow each other
     x = make_images(dtype, shape, n=101)
     want = ref.pool(x, 2, None, mode)

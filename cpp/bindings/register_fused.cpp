@@ -69,11 +69,11 @@ void register_fused(py::module_& m) {
       py::arg("elements"), py::arg("packed"), py::arg("out"), py::arg("n_threads"), py::arg("fresh_out") = false,
       "images (N, H, W) -> out (N, G, K, OH, OW): binarize, pool, orbit in one pass per image.");
   m.def("_fused_avx2_enabled", &fused_avx2_enabled,
-        "Whether represent_fused's uint8 2x2 max-pool paths use AVX2 (the CPU has AVX2 and BMI2, not "
-        "switched off).");
+        "Whether the AVX2 paths (represent_fused's uint8 2x2 max-pooling, pool's float32 2x2 sums) are "
+        "used (the CPU has AVX2 and BMI2, not switched off).");
   m.def("_set_fused_avx2", &set_fused_avx2, py::arg("enabled"),
-        "Switch the AVX2 paths of represent_fused off (tests run the SSE2 code too); returns the previous "
-        "setting.  Results are identical either way.");
+        "Switch the AVX2 paths (represent_fused, pool) off (tests run the SSE2 code too); returns the "
+        "previous setting.  Results are identical either way.");
 }
 
 }  // namespace glassbox::bind

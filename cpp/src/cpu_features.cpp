@@ -36,7 +36,8 @@ bool set_avx2(bool enabled) {
   return before;
 }
 
-// The public names (glassbox/fused.hpp): represent_fused is the kernel with AVX2 paths.
+// The public names (glassbox/fused.hpp): represent_fused was the first kernel with AVX2 paths
+// (pool's float32 2x2 sums follow the same switch).
 bool fused_avx2_enabled() {
   return avx2_enabled();
 }
