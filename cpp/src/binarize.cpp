@@ -31,20 +31,8 @@ void binarize(const T* images, index_t N, index_t H, index_t W, ThresholdMethod 
   const index_t Wb = packed_width(W);
   const index_t plane_out = packed ? H * Wb : npix;
   // images handed out as threads come free (see dynamic_chunk), into a fresh output
-  const index_t chunk = fresh_dynamic_chunk(N, npix * static_cast<index_t>(sizeof(T)), K * plane_out, nt);
-  if (method == ThresholdMethod::Fixed && K == 1 && !packed) {
-    // One rule for every image and one plane each: the output is the input's layout, so each
-    // task thresholds its images as one span (per-image calls cost a fifth of the time at 28 x 28)
-    const detail::Rule rule = detail::fixed_rule<T>(thresholds[0]);
-    const index_t tasks = (N + chunk - 1) / chunk;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
-    for (index_t task = 0; task < tasks; ++task) {
-      const index_t n0 = task * chunk, n1 = std::min(N, n0 + chunk);
-      detail::with_comparator<T>(
-          rule, [&](auto above) { threshold_span(images + n0 * npix, (n1 - n0) * npix, above, out + n0 * npix); });
-    }
-    return;
-  }
+  [[maybe_unused]] const index_t chunk =
+      fresh_dynamic_chunk(N, npix * static_cast<index_t>(sizeof(T)), K * plane_out, nt);  // unused without OpenMP
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
     std::vector<std::uint8_t> row(packed ? static_cast<std::size_t>(W) : 0);

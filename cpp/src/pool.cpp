@@ -103,7 +103,8 @@ inline void max_row2_u8(const std::uint8_t* top, const std::uint8_t* bottom, ind
 // 2x2 float32 sums (Mean: times 0.25) of a row pair, two outputs per step, with pool_row2's
 // operations in its order: each column from zero, top then bottom, in float64, then the two
 // columns from zero, rounded to float32 at the end.  The compiler's own loop converted and added
-// one value at a time (11 ms for 70,000 28 x 28 images, against 2.5 ms here).
+// one value at a time: 233 ns a 28 x 28 image on one thread, in cache, against 213 ns here and
+// 168 ns with AVX2 (below).
 template <PoolMode Mode>
 inline index_t sum_row2_f32(const float* top, const float* bottom, index_t OW, float* dst) {
   const __m128d zero = _mm_setzero_pd(), quarter = _mm_set1_pd(0.25);

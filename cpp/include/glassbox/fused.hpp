@@ -20,8 +20,9 @@ void represent_fused(const T* images, index_t N, index_t H, index_t W, Threshold
                      bool packed, Out* out, int n_threads, bool fresh_out = false);
 
 // Whether the uint8 "> t" 2x2 max-pool paths (and pool's float32 2x2 sums) use AVX2 (decided
-// from the CPU on first use).  set_fused_avx2(false) forces the SSE2 code (for tests; true is ignored without the CPU
-// support); returns the previous setting.  Results are identical either way.
+// from the CPU on first use).  set_fused_avx2(false) forces the SSE2 code (for tests; true is
+// ignored without the CPU support); returns the previous setting.  Results are identical either
+// way.
 bool fused_avx2_enabled();
 bool set_fused_avx2(bool enabled);
 
