@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import glassbox as gb
 from glassbox.groups import get_group
 
 # CI sets GLASSBOX_REQUIRE_OPTIONAL=1: it installs every extra, so that a test which would skip
@@ -61,6 +62,15 @@ def make_images(dtype, shape, n=4, seed=0):
 
 def fits(group, shape):
     return get_group(group).keeps_shape or shape[-2] == shape[-1]
+
+
+@pytest.fixture(params=["avx2", "sse2"])
+def simd(request):
+    """Run a test with the AVX2 paths (represent_fused, pool's float32 2x2 sums; when the CPU
+    has them) and without."""
+    before = gb._core._set_fused_avx2(request.param == "avx2")
+    yield request.param
+    gb._core._set_fused_avx2(before)
 
 
 @pytest.fixture

@@ -156,14 +156,6 @@ def test_large_planes_every_element(side):
     )
 
 
-@pytest.fixture(params=["avx2", "sse2"])
-def simd(request):
-    """Run a test with the AVX2 paths of represent_fused (when the CPU has them) and without."""
-    before = gb._core._set_fused_avx2(request.param == "avx2")
-    yield request.param
-    gb._core._set_fused_avx2(before)
-
-
 def test_simd_switch_reports_the_cpu():
     before = gb._core._set_fused_avx2(False)
     try:

@@ -31,14 +31,6 @@ def test_matches_reference(dtype, shape, mode, n_threads):
         np.testing.assert_array_equal(got, want)
 
 
-@pytest.fixture(params=["avx2", "sse2"])
-def simd(request):
-    """Run a test with the AVX2 paths (when the CPU has them) and without."""
-    before = gb._core._set_fused_avx2(request.param == "avx2")
-    yield request.param
-    gb._core._set_fused_avx2(before)
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("mode", ["mean", "sum"])
 def test_2x2_sums_keep_the_documented_order_to_the_sign_of_zero(dtype, mode, simd):
