@@ -51,7 +51,7 @@ def test_run_on_digits_by_default(tmp_path, capsys):
     assert "representation (train)" in text.err  # progress goes to stderr
 
 
-@pytest.mark.parametrize("classifier", ["linear", "lda", "knn", "mlp"])
+@pytest.mark.parametrize("classifier", ["linear", "lda", "knn", "mlp", "kernel-ridge"])
 def test_run_other_classifiers_and_groups(tmp_path, classifier):
     out = tmp_path / classifier
     args = [

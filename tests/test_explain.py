@@ -32,7 +32,8 @@ def _fit(digits, classifier, n=900, **kw):
 
 @pytest.fixture(scope="module")
 def models(digits):
-    return {name: _fit(digits, name) for name in ("linear", "lda", "svm", "knn", "mlp")}
+    names = ("linear", "lda", "svm", "knn", "mlp", "kernel-ridge")
+    return {name: _fit(digits, name) for name in names}
 
 
 def _decision(clf, X, target):
@@ -90,7 +91,7 @@ def test_two_classes(digits, name):
         np.testing.assert_allclose(ex.baseline + ex.contributions.sum(1), sign * d, atol=1e-9)
 
 
-@pytest.mark.parametrize("name", ["linear", "svm", "knn", "mlp"])
+@pytest.mark.parametrize("name", ["linear", "svm", "knn", "mlp", "kernel-ridge"])
 def test_every_aggregate_and_the_heatmap_sum_to_the_total(digits, models, name):
     X, _ = digits
     ex = models[name].explain(X[900:940])
@@ -302,7 +303,7 @@ def test_svm_score_is_the_sum_of_one_vs_one_margins(digits, models):
     assert (ex.score > 0).mean() > 0.9
 
 
-@pytest.mark.parametrize("name", ["svm", "knn", "mlp"])
+@pytest.mark.parametrize("name", ["svm", "knn", "mlp", "kernel-ridge"])
 def test_occlusion_is_the_score_drop_and_says_it_is_approximate(digits, models, name):
     X, _ = digits
     clf = models[name]
@@ -312,7 +313,12 @@ def test_occlusion_is_the_score_drop_and_says_it_is_approximate(digits, models, 
     F = clf.representation_.transform(x).astype(np.float64)
     mu = clf.scaler_.mean_
     tail = clf.pipeline_[1:]  # scaler, PCA, classifier
-    score_of = _ovo_margins(tail) if name == "svm" else tail.predict_proba
+    if name == "svm":
+        score_of = _ovo_margins(tail)
+    elif name == "kernel-ridge":
+        score_of = tail.decision_function
+    else:
+        score_of = tail.predict_proba
     k = np.searchsorted(clf.classes_, ex.target)
     np.testing.assert_allclose(ex.score, score_of(F)[np.arange(3), k], rtol=1e-5, atol=1e-6)
     rng = np.random.default_rng(0)

@@ -11,7 +11,7 @@ import pytest
 from glassbox import GlassBoxClassifier, GlassBoxRepresentation, get_group
 from glassbox.persistence import load_model, save_model
 
-CLASSIFIERS = ("svm", "linear", "lda", "knn", "mlp")
+CLASSIFIERS = ("svm", "linear", "lda", "knn", "mlp", "kernel-ridge")
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +58,7 @@ def test_the_classifier_sees_every_copy_with_its_pose(models, digits, name):
     C = clf.classes_.size
     assert np.array_equal(clf.classifier_.classes_, np.arange(8 * C))
     # the reduction and the class means are those of the images as given
-    plain = GlassBoxClassifier(clf.representation, n_components=20).fit(X, y)
+    plain = GlassBoxClassifier(clf.representation, n_components=20, classifier=name).fit(X, y)
     np.testing.assert_array_equal(clf.scaler_.mean_, plain.scaler_.mean_)
     np.testing.assert_array_equal(clf.class_means_, plain.class_means_)
 

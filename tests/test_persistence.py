@@ -81,7 +81,7 @@ def _edited(path, dst, edit, *, rehash=False):
     return bad
 
 
-@pytest.mark.parametrize("name", ["svm", "linear", "lda", "knn", "mlp"])
+@pytest.mark.parametrize("name", ["svm", "linear", "lda", "knn", "mlp", "kernel-ridge"])
 @pytest.mark.parametrize("kw", [{}, {"pca_batch_size": 400, "scale": False}])
 def test_round_trip(digits, tmp_path, name, kw):
     X, y = digits

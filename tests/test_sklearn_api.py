@@ -13,6 +13,7 @@ import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from glassbox import GlassBoxClassifier, GlassBoxRepresentation
+from glassbox._nystroem import NystroemRidgeClassifier
 
 
 def _rows_as_images(**kw):
@@ -29,6 +30,8 @@ ESTIMATORS = [
     GlassBoxClassifier(representation=_rows_as_images(), classifier="lda"),
     GlassBoxClassifier(representation=_rows_as_images(), classifier="knn"),
     GlassBoxClassifier(representation=_rows_as_images(), classifier="mlp"),
+    GlassBoxClassifier(representation=_rows_as_images(), classifier="kernel-ridge"),
+    NystroemRidgeClassifier(n_landmarks=50),
 ]
 
 

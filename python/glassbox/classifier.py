@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import itertools
 import numbers
+import os
 import time
 
 import numpy as np
@@ -22,7 +23,9 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
+from . import _fit_stream
 from ._kernels import permuted_copies
+from ._nystroem import NystroemRidgeClassifier
 from ._validation import (
     check_allocation,
     check_images,
@@ -33,16 +36,18 @@ from ._validation import (
 from .explain import Explanation, class_prototypes
 from .groups import get_group
 from .representation import GlassBoxRepresentation
-from .streaming import fit_reduction
+from .streaming import ImageSource, fit_reduction
+from .streaming._sources import opened
 
 __all__ = ["CLASSIFIERS", "GlassBoxClassifier"]
 
 #: Names accepted by ``GlassBoxClassifier(classifier=...)``.
-CLASSIFIERS = ("svm", "linear", "lda", "knn", "mlp")
+CLASSIFIERS = ("svm", "linear", "lda", "knn", "mlp", "kernel-ridge")
 _LINEAR = ("linear", "lda")
 _REDUCE_CHUNK = 4096  # rows of features reduced at once in float64
 _OCCLUSION_ROWS = 16_384  # occluded copies scored per classifier call
 _KNN_NEIGHBOURS = 5
+_RIDGE_C = 1e-5  # kernel-ridge's alpha is _RIDGE_C / C (1e-6 at the default C=10)
 
 
 def _add_class_sums(sums, F, y_enc):
@@ -58,6 +63,8 @@ def _make_classifier(name, C, random_state, n_samples=0, n_classes=2):
         return LogisticRegression(C=C, max_iter=2000)
     if name == "lda":
         return LinearDiscriminantAnalysis()
+    if name == "kernel-ridge":
+        return NystroemRidgeClassifier(alpha=_RIDGE_C / C, random_state=random_state)
     if name == "knn":
         # brute force: exact, what "auto" picks beyond 15 dimensions anyway, and no tree
         # object in the fitted state (so that glassbox.save_model can store it without pickle)
@@ -95,12 +102,17 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         The first layer (cloned in :meth:`fit`); default ``GlassBoxRepresentation()``.
     n_components : int
         Principal components kept (at most the number of samples and of features).
-    classifier : {"svm", "linear", "lda", "knn", "mlp"}
+    classifier : {"svm", "linear", "lda", "knn", "mlp", "kernel-ridge"}
         RBF support-vector machine (``C``, ``gamma="scale"``), multinomial logistic regression
-        (``C``), linear discriminant analysis, 5-nearest neighbours, or a one-hidden-layer
-        perceptron (256 units; early stopping on 10% of the samples when there are enough).
+        (``C``), linear discriminant analysis, 5-nearest neighbours, a one-hidden-layer
+        perceptron (256 units; early stopping on 10% of the samples when there are enough), or
+        RBF kernel ridge regression on 4,000 Nystroem landmarks
+        (:class:`~glassbox._nystroem.NystroemRidgeClassifier`, ``gamma="scale"``): its time is
+        linear in the number of training images and its memory independent of it, and it
+        trains from files and streams (``fit`` with a path or a source, see :meth:`fit`).
     C : float
-        Inverse regularisation of ``"svm"`` and ``"linear"``.
+        Inverse regularisation of ``"svm"``, ``"linear"`` and ``"kernel-ridge"`` (whose ridge
+        penalty per row is ``1e-5 / C``).
     scale : bool
         Standardise the representation's features before PCA.
     random_state : int, optional
@@ -229,9 +241,15 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         -------
         self
         """
+        if isinstance(X, (str, os.PathLike, ImageSource)):
+            return self._fit_source(X, y)
         y_enc = self._check_fit_input(X, y)
         rep = self._new_representation()
         images = check_images(X, image_shape=rep.image_shape)  # (N, H, W)
+        if self.classifier == "kernel-ridge":
+            with opened(images, None) as src:
+                chunk = self.pca_batch_size or _fit_stream.DEFAULT_CHUNK
+                return _fit_stream.fit_streamed(self, rep, src, y_enc, chunk)
         self._check_fit_memory(rep, images.shape)
         rep.fit(images)
         perms = self._group_permutations(rep, "augment")
@@ -242,6 +260,22 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
             F = permuted_copies(F, perms, n_threads=rep.n_threads)
             y_enc = np.tile(y_enc, len(perms))
         return self._fit_features(rep, F, y_enc)
+
+    def _fit_source(self, source, y):
+        """fit() on images read from a file, a folder or an ImageSource."""
+        rep = self._new_representation()
+        with opened(source, rep.image_shape) as src:
+            y_enc = self._check_fit_input(None, y, n_images=len(src))
+            if self.classifier == "kernel-ridge":
+                chunk = self.pca_batch_size or _fit_stream.DEFAULT_CHUNK
+                return _fit_stream.fit_streamed(self, rep, src, y_enc, chunk)
+            self._check_fit_memory(rep, src.shape)
+            images = src.read(0, len(src))
+        return self.fit(images, y)
+
+    def _new_head(self):
+        """The unfitted kernel-ridge stage."""
+        return _make_classifier("kernel-ridge", float(self.C), self.random_state)
 
     def _fit_incremental(self, rep, X, y_enc, perms=None):
         """fit() with the features computed and reduced in chunks (``pca_batch_size``); with
@@ -301,8 +335,9 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
     # word its memory hint; ``glassbox compare`` uses _reduced; glassbox.persistence uses
     # _check_fitted_state, _assemble and _reduce_features (tests/test_cli.py and
     # test_persistence.py pin them).
-    def _check_fit_input(self, X, y):
-        """Check the parameters, X's length and y; set ``classes_``; return y as class indices."""
+    def _check_fit_input(self, X, y, n_images=None):
+        """Check the parameters, X's length (or ``n_images``) and y; set ``classes_``; return y
+        as class indices."""
         self._check_params()
         if y is None:
             raise ValueError("GlassBoxClassifier requires y to be passed, but the target y is None")
@@ -310,8 +345,11 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         y = column_or_1d(y, warn=True)
         if y.dtype.kind == "f":
             assert_all_finite(y, input_name="y")
-        refuse_sparse_or_masked(X)
-        shape = np.asarray(X).shape
+        if n_images is None:
+            refuse_sparse_or_masked(X)
+            shape = np.asarray(X).shape
+        else:
+            shape = (n_images,)
         if not shape or shape[0] != y.shape[0]:
             raise ValueError(
                 f"X and y have inconsistent numbers of samples: X has shape {shape}, "
@@ -403,7 +441,8 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         ):
             raise ValueError(f"scaler_ must be a StandardScaler of {nf} features")
         pca = self.pca_
-        want_pca = IncrementalPCA if self.pca_batch_size is not None else PCA
+        incremental = self.pca_batch_size is not None and self.classifier != "kernel-ridge"
+        want_pca = IncrementalPCA if incremental else PCA
         if type(pca) is not want_pca or np.shape(pca.components_)[1:] != (nf,):
             raise ValueError(f"pca_ must be a fitted {want_pca.__name__} of {nf} features")
         k = pca.components_.shape[0]
@@ -417,6 +456,8 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
             getattr(clf, "classes_", None), np.arange(n_out)
         ):
             raise ValueError(f"classifier_ must be fitted on {k} components and {n_out} classes")
+        if isinstance(clf, NystroemRidgeClassifier):
+            clf._check_fitted_state()
 
     def _new_representation(self):
         """A clone of ``representation`` (unfitted); refuses an ``augment`` or ``invariance``

@@ -50,6 +50,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _core, _io
+from ._nystroem import NystroemRidgeClassifier
 from ._validation import check_allocation, check_memory
 from .classifier import GlassBoxClassifier
 from .groups import Group, get_group
@@ -102,7 +103,7 @@ def _allowed():
     classes = (
         GlassBoxClassifier, GlassBoxRepresentation, StandardScaler, PCA, IncrementalPCA, SVC,
         LogisticRegression, LinearDiscriminantAnalysis, KNeighborsClassifier, MLPClassifier,
-        LabelBinarizer, Pipeline,
+        LabelBinarizer, Pipeline, NystroemRidgeClassifier,
     )  # fmt: skip
     return {f"{c.__module__}.{c.__qualname__}": c for c in classes}
 

@@ -1,0 +1,356 @@
+"""RBF kernel ridge classification on landmarks, solved from normal equations summed over rows.
+
+The classifier stage that scales: its cost is linear in the number of training rows, its memory
+is set by the number of landmarks, and the rows can arrive in chunks (a file read piece by
+piece, the blocks of a dask array) because everything it learns from them is a sum.
+
+With landmarks ``l_1..l_m`` (training rows drawn without replacement, seeded), the RBF kernel
+``k(x, l) = exp(-gamma |x - l|^2)`` and ``L L^T = K_mm + jitter I`` (Cholesky), every row is
+mapped to ``phi(x) = L^{-1} k(x, l)`` (Nystroem's feature map, Williams & Seeger 2001).  Ridge
+regression on ``phi`` with targets +1 (own class) / -1 (others) needs only
+``H = sum phi phi^T`` and ``B = sum phi y^T``::
+
+    W = (H + alpha * n * I)^{-1} B,
+    score_c(x) = phi(x) . W_c = sum_i dual_coef_[i, c] k(x, l_i)
+
+so that a score is, exactly, a weighted sum of the kernel values to the landmarks.
+
+Rows are taken in fixed blocks of ``_BLOCK`` rows counted from the first row: every block's
+products are the same float32 matrix products whatever the chunks were, and they are added in
+float64 in row order, so the fitted model does not depend on how the rows were chunked.
+"""
+
+from __future__ import annotations
+
+import functools
+import numbers
+
+import numpy as np
+from scipy.linalg import cho_factor, cho_solve, solve_triangular
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+__all__ = ["NystroemRidgeClassifier"]
+
+_BLOCK = 2048  # rows per block of the normal equations (the unit of chunk independence)
+_JITTER = 1e-7  # added to K_mm's diagonal (1): keeps its Cholesky factor defined
+
+
+@functools.cache
+def _controller():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def serial():
+    """A context in which BLAS and LAPACK run on one thread.
+
+    Threaded float64 products and factorisations round differently for different thread
+    counts (OpenBLAS splits their sums), and float32 rounding of the results downstream turns
+    those last-bit differences into visible ones.  The float64 steps of a fit are short (the
+    float32 products, which do not split their sums, do the heavy work on every thread), so
+    they run serially and the fit does not depend on the number of threads."""
+    return _controller().limit(limits=1)
+
+
+def rbf(X, landmarks, gamma, sq_landmarks=None):
+    """``exp(-gamma |x - l|^2)`` for every row x of X and l of landmarks, float32 (training).
+
+    ``gamma |x - l|^2 = gamma |x|^2 + gamma |l|^2 - 2 gamma x.l`` in float32 (clipped at 0): with
+    ``gamma = 1 / (n_features * var)`` the terms are of order 1, so float32 keeps the exponent
+    to about 1e-6 absolute."""
+    X = np.asarray(X, dtype=np.float32)
+    g = np.float32(gamma)
+    sx = g * np.einsum("ij,ij->i", X, X, dtype=np.float64).astype(np.float32)
+    sl = g * (
+        np.einsum("ij,ij->i", landmarks, landmarks, dtype=np.float64)
+        if sq_landmarks is None
+        else sq_landmarks
+    ).astype(np.float32)
+    E = X @ landmarks.T  # float32
+    E *= 2 * g
+    E -= sx[:, None]
+    E -= sl[None, :]
+    np.minimum(E, 0.0, out=E)
+    return np.exp(E, out=E)
+
+
+def rbf64(X, landmarks, gamma):
+    """:func:`rbf` in float64 (the landmarks' own kernel, and scores): a row's values do not
+    depend on the other rows beyond float64 rounding."""
+    X = np.asarray(X, dtype=np.float64)
+    L = np.asarray(landmarks, dtype=np.float64)
+    D = X @ L.T
+    D *= -2.0
+    D += np.einsum("ij,ij->i", X, X)[:, None]
+    D += np.einsum("ij,ij->i", L, L)[None, :]
+    np.maximum(D, 0.0, out=D)
+    D *= -gamma
+    return np.exp(D, out=D)
+
+
+def _check_positive(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return float(value)
+
+
+class NormalEquations:
+    """The sums ``H = sum phi phi^T`` and ``B = sum phi y^T`` of a Nystroem ridge fit, added
+    a chunk of rows at a time (any chunks: rows are regrouped into fixed blocks).
+
+    Parameters
+    ----------
+    landmarks : ndarray of float32, shape (m, d)
+    gamma : float
+    n_outputs : int
+        Columns of the targets (the number of classes; 1 for two classes).
+    """
+
+    def __init__(self, landmarks, gamma, n_outputs):
+        self.landmarks = np.ascontiguousarray(landmarks, dtype=np.float32)
+        self.gamma = float(gamma)
+        self.n_outputs = int(n_outputs)
+        m = len(self.landmarks)
+        self._sq = np.einsum("ij,ij->i", self.landmarks, self.landmarks, dtype=np.float64)
+        with serial():
+            K = rbf64(self.landmarks, self.landmarks, self.gamma)  # factorised: float64
+            K[np.diag_indices(m)] += _JITTER
+            chol = np.linalg.cholesky(K)  # positive definite: the landmarks are distinct
+            # phi(x) = L^{-1} k(x) = k(x) @ L^{-T}
+            self.whiten = np.ascontiguousarray(
+                solve_triangular(chol, np.eye(m), lower=True).T, dtype=np.float32
+            )
+        self.H = np.zeros((m, m))
+        self.B = np.zeros((m, self.n_outputs))
+        self.n_rows = 0
+        self._pending_X = []
+        self._pending_Y = []
+        self._pending = 0
+
+    def features(self, X):
+        """Nystroem features ``phi`` of rows X, float32 (n, m)."""
+        return rbf(X, self.landmarks, self.gamma, self._sq) @ self.whiten
+
+    def _add_block(self, X, Y):
+        n = len(X)
+        if n < _BLOCK:
+            # a last, partial block is padded with rows whose features are zero (they add
+            # exact zeros): every product then has the shape of a full block, and BLAS the
+            # same code path (it picks other kernels, which round differently, for other
+            # shapes and thread counts)
+            X = np.concatenate([X, np.zeros((_BLOCK - n, X.shape[1]), X.dtype)])
+            Y = np.concatenate([Y, np.zeros((_BLOCK - n, Y.shape[1]), Y.dtype)])
+        P = self.features(X)
+        P[n:] = 0.0
+        self.H += P.T @ P  # float32 product, float64 sum
+        self.B += P.T @ Y.astype(np.float32)
+        self.n_rows += n
+
+    def add(self, X, Y):
+        """Add rows X (n, d) with targets Y (n, n_outputs)."""
+        self._pending_X.append(np.asarray(X, dtype=np.float32))
+        self._pending_Y.append(np.asarray(Y, dtype=np.float64))
+        self._pending += len(X)
+        if self._pending < _BLOCK:
+            return
+        X = np.concatenate(self._pending_X)
+        Y = np.concatenate(self._pending_Y)
+        full = len(X) - len(X) % _BLOCK
+        for a in range(0, full, _BLOCK):
+            self._add_block(X[a : a + _BLOCK], Y[a : a + _BLOCK])
+        self._pending_X, self._pending_Y = [X[full:]], [Y[full:]]
+        self._pending = len(X) - full
+
+    def solve(self, alpha):
+        """Coefficients on the kernel values, ``dual_coef_`` (m, n_outputs), after the last
+        rows (the rows of a last, partial block are added first)."""
+        if self._pending:
+            self._add_block(np.concatenate(self._pending_X), np.concatenate(self._pending_Y))
+            self._pending_X, self._pending_Y, self._pending = [], [], 0
+        A = self.H.copy()
+        A[np.diag_indices(len(A))] += alpha * self.n_rows
+        with serial():
+            W = cho_solve(cho_factor(A, lower=True, overwrite_a=True), self.B)
+            return self.whiten.astype(np.float64) @ W
+
+
+def targets(y_enc, n_classes):
+    """+1 / -1 targets of class indices: one column per class, or one for two classes."""
+    if n_classes == 2:
+        return (2.0 * y_enc - 1.0)[:, None]
+    Y = -np.ones((len(y_enc), n_classes))
+    Y[np.arange(len(y_enc)), y_enc] = 1.0
+    return Y
+
+
+def choose_landmarks(n, n_landmarks, random_state):
+    """Sorted indices of ``min(n, n_landmarks)`` rows drawn without replacement (seeded)."""
+    rng = np.random.default_rng(random_state)
+    return np.sort(rng.choice(n, size=min(n, n_landmarks), replace=False))
+
+
+def distinct_rows(X):
+    """The distinct rows of X in their first order (duplicate landmarks would make K_mm
+    singular)."""
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    _, first = np.unique(X.view(np.dtype((np.void, X.itemsize * X.shape[1]))), return_index=True)
+    return X[np.sort(first)]
+
+
+class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
+    """RBF kernel ridge classification on Nystroem landmarks: linear in the number of rows.
+
+    Each class is fitted by ridge regression (targets +1 / -1) on the Nystroem features of
+    ``n_landmarks`` training rows, from the normal equations summed over the rows, so that
+    training streams: time is linear in the rows, memory is set by ``n_landmarks``, and the
+    model is the same for any chunking (see :mod:`glassbox.streaming`).  A score is exactly
+    ``sum_i dual_coef_[i, c] * exp(-gamma_ |x - landmarks_[i]|^2)``.
+
+    Parameters
+    ----------
+    n_landmarks : int
+        Training rows the kernel is expanded on (all of them when there are fewer).  Time
+        grows as ``n_rows * n_landmarks**2``, memory as ``n_landmarks**2``.
+    alpha : float
+        Ridge penalty per row: the normal equations are ``H + alpha * n_rows * I``.
+    gamma : "scale" or float
+        RBF width; ``"scale"`` is ``1 / (n_features * X.var())``, as in ``sklearn.svm.SVC``.
+    random_state : int, optional
+        Seeds the choice of the landmarks.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+    landmarks_ : ndarray of float32, shape (m, n_features)
+    gamma_ : float
+    dual_coef_ : ndarray of float64, shape (m, n_classes) or (m, 1) for two classes
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from glassbox._nystroem import NystroemRidgeClassifier
+    >>> X, y = load_digits(return_X_y=True)
+    >>> clf = NystroemRidgeClassifier(n_landmarks=500).fit(X[:1500], y[:1500])
+    >>> bool(clf.score(X[1500:], y[1500:]) > 0.9)
+    True
+    """
+
+    def __init__(self, n_landmarks=4000, alpha=1e-6, gamma="scale", random_state=0):
+        self.n_landmarks = n_landmarks
+        self.alpha = alpha
+        self.gamma = gamma
+        self.random_state = random_state
+
+    def _check_params(self):
+        from ._validation import check_int
+
+        check_int(self.n_landmarks, "n_landmarks")
+        _check_positive(self.alpha, "alpha")
+        if not (isinstance(self.gamma, str) and self.gamma == "scale"):
+            _check_positive(self.gamma, "gamma")
+
+    def _gamma(self, var, n_features):
+        if isinstance(self.gamma, str):
+            return 1.0 / (n_features * var) if var > 0 else 1.0
+        return float(self.gamma)
+
+    def fit(self, X, y):
+        """Fit on rows X with labels y.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_features)
+        y : array_like, shape (n_samples,)
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
+        check_classification_targets(y)
+        self.classes_, y_enc = np.unique(y, return_inverse=True)
+        if self.classes_.size < 2:
+            raise ValueError(f"y must hold at least 2 classes, got {self.classes_.size} class")
+        X = X.astype(np.float32, copy=False)
+        gamma = self._gamma(float(X.var(dtype=np.float64)), X.shape[1])
+        landmarks = distinct_rows(X[choose_landmarks(len(X), self.n_landmarks, self.random_state)])
+        eq = NormalEquations(landmarks, gamma, 1 if self.classes_.size == 2 else self.classes_.size)
+        Y = targets(y_enc, self.classes_.size)
+        for a in range(0, len(X), 8 * _BLOCK):
+            eq.add(X[a : a + 8 * _BLOCK], Y[a : a + 8 * _BLOCK])
+        return self._set_fitted(eq)
+
+    def _set_fitted(self, eq):
+        """Solve the accumulated equations ``eq`` and set the fitted attributes."""
+        self.dual_coef_ = eq.solve(float(self.alpha))
+        self.landmarks_ = eq.landmarks
+        self.gamma_ = eq.gamma
+        return self
+
+    def _check_fitted_state(self):
+        """Check a fitted state that :meth:`fit` did not make (a loaded model): raises
+        ValueError naming the attribute that does not hold."""
+        self._check_params()
+        L, W = self.landmarks_, self.dual_coef_
+        if not (isinstance(L, np.ndarray) and L.dtype == np.float32 and L.ndim == 2
+                and L.shape[0] >= 1 and L.shape[1] == self.n_features_in_
+                and np.isfinite(L).all()):  # fmt: skip
+            raise ValueError(
+                f"landmarks_ must be finite float32 of shape (m, {self.n_features_in_})"
+            )
+        n_out = 1 if len(self.classes_) == 2 else len(self.classes_)
+        if not (isinstance(W, np.ndarray) and W.dtype == np.float64
+                and W.shape == (L.shape[0], n_out) and np.isfinite(W).all()):  # fmt: skip
+            raise ValueError(f"dual_coef_ must be finite float64 of shape {(L.shape[0], n_out)}")
+        _check_positive(self.gamma_, "gamma_")
+
+    def kernel(self, X):
+        """Kernel values of rows X to the landmarks, ``exp(-gamma_ |x - l|^2)``.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of float64, shape (n_samples, n_landmarks)
+        """
+        check_is_fitted(self, "dual_coef_")
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        return rbf64(X, self.landmarks_, self.gamma_)
+
+    def decision_function(self, X):
+        """Scores: one per class, or for two classes one (positive for ``classes_[1]``).
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of float64, shape (n_samples, n_classes) or (n_samples,)
+        """
+        S = self.kernel(X) @ self.dual_coef_
+        return S[:, 0] if S.shape[1] == 1 else S
+
+    def predict(self, X):
+        """Class labels: the largest score.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray, shape (n_samples,)
+        """
+        S = self.decision_function(X)
+        idx = (S > 0).astype(np.intp) if S.ndim == 1 else S.argmax(axis=1)
+        return self.classes_[idx]

@@ -1,0 +1,221 @@
+"""classifier="kernel-ridge": RBF kernel ridge on Nystroem landmarks, learnt from sums over chunks
+(glassbox._nystroem, glassbox._fit_stream)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.decomposition import PCA
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
+
+from glassbox import GlassBoxClassifier, GlassBoxRepresentation
+from glassbox import _nystroem as ny
+from glassbox._fit_stream import _Moments, reduction_from_moments
+from glassbox._nystroem import NystroemRidgeClassifier
+from glassbox.persistence import load_model, save_model
+
+
+@pytest.fixture(scope="module")
+def rows():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 6))
+    y = (X[:, 0] + X[:, 1] ** 2 > 1).astype(int) + (X[:, 2] > 0.5)
+    return X, y
+
+
+def test_with_every_row_a_landmark_it_is_exact_kernel_ridge(rows):
+    X, y = rows
+    clf = NystroemRidgeClassifier(n_landmarks=1000, alpha=1e-3).fit(X, y)
+    assert len(clf.landmarks_) == len(X)
+    g = clf.gamma_
+    np.testing.assert_allclose(g, 1 / (X.shape[1] * X.var()), rtol=1e-6)
+    L = clf.landmarks_.astype(np.float64)
+    K = ny.rbf64(L, L, g)
+    # (K + jitter + alpha n I)^{-1} Y on the landmarks' order
+    order = [int(np.flatnonzero((X.astype(np.float32) == row).all(1))[0]) for row in clf.landmarks_]
+    Yl = ny.targets(np.searchsorted(clf.classes_, y[order]), 3)
+    dual = np.linalg.solve(K + (ny._JITTER + 1e-3 * len(X)) * np.eye(len(X)), Yl)
+    Xt = np.random.default_rng(1).normal(size=(50, 6))
+    want = ny.rbf64(Xt, L, g) @ dual
+    np.testing.assert_allclose(clf.decision_function(Xt), want, rtol=1e-4, atol=1e-4)  # float32
+
+
+def test_scores_are_kernel_values_times_the_dual_coefficients(rows):
+    X, y = rows
+    clf = NystroemRidgeClassifier(n_landmarks=40, random_state=3).fit(X, y)
+    Xt = X[:25] + 0.1
+    np.testing.assert_array_equal(clf.decision_function(Xt), clf.kernel(Xt) @ clf.dual_coef_)
+    assert clf.kernel(Xt).shape == (25, 40)
+    two = NystroemRidgeClassifier(n_landmarks=40).fit(X, y > 0)
+    d = two.decision_function(Xt)
+    assert d.shape == (25,)
+    np.testing.assert_array_equal(two.predict(Xt), two.classes_[(d > 0).astype(int)])
+
+
+def test_the_normal_equations_do_not_depend_on_the_chunks(rows):
+    rng = np.random.default_rng(5)
+    Z = rng.normal(size=(5000, 8)).astype(np.float32)
+    Y = ny.targets(rng.integers(0, 4, 5000), 4)
+    sums = []
+    for cuts in ([5000], [1, 2047, 2048, 904], [3000, 2000], [4999, 1]):
+        eq = ny.NormalEquations(Z[:30], 0.1, 4)
+        a = 0
+        for c in cuts:
+            eq.add(Z[a : a + c], Y[a : a + c])
+            a += c
+        sums.append(eq.solve(1e-6))
+        assert eq.n_rows == 5000
+    for s in sums[1:]:
+        np.testing.assert_array_equal(s, sums[0])
+
+
+def test_duplicate_landmarks_are_dropped():
+    X = np.repeat(np.arange(6.0)[:, None], 50, axis=0) * [1.0, 2.0]
+    y = np.repeat([0, 1, 0, 1, 2, 2], 50)
+    clf = NystroemRidgeClassifier(n_landmarks=100).fit(X, y)
+    assert len(clf.landmarks_) == 6
+    assert clf.score(X, y) == 1.0
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"n_landmarks": 0}, "n_landmarks"),
+        ({"n_landmarks": 2.5}, "n_landmarks"),
+        ({"alpha": 0}, "alpha"),
+        ({"alpha": float("nan")}, "alpha"),
+        ({"gamma": -1.0}, "gamma"),
+        ({"gamma": "auto"}, "gamma"),
+        ({"gamma": float("inf")}, "gamma"),
+    ],
+)
+def test_bad_parameters_are_named(rows, kw, match):
+    X, y = rows
+    with pytest.raises((ValueError, TypeError), match=match):
+        NystroemRidgeClassifier(**kw).fit(X, y)
+
+
+def test_reduction_from_moments_is_covariance_pca():
+    rng = np.random.default_rng(2)
+    F = (rng.normal(size=(700, 12)) * rng.uniform(0.1, 20, 12) + 1000).astype(np.float32)
+    F[:, 3] = 7.0  # a constant feature
+    for scale in (True, False):
+        mom = _Moments(12)
+        for a in range(0, 700, 128):
+            mom.add(F[a : a + 128])
+        scaler, pca = reduction_from_moments(mom, 5, scale, 0)
+        G = F.astype(np.float64)
+        if scale:
+            ref_s = StandardScaler().fit(G)
+            np.testing.assert_allclose(scaler.mean_, ref_s.mean_, rtol=1e-12)
+            np.testing.assert_allclose(scaler.scale_, ref_s.scale_, rtol=1e-9)
+            G = ref_s.transform(G)
+        else:
+            assert scaler is None
+        ref = PCA(5, svd_solver="covariance_eigh").fit(G)
+        np.testing.assert_allclose(pca.components_, ref.components_, atol=1e-8)
+        np.testing.assert_allclose(pca.explained_variance_, ref.explained_variance_, rtol=1e-9)
+        np.testing.assert_allclose(pca.transform(G), ref.transform(G), atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def digits_split(digits_images):
+    X, y = digits_images
+    return X[:900], y[:900], X[900:1300], y[900:1300]
+
+
+def _model(**kw):
+    rep = GlassBoxRepresentation(thresholds=6)
+    return GlassBoxClassifier(rep, n_components=30, classifier="kernel-ridge", **kw)
+
+
+def test_accuracy_on_digits(digits_split):
+    X, y, Xt, yt = digits_split
+    clf = _model().fit(X, y)
+    assert clf.score(Xt, yt) > 0.93
+    assert clf.pca_.n_components_ == 30 and len(clf.classifier_.landmarks_) == 900
+
+
+@pytest.mark.parametrize("chunk", [1, 700, 2048, 5000])
+def test_the_model_is_the_same_for_any_chunk_size_and_file(digits_split, tmp_path, chunk):
+    X, y, Xt, _ = digits_split
+    ref = _model().fit(X, y)
+    np.save(tmp_path / "x.npy", X)
+    for source in (X, tmp_path / "x.npy", str(tmp_path / "x.npy")):
+        got = _model(pca_batch_size=chunk).fit(source, y)
+        np.testing.assert_array_equal(got.classifier_.dual_coef_, ref.classifier_.dual_coef_)
+        np.testing.assert_array_equal(got.pca_.components_, ref.pca_.components_)
+        np.testing.assert_array_equal(got.class_means_, ref.class_means_)
+        np.testing.assert_array_equal(got.decision_function(Xt), ref.decision_function(Xt))
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_the_model_is_the_same_for_any_thread_count_of_the_representation(digits_split, threads):
+    X, y, Xt, _ = digits_split
+    ref = _model().fit(X, y)
+    rep = GlassBoxRepresentation(thresholds=6, n_threads=threads)
+    got = GlassBoxClassifier(rep, n_components=30, classifier="kernel-ridge").fit(X, y)
+    np.testing.assert_array_equal(got.classifier_.dual_coef_, ref.classifier_.dual_coef_)
+
+
+def test_blas_threads_change_only_float32_rounding(digits_split):
+    """OpenBLAS rounds some float32 products differently on one thread than on two (it picks
+    other kernels); the float64 steps run serially.  What differs is float32 rounding,
+    amplified by the ridge system's conditioning: scores agree to about 1e-4."""
+    X, y, Xt, _ = digits_split
+    ref = _model().fit(X, y)
+    with threadpool_limits(1):
+        got = _model().fit(X, y)
+    np.testing.assert_array_equal(got.pca_.components_, ref.pca_.components_)
+    np.testing.assert_array_equal(got.classifier_.landmarks_, ref.classifier_.landmarks_)
+    d, e = got.decision_function(Xt), ref.decision_function(Xt)
+    assert np.abs(d - e).max() <= 1e-3 * np.abs(e).max()
+    assert (got.predict(Xt) == ref.predict(Xt)).mean() >= 0.99
+
+
+def test_more_landmarks_than_blocks_and_a_large_chunk(digits_split):
+    """2,100 training rows: one full block of the normal equations and a partial one."""
+    X, y, Xt, yt = digits_split
+    Xb, yb = np.concatenate([X, X[:, ::-1], X[:, :, ::-1]]), np.tile(y, 3)
+    clf = _model(pca_batch_size=10**6).fit(Xb, yb)
+    assert clf.classifier_.dual_coef_.shape == (len(clf.classifier_.landmarks_), 10)
+    assert clf.score(Xt, yt) > 0.9
+
+
+def test_fit_from_a_file_with_other_classifiers_reads_it_whole(digits_split, tmp_path):
+    X, y, Xt, _ = digits_split
+    np.save(tmp_path / "x.npy", X)
+    rep = GlassBoxRepresentation(thresholds=6)
+    a = GlassBoxClassifier(rep, n_components=20, classifier="lda").fit(tmp_path / "x.npy", y)
+    b = GlassBoxClassifier(rep, n_components=20, classifier="lda").fit(X, y)
+    np.testing.assert_array_equal(a.decision_function(Xt), b.decision_function(Xt))
+
+
+def test_bad_sources_and_labels_are_named(digits_split, tmp_path):
+    X, y, _, _ = digits_split
+    np.save(tmp_path / "x.npy", X)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        _model().fit(tmp_path / "x.npy", y[:-1])
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        _model().fit(tmp_path / "missing.npy", y)
+    (tmp_path / "junk.npy").write_bytes(b"not an array")
+    with pytest.raises(ValueError, match="unknown format"):
+        _model().fit(tmp_path / "junk.npy", y)
+    bad = X.astype(np.float64)
+    bad[5, 2, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        _model().fit(bad, y)
+    with pytest.raises(ValueError, match="2 classes"):
+        _model().fit(X, np.zeros(len(X)))
+
+
+def test_saved_model_round_trip_and_tampering(digits_split, tmp_path):
+    X, y, Xt, _ = digits_split
+    clf = _model().fit(X, y)
+    back = load_model(save_model(clf, tmp_path / "m"))
+    np.testing.assert_array_equal(back.decision_function(Xt), clf.decision_function(Xt))
+    head = clf.classifier_
+    head.dual_coef_ = head.dual_coef_[:-1]
+    with pytest.raises(ValueError, match="dual_coef_"):
+        clf._check_fitted_state()
