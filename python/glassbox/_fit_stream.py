@@ -1,6 +1,6 @@
 """``GlassBoxClassifier(classifier="kernel-ridge").fit``: every stage learnt from sums over chunks.
 
-Three passes over the images, each reading ``chunk_size`` images at a time, so that memory does
+Three passes over the images, each reading a chunk of images at a time, so that memory does
 not grow with the number of images (only the labels are held):
 
 0. the smallest and largest pixel (the representation's thresholds);
@@ -10,14 +10,19 @@ not grow with the number of images (only the labels are held):
    ``PCA(svd_solver="covariance_eigh")`` on all the features would (up to rounding); the class
    sums of the features on the way;
 2. the normal equations of the Nystroem ridge head on the principal components
-   (:class:`~glassbox._nystroem.NormalEquations`).
+   (:class:`~glassbox._nystroem.NystroemMap`).
 
-Images are grouped into blocks of ``_nystroem._BLOCK`` counted from the first image, and every
-block's contribution is the same computation whatever the chunks, added in image order: the
-fitted model does not depend on ``chunk_size``.  Sums over blocks of features are float64.
+Images are grouped into blocks of ``_BLOCK`` (2,048) and parts of ``PART`` (8,192) counted
+from the first image.  A block's contribution is the same computation whatever the chunks; a
+part's sums start from zero and add its blocks in order; the parts' sums are added in part
+order.  So the fitted model depends on the images alone, not on ``chunk_size``, and a part can
+be computed anywhere (:func:`glassbox.dask.fit` computes them on Dask's workers).  Sums of
+features are float64.
 """
 
 from __future__ import annotations
+
+import numbers
 
 import numpy as np
 from sklearn.decomposition import PCA
@@ -26,10 +31,11 @@ from sklearn.utils.extmath import svd_flip
 
 from . import _nystroem
 from ._kernels import permuted_copies
-from ._validation import check_images, check_memory
+from ._validation import check_images, check_memory, resolve_n_threads
 
 _BLOCK = _nystroem._BLOCK
-DEFAULT_CHUNK = 8 * _BLOCK  # images read at once when no chunk size is given
+PART = _nystroem.PART  # images whose sums are added at once: the unit of exactness
+DEFAULT_CHUNK = PART  # images read at once when no chunk size is given
 
 
 class _Moments:
@@ -99,114 +105,204 @@ def reduction_from_moments(mom, n_components, scale, random_state):
     return scaler, pca
 
 
-def _blocks(n, chunk):
-    """[a, b) of the chunks read: ``chunk`` rounded up to whole blocks."""
-    step = -(-chunk // _BLOCK) * _BLOCK
-    return [(a, min(n, a + step)) for a in range(0, n, step)]
+class Plan:
+    """What every part of a fit needs (picklable, for Dask's workers): the classifier, with
+    ``classes_`` and, from pass 1 on, its reduction; the fitted representation; the feature
+    permutations of ``augment`` / ``invariance``."""
+
+    def __init__(self, clf, rep):
+        self.clf, self.rep = clf, rep
+        self.aug = clf._group_permutations(rep, "augment")
+        self.inv = clf._group_permutations(rep, "invariance")
+        self.copies = self.aug if self.aug is not None else self.inv
+        self.G = 1 if self.copies is None else len(self.copies)  # classifier rows per image
+        self.G_fit = 1 if self.aug is None else self.G  # reduction rows per image
+        self.n_classes = clf.classes_.size
+        self.n_out = clf._n_outputs(self.G)
+
+    def reduction_rows(self, F):
+        if self.aug is None:
+            return F
+        return permuted_copies(F, self.aug, n_threads=self.rep.n_threads)
+
+    def classifier_rows(self, F, y):
+        """Principal components (float64) and class indices of the rows the classifier sees
+        for images of features F and classes y (copies element-major)."""
+        if self.copies is not None:
+            F = permuted_copies(F, self.copies, n_threads=self.rep.n_threads)
+            y = np.tile(y, self.G) if self.inv is None else self.clf._pose_labels(y, self.G)
+        with _nystroem.serial():
+            return self.clf._reduce_features(F), y
 
 
-def _each_block(x):
-    for a in range(0, len(x), _BLOCK):
-        yield a, x[a : a + _BLOCK]
+def _image_blocks(chunks):
+    """(images, offset) of consecutive blocks of ``_BLOCK`` images from an iterable of
+    block-aligned chunks."""
+    off = 0
+    for x in chunks:
+        for a in range(0, len(x), _BLOCK):
+            yield x[a : a + _BLOCK], off + a
+        off += len(x)
+
+
+def part_range(chunks, y, image_shape):
+    """(smallest, largest) pixel of a part's images (checked as images)."""
+    lo = hi = None
+    for x in chunks:
+        x = check_images(x, image_shape=image_shape)
+        lo = x.min() if lo is None else min(lo, x.min())
+        hi = x.max() if hi is None else max(hi, x.max())
+    return lo, hi
+
+
+def first_shift(plan, x):
+    """The mean of the reduction rows of the first block of images (the moments' shift)."""
+    return plan.reduction_rows(plan.rep.transform(x)).mean(axis=0, dtype=np.float64)
+
+
+def part_moments(chunks, y, plan, shift):
+    """(s1, s2, rows, class sums) of a part's reduction rows, from zero, block by block."""
+    nf = plan.rep.n_features_out_
+    s1, s2 = np.zeros(nf), np.zeros((nf, nf))
+    sums = np.zeros((plan.n_classes, nf))
+    rows = 0
+    for x, off in _image_blocks(chunks):
+        R = plan.reduction_rows(plan.rep.transform(x))
+        D = R - shift  # float64
+        s1 += D.sum(axis=0)
+        with _nystroem.serial():
+            s2 += D.T @ D
+        rows += len(R)
+        yb = np.tile(y[off : off + len(x)], plan.G_fit)
+        for k in range(plan.n_classes):
+            sums[k] += R[yb == k].sum(axis=0, dtype=np.float64)
+    return s1, s2, rows, sums
+
+
+def part_equations(chunks, y, plan, nmap):
+    """(H, B, rows) of the normal equations of a part's classifier rows, from zero."""
+    m = len(nmap.landmarks)
+    H, B = np.zeros((m, m)), np.zeros((m, 1 if plan.n_out == 2 else plan.n_out))
+    rows = 0
+    for x, off in _image_blocks(chunks):
+        Z, yb = plan.classifier_rows(plan.rep.transform(x), y[off : off + len(x)])
+        nmap.sums(Z, _nystroem.targets(yb, plan.n_out), out=(H, B))
+        rows += len(Z)
+    return H, B, rows
+
+
+def _add(total, part):
+    return part if total is None else tuple(t + p for t, p in zip(total, part, strict=True))
+
+
+def fit_parts(clf, rep, shape, dtype, y_enc, map_parts, take, progress=None):
+    """Fit ``clf`` (kernel-ridge, ``classes_`` set) and the unfitted representation ``rep``
+    on images of ``shape`` (N, H, W) and ``dtype`` with class indices ``y_enc``, in parts of
+    ``PART`` images.
+
+    ``map_parts(func, *args)`` yields ``func(chunks, y, *args)`` for every part in order
+    (``chunks``: the part's images as block-aligned arrays; ``y``: its class indices);
+    ``take(indices)`` returns the images at sorted indices.  Sums of parts are added in part
+    order, so the model depends on nothing but the images.  Returns ``clf``."""
+    n, H, W = shape
+    passes = 3 if _needs_range(rep) else 2
+    done = 0
+
+    def tick():
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(min(n * passes, done * PART), n * passes)
+
+    # pass 0: the thresholds need the pixel range (the layout only the shape)
+    if _needs_range(rep):
+        lo = hi = None
+        for plo, phi in map_parts(part_range, rep.image_shape):
+            lo = plo if lo is None else min(lo, plo)
+            hi = phi if hi is None else max(hi, phi)
+            tick()
+    else:
+        lo = hi = check_images(take([0]), image_shape=rep.image_shape).min()
+    rep.fit(np.stack([np.full((H, W), lo, dtype), np.full((H, W), hi, dtype)]))
+
+    # pass 1: moments and class sums of the reduction rows
+    plan = Plan(clf, rep)
+    shift = first_shift(plan, take(np.arange(min(n, _BLOCK))))
+    total = None
+    for part in map_parts(part_moments, plan, shift):
+        total = _add(total, part)
+        tick()
+    s1, s2, rows, sums = total
+    mom = _Moments(rep.n_features_out_)
+    mom.n, mom.shift, mom.s1, mom.s2 = rows, shift, s1, s2
+    counts = np.bincount(y_enc, minlength=plan.n_classes) * plan.G_fit
+    clf.class_means_ = sums / counts[:, None]
+    n_comp = min(clf.n_components, rows, rep.n_features_out_)
+    clf.scaler_, clf.pca_ = reduction_from_moments(mom, n_comp, clf.scale, clf.random_state)
+    del mom, total, s2
+
+    # the landmarks: classifier rows (element-major over the images, as in memory), drawn once
+    head = clf._new_head()
+    chosen = _nystroem.choose_landmarks(n * plan.G, head.n_landmarks, head.random_state)
+    images, where = np.unique(chosen % n, return_inverse=True)
+    F = rep.transform(take(images))[where]
+    if plan.copies is not None:
+        F = np.stack([f[plan.copies[e]] for f, e in zip(F, chosen // n, strict=True)])
+    with _nystroem.serial():
+        landmarks = _nystroem.distinct_rows(clf._reduce_features(F))
+    ev = clf.pca_.explained_variance_ * ((rows - 1) / rows)  # population variances
+    gamma = head._gamma(float(ev.sum()) / n_comp, n_comp)  # var of the components' values
+    nmap = _nystroem.NystroemMap(landmarks, gamma)
+
+    # pass 2: the normal equations on the principal components
+    plan = Plan(clf, rep)  # with the reduction
+    total = None
+    for part in map_parts(part_equations, plan, nmap):
+        total = _add(total, part)
+        tick()
+    H_sum, B_sum, rows2 = total
+    head.classes_ = np.arange(plan.n_out)
+    head.n_features_in_ = n_comp
+    head._set_fitted(nmap, H_sum, B_sum, rows2)
+    clf.classifier_ = head
+    clf.n_features_in_ = rep.n_features_in_
+    return clf._assemble(rep)
+
+
+def _needs_range(rep):
+    t = rep.thresholds
+    return isinstance(t, numbers.Integral) and not isinstance(t, bool)
 
 
 def fit_streamed(clf, rep, src, y_enc, chunk_size, progress=None):
-    """Fit ``clf`` (a GlassBoxClassifier with classifier="kernel-ridge", its ``classes_`` set)
-    and the unfitted representation ``rep`` on the images of ``src`` (an open ImageSource) with
-    class indices ``y_enc``.  Returns ``clf``."""
+    """:func:`fit_parts` over an open ImageSource, reading ``chunk_size`` images at a time
+    (rounded to whole blocks, at most a part)."""
     n = len(src)
     H, W = src.image_shape
     check_stream_memory(clf, rep, (n, H, W), chunk_size)
-    bounds = _blocks(n, chunk_size)
-    total = (3 if isinstance(rep.thresholds, int) else 2) * n
-    done = 0
+    step = min(PART, max(_BLOCK, chunk_size // _BLOCK * _BLOCK))
 
-    def tick(count):
-        nonlocal done
-        done += count
-        if progress is not None:
-            progress(done, total)
+    workers = resolve_n_threads(rep.n_threads)  # parts computed at once
 
-    # pass 0: the thresholds need the pixel range (the layout only the shape)
-    lo = hi = None
-    if isinstance(rep.thresholds, int) and not isinstance(rep.thresholds, bool):
-        for a, b in bounds:
-            x = check_images(src.read(a, b), image_shape=rep.image_shape)
-            xl, xh = x.min(), x.max()
-            lo = xl if lo is None else min(lo, xl)
-            hi = xh if hi is None else max(hi, xh)
-            tick(b - a)
-    else:
-        lo = hi = check_images(src.read(0, 1), image_shape=rep.image_shape).min()
-    rep.fit(np.stack([np.full((H, W), lo, src.dtype), np.full((H, W), hi, src.dtype)]))
+    def map_parts(func, *args):
+        # parts are read here, in order, and computed on `workers` threads
+        def parts():
+            for a in range(0, n, PART):
+                b = min(n, a + PART)
+                chunks = [src.read(c, min(b, c + step)) for c in range(a, b, step)]
+                yield (chunks, y_enc[a:b], *args)
 
-    aug = clf._group_permutations(rep, "augment")
-    inv = clf._group_permutations(rep, "invariance")
-    copies = aug if aug is not None else inv
-    G = 1 if copies is None else len(copies)  # classifier rows per image
-    G_fit = 1 if aug is None else G  # reduction rows per image
-    nf, n_classes = rep.n_features_out_, clf.classes_.size
-    n_comp = min(clf.n_components, n * G_fit, nf)
+        yield from _nystroem.in_order(func, parts(), workers)
 
-    # pass 1: moments and class sums
-    mom = _Moments(nf)
-    sums = np.zeros((n_classes, nf))
-    for a, b in bounds:
-        F_chunk = rep.transform(src.read(a, b))
-        for off, F in _each_block(F_chunk):
-            ya = y_enc[a + off : a + off + len(F)]
-            R = F if aug is None else permuted_copies(F, aug, n_threads=rep.n_threads)
-            mom.add(R)
-            for k in range(n_classes):  # the class sums of the rows the reduction sees
-                rows = np.tile(ya == k, G_fit)
-                sums[k] += R[rows].sum(axis=0, dtype=np.float64)
-        tick(b - a)
-    clf.class_means_ = sums / (np.bincount(y_enc, minlength=n_classes) * G_fit)[:, None]
-    clf.scaler_, clf.pca_ = reduction_from_moments(mom, n_comp, clf.scale, clf.random_state)
-    del mom
-
-    # the landmarks: classifier rows (element-major over the images, as in memory) drawn once
-    head = clf._new_head()
-    rows = _nystroem.choose_landmarks(n * G, head.n_landmarks, head.random_state)
-    images, element = np.unique(rows % n, return_inverse=True), rows // n
-    F_land = rep.transform(src.take(images[0]))
-    if copies is not None:
-        F_land = np.stack([F_land[j][copies[e]] for j, e in zip(images[1], element, strict=True)])
-    else:
-        F_land = F_land[images[1]]
-    with _nystroem.serial():
-        landmarks = _nystroem.distinct_rows(clf._reduce_features(F_land))
-    ev = clf.pca_.explained_variance_ * ((n * G_fit - 1) / (n * G_fit))  # population
-    var = float(ev.sum()) / n_comp  # the variance of the components' values
-    gamma = head._gamma(var, n_comp)
-
-    # pass 2: the normal equations on the principal components
-    n_out = clf._n_outputs(G)
-    eq = _nystroem.NormalEquations(landmarks, gamma, 1 if n_out == 2 else n_out)
-    for a, b in bounds:
-        F_chunk = rep.transform(src.read(a, b))
-        for off, F in _each_block(F_chunk):
-            ya = y_enc[a + off : a + off + len(F)]
-            if copies is not None:
-                F = permuted_copies(F, copies, n_threads=rep.n_threads)
-                ya = np.tile(ya, G) if inv is None else clf._pose_labels(ya, G)
-            with _nystroem.serial():
-                Z = clf._reduce_features(F)
-            eq.add(Z, _nystroem.targets(ya, n_out))
-        tick(b - a)
-    clf.classifier_ = head
-    head.classes_ = np.arange(n_out)
-    head.n_features_in_ = n_comp
-    head._set_fitted(eq)
-    clf.n_features_in_ = rep.n_features_in_
-    return clf._assemble(rep)
+    with _nystroem.serial():  # every product on one thread: the same rounding everywhere
+        return fit_parts(clf, rep, (n, H, W), src.dtype, y_enc, map_parts, src.take, progress)
 
 
 def stream_memory(rep, shape, chunk, G, G_fit, n_components, n_landmarks):
     """Bytes :func:`fit_streamed` holds at once (beside the labels)."""
     n, H, W = shape
     nf = rep._max_features(H, W)
-    step = min(n, -(-chunk // _BLOCK) * _BLOCK)
+    step = min(n, PART, max(_BLOCK, chunk // _BLOCK * _BLOCK))
     m = min(n * G, n_landmarks)
     per_chunk = step * (H * W * 9 + 4 * nf)  # images (and a float64 copy), features
     per_block = _BLOCK * G * (4 * nf * 3 + 8 * n_components + 4 * 2 * m)

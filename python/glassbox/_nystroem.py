@@ -26,14 +26,15 @@ import functools
 import numbers
 
 import numpy as np
-from scipy.linalg import cho_factor, cho_solve, solve_triangular
+from scipy.linalg import blas, cho_factor, cho_solve, lapack
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 __all__ = ["NystroemRidgeClassifier"]
 
-_BLOCK = 2048  # rows per block of the normal equations (the unit of chunk independence)
+_BLOCK = 2048  # rows per block of float32 products (the unit of chunk independence)
+PART = 4 * _BLOCK  # rows (images, in a fit from images) whose sums are added at once
 _JITTER = 1e-7  # added to K_mm's diagonal (1): keeps its Cholesky factor defined
 
 
@@ -53,6 +54,28 @@ def serial():
     float32 products, which do not split their sums, do the heavy work on every thread), so
     they run serially and the fit does not depend on the number of threads."""
     return _controller().limit(limits=1)
+
+
+def in_order(func, items, workers):
+    """``func(*item)`` for every item, computed on ``workers`` threads, yielded in the items'
+    order; at most ``workers`` results are computed ahead.  With BLAS on one thread
+    (:func:`serial`) this is how a fit uses every core without BLAS's threads, whose rounding
+    depends on their number."""
+    if workers <= 1:
+        for item in items:
+            yield func(*item)
+        return
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending = deque()
+        for item in items:
+            pending.append(pool.submit(func, *item))
+            if len(pending) >= workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def rbf(X, landmarks, gamma, sq_landmarks=None):
@@ -91,6 +114,12 @@ def rbf64(X, landmarks, gamma):
     return np.exp(D, out=D)
 
 
+def _workers():
+    from ._validation import resolve_n_threads
+
+    return resolve_n_threads(None)
+
+
 def _check_positive(value, name):
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
         raise ValueError(f"{name} must be a positive number, got {value!r}")
@@ -99,83 +128,69 @@ def _check_positive(value, name):
     return float(value)
 
 
-class NormalEquations:
-    """The sums ``H = sum phi phi^T`` and ``B = sum phi y^T`` of a Nystroem ridge fit, added
-    a chunk of rows at a time (any chunks: rows are regrouped into fixed blocks).
+class NystroemMap:
+    """Nystroem's feature map ``phi(x) = L^{-1} k(x, landmarks)`` and the sums of the normal
+    equations over rows, ``H = sum phi phi^T`` and ``B = sum phi y^T``.
 
     Parameters
     ----------
     landmarks : ndarray of float32, shape (m, d)
+        Distinct rows.
     gamma : float
-    n_outputs : int
-        Columns of the targets (the number of classes; 1 for two classes).
     """
 
-    def __init__(self, landmarks, gamma, n_outputs):
+    def __init__(self, landmarks, gamma):
         self.landmarks = np.ascontiguousarray(landmarks, dtype=np.float32)
         self.gamma = float(gamma)
-        self.n_outputs = int(n_outputs)
         m = len(self.landmarks)
         self._sq = np.einsum("ij,ij->i", self.landmarks, self.landmarks, dtype=np.float64)
         with serial():
             K = rbf64(self.landmarks, self.landmarks, self.gamma)  # factorised: float64
             K[np.diag_indices(m)] += _JITTER
             chol = np.linalg.cholesky(K)  # positive definite: the landmarks are distinct
-            # phi(x) = L^{-1} k(x) = k(x) @ L^{-T}
-            self.whiten = np.ascontiguousarray(
-                solve_triangular(chol, np.eye(m), lower=True).T, dtype=np.float32
-            )
-        self.H = np.zeros((m, m))
-        self.B = np.zeros((m, self.n_outputs))
-        self.n_rows = 0
-        self._pending_X = []
-        self._pending_Y = []
-        self._pending = 0
+            inv, info = lapack.dtrtri(chol, lower=1)
+            if info != 0:  # pragma: no cover - a Cholesky factor has a nonzero diagonal
+                raise np.linalg.LinAlgError(f"the landmarks' kernel is singular (dtrtri {info})")
+        # phi(x) = L^{-1} k(x) = k(x) @ L^{-T}: L^{-T} is upper triangular, stored in
+        # Fortran order for BLAS's triangular product
+        self.whiten = np.asfortranarray(np.triu(inv.T), dtype=np.float32)
 
     def features(self, X):
         """Nystroem features ``phi`` of rows X, float32 (n, m)."""
-        return rbf(X, self.landmarks, self.gamma, self._sq) @ self.whiten
+        K = rbf(X, self.landmarks, self.gamma, self._sq)  # (n, m) C order: K.T is Fortran
+        # phi^T = L^{-1} K^T, a triangular product (half a general one's work), in place
+        return blas.strmm(1.0, self.whiten, K.T, side=0, lower=0, trans_a=1, overwrite_b=1).T
 
-    def _add_block(self, X, Y):
-        n = len(X)
-        if n < _BLOCK:
-            # a last, partial block is padded with rows whose features are zero (they add
-            # exact zeros): every product then has the shape of a full block, and BLAS the
-            # same code path (it picks other kernels, which round differently, for other
-            # shapes and thread counts)
-            X = np.concatenate([X, np.zeros((_BLOCK - n, X.shape[1]), X.dtype)])
-            Y = np.concatenate([Y, np.zeros((_BLOCK - n, Y.shape[1]), Y.dtype)])
-        P = self.features(X)
-        P[n:] = 0.0
-        self.H += P.T @ P  # float32 product, float64 sum
-        self.B += P.T @ Y.astype(np.float32)
-        self.n_rows += n
+    def sums(self, X, Y, out=None):
+        """``(H, B)`` of rows X (n, d) with targets Y (n, n_outputs): float32 products of
+        blocks of ``_BLOCK`` rows counted from the first, added in float64 in row order to
+        ``out`` (an ``(H, B)`` pair; default: zeros, so that the same rows give the same sums
+        whatever was summed before or elsewhere)."""
+        m = len(self.landmarks)
+        H, B = (np.zeros((m, m)), np.zeros((m, Y.shape[1]))) if out is None else out
+        for a in range(0, len(X), _BLOCK):
+            x, y = X[a : a + _BLOCK], Y[a : a + _BLOCK]
+            n = len(x)
+            if n < _BLOCK:
+                # a last, partial block is padded with rows whose features are zero (they
+                # add exact zeros): every product then has the shape of a full block, and
+                # BLAS the same code path (it picks other kernels, which round differently,
+                # for other shapes)
+                x = np.concatenate([x, np.zeros((_BLOCK - n, x.shape[1]), x.dtype)])
+                y = np.concatenate([y, np.zeros((_BLOCK - n, y.shape[1]), y.dtype)])
+            P = self.features(x)
+            P[n:] = 0.0
+            H += P.T @ P  # float32 product, float64 sum
+            B += P.T @ y.astype(np.float32)
+        return H, B
 
-    def add(self, X, Y):
-        """Add rows X (n, d) with targets Y (n, n_outputs)."""
-        self._pending_X.append(np.asarray(X, dtype=np.float32))
-        self._pending_Y.append(np.asarray(Y, dtype=np.float64))
-        self._pending += len(X)
-        if self._pending < _BLOCK:
-            return
-        X = np.concatenate(self._pending_X)
-        Y = np.concatenate(self._pending_Y)
-        full = len(X) - len(X) % _BLOCK
-        for a in range(0, full, _BLOCK):
-            self._add_block(X[a : a + _BLOCK], Y[a : a + _BLOCK])
-        self._pending_X, self._pending_Y = [X[full:]], [Y[full:]]
-        self._pending = len(X) - full
-
-    def solve(self, alpha):
-        """Coefficients on the kernel values, ``dual_coef_`` (m, n_outputs), after the last
-        rows (the rows of a last, partial block are added first)."""
-        if self._pending:
-            self._add_block(np.concatenate(self._pending_X), np.concatenate(self._pending_Y))
-            self._pending_X, self._pending_Y, self._pending = [], [], 0
-        A = self.H.copy()
-        A[np.diag_indices(len(A))] += alpha * self.n_rows
+    def solve(self, H, B, n_rows, alpha):
+        """Coefficients on the kernel values, ``dual_coef_`` (m, n_outputs), of the ridge
+        ``(H + alpha * n_rows * I) W = B``."""
+        A = H.copy()
+        A[np.diag_indices(len(A))] += alpha * n_rows
         with serial():
-            W = cho_solve(cho_factor(A, lower=True, overwrite_a=True), self.B)
+            W = cho_solve(cho_factor(A, lower=True, overwrite_a=True), B)
             return self.whiten.astype(np.float64) @ W
 
 
@@ -281,17 +296,20 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
         X = X.astype(np.float32, copy=False)
         gamma = self._gamma(float(X.var(dtype=np.float64)), X.shape[1])
         landmarks = distinct_rows(X[choose_landmarks(len(X), self.n_landmarks, self.random_state)])
-        eq = NormalEquations(landmarks, gamma, 1 if self.classes_.size == 2 else self.classes_.size)
         Y = targets(y_enc, self.classes_.size)
-        for a in range(0, len(X), 8 * _BLOCK):
-            eq.add(X[a : a + 8 * _BLOCK], Y[a : a + 8 * _BLOCK])
-        return self._set_fitted(eq)
+        with serial():
+            nmap = NystroemMap(landmarks, gamma)
+            H = B = 0.0
+            parts = ((X[a : a + PART], Y[a : a + PART]) for a in range(0, len(X), PART))
+            for h, b in in_order(nmap.sums, parts, _workers()):
+                H, B = H + h, B + b
+            return self._set_fitted(nmap, H, B, len(X))
 
-    def _set_fitted(self, eq):
-        """Solve the accumulated equations ``eq`` and set the fitted attributes."""
-        self.dual_coef_ = eq.solve(float(self.alpha))
-        self.landmarks_ = eq.landmarks
-        self.gamma_ = eq.gamma
+    def _set_fitted(self, nmap, H, B, n_rows):
+        """Solve the summed normal equations and set the fitted attributes."""
+        self.dual_coef_ = nmap.solve(H, B, n_rows, float(self.alpha))
+        self.landmarks_ = nmap.landmarks
+        self.gamma_ = nmap.gamma
         return self
 
     def _check_fitted_state(self):

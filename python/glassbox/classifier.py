@@ -247,9 +247,7 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         rep = self._new_representation()
         images = check_images(X, image_shape=rep.image_shape)  # (N, H, W)
         if self.classifier == "kernel-ridge":
-            with opened(images, None) as src:
-                chunk = self.pca_batch_size or _fit_stream.DEFAULT_CHUNK
-                return _fit_stream.fit_streamed(self, rep, src, y_enc, chunk)
+            return self._fit_kernel_ridge(rep, images, y_enc)
         self._check_fit_memory(rep, images.shape)
         rep.fit(images)
         perms = self._group_permutations(rep, "augment")
@@ -267,11 +265,18 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         with opened(source, rep.image_shape) as src:
             y_enc = self._check_fit_input(None, y, n_images=len(src))
             if self.classifier == "kernel-ridge":
-                chunk = self.pca_batch_size or _fit_stream.DEFAULT_CHUNK
-                return _fit_stream.fit_streamed(self, rep, src, y_enc, chunk)
+                return self._fit_kernel_ridge(rep, src, y_enc)
             self._check_fit_memory(rep, src.shape)
             images = src.read(0, len(src))
         return self.fit(images, y)
+
+    def _fit_kernel_ridge(self, rep, source, y_enc, progress=None):
+        """fit() for "kernel-ridge": every stage from sums over parts of the images (an array
+        or an open ImageSource), read ``pca_batch_size`` at a time; ``progress(done, total)``
+        counts images over the passes."""
+        chunk = self.pca_batch_size or _fit_stream.DEFAULT_CHUNK
+        with opened(source, None) as src:
+            return _fit_stream.fit_streamed(self, rep, src, y_enc, chunk, progress)
 
     def _new_head(self):
         """The unfitted kernel-ridge stage."""
