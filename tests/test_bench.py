@@ -15,7 +15,7 @@ import glassbox as gb
 # the suite lives beside the package, at the repository root (which holds no `glassbox`
 # directory, so this cannot shadow the installed package)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench import accuracy, bandwidth, families, representation  # noqa: E402
+from bench import accuracy, bandwidth, families, representation, scale  # noqa: E402
 from bench import run as bench_run  # noqa: E402
 
 
@@ -564,3 +564,24 @@ def test_a_representation_a_dataset_cannot_take_is_reported_not_fatal():
     assert "accuracy" in rows[0] and "cell_size=7 must divide" in rows[1]["error"]
     assert "| digits8 (1,010 / 337) | 0." in accuracy.markdown(rows)
     assert accuracy.markdown(rows).rstrip().endswith("| error |")
+
+
+def test_scale_training_file_and_one_measured_fit(digits_images, tmp_path):
+    X, y = digits_images
+    X, y = X[:300], y[:300]
+    path = tmp_path / "train.npy"
+    scale.write_training_file(path, X, y, 2500, chunk=128)
+    big, labels = np.load(path), np.load(str(path) + ".labels.npy")
+    assert big.shape == (2500, 8, 8) and labels.shape == (2500,)
+    g = gb.get_group("D4")
+    np.testing.assert_array_equal(big[:300], X)  # the originals first
+    np.testing.assert_array_equal(big[300 * 3 : 300 * 4], g.apply(X, g.elements[3]))
+    np.testing.assert_array_equal(labels, np.tile(y, 9)[:2500])
+    # copies 8 and on are also shifted by one pixel: same pixels, one row or column moved
+    moved = g.apply(X, g.elements[0])
+    assert not np.array_equal(big[2400:2500], moved[:100])
+    test = tmp_path / "test.npz"
+    np.savez(test, x=X[:50], y=y[:50])
+    row = scale.measure(path, 2500, test)
+    assert row["n"] == 2500 and row["n_test"] == 50 and row["fit_s"] > 0
+    assert row["peak_rss"] > 0 and 0 <= row["correct"] <= 50

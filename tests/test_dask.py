@@ -93,3 +93,61 @@ def test_bool_images_as_transform_takes_them(data):
     b = x > 127
     F = gdask.transform(da.from_array(b, chunks=(60, 28, 28)), rep).compute(scheduler="threads")
     np.testing.assert_array_equal(F, rep.transform(b))
+
+
+@pytest.fixture(scope="module")
+def digits_train(digits_images):
+    X, y = digits_images
+    return X[:1200], y[:1200]
+
+
+def _kr():
+    rep = gb.GlassBoxRepresentation(thresholds=6)
+    return gb.GlassBoxClassifier(rep, n_components=20, classifier="kernel-ridge")
+
+
+@pytest.mark.parametrize("chunks", [(1200, 8, 8), (100, 8, 8), (333, 4, 8)])
+def test_fit_on_threads_is_the_one_process_model(digits_train, chunks):
+    X, y = digits_train
+    ref = _kr().fit(X, y)
+    got = gdask.fit(_kr(), da.from_array(X, chunks=chunks), da.from_array(y, chunks=500))
+    np.testing.assert_array_equal(got.classifier_.dual_coef_, ref.classifier_.dual_coef_)
+    np.testing.assert_array_equal(got.pca_.components_, ref.pca_.components_)
+    np.testing.assert_array_equal(got.class_means_, ref.class_means_)
+    np.testing.assert_array_equal(got.decision_function(X[:50]), ref.decision_function(X[:50]))
+
+
+def test_fit_on_a_local_cluster_is_the_one_process_model(digits_train):
+    X, y = digits_train
+    # three parts of 8,192 images (the last one short) across two worker processes
+    Xb, yb = np.concatenate([X] * 17)[:20_000], np.tile(y, 17)[:20_000]
+    ref = _kr().fit(Xb, yb)
+    done = []
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster),
+    ):
+        images = da.from_array(Xb, chunks=(3000, 8, 8))
+        got = gdask.fit(_kr(), images, yb, progress=lambda d, t: done.append((d, t)))
+    np.testing.assert_array_equal(got.classifier_.dual_coef_, ref.classifier_.dual_coef_)
+    np.testing.assert_array_equal(got.decision_function(X[:50]), ref.decision_function(X[:50]))
+    assert done[-1] == (60_000, 60_000)
+
+
+def test_fit_refuses_what_it_cannot_fit(digits_train):
+    X, y = digits_train
+    images = da.from_array(X, chunks=(500, 8, 8))
+    with pytest.raises(ValueError, match="kernel-ridge"):
+        gdask.fit(gb.GlassBoxClassifier(), images, y)
+    with pytest.raises(TypeError, match="GlassBoxClassifier"):
+        gdask.fit(gb.GlassBoxRepresentation(), images, y)
+    with pytest.raises(TypeError, match="dask.array"):
+        gdask.fit(_kr(), X, y)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        gdask.fit(_kr(), images, y[:-1])
+    with pytest.raises(ValueError, match=r"\(N, H, W\)"):
+        gdask.fit(_kr(), images[:, 0], y)
+    with pytest.raises(TypeError, match="numeric"):
+        gdask.fit(_kr(), images.astype("U1"), y)

@@ -238,3 +238,98 @@ def test_saved_model_round_trip_and_tampering(digits_split, tmp_path):
     head.dual_coef_ = head.dual_coef_[:-1]
     with pytest.raises(ValueError, match="dual_coef_"):
         clf._check_fitted_state()
+
+
+@pytest.mark.parametrize("kw", [{}, {"augment": "D1h"}])
+def test_explain_examples_is_exact(digits_split, kw):
+    X, y, Xt, _ = digits_split
+    clf = _model(**kw).fit(X, y)
+    ex = clf.explain_examples(Xt[:30])
+    assert ex.exact and "exact" in repr(ex) and len(ex) == 30
+    np.testing.assert_array_equal(ex.target, clf.predict(Xt[:30]))
+    d = clf.decision_function(Xt[:30])
+    k = np.searchsorted(clf.classes_, ex.target)
+    np.testing.assert_allclose(ex.score, d[np.arange(30), k], rtol=1e-12)
+    np.testing.assert_allclose(ex.baseline + ex.contributions.sum(1), ex.score, atol=1e-9)
+    head = clf.classifier_
+    assert ex.contributions.shape == (30, len(head.landmarks_))
+    # each contribution is a training image's weight times its kernel value
+    i = int(ex.training_images[0])
+    if not kw:
+        z = clf._reduced(X[i : i + 1])
+        np.testing.assert_allclose(head.landmarks_[0], z[0], rtol=1e-5, atol=1e-5)
+        assert (ex.elements == 0).all()
+    else:
+        assert set(np.unique(ex.elements)) == {0, 1}
+    images, elements, weights = ex.top(5)
+    assert images.shape == elements.shape == weights.shape == (30, 5)
+    assert (np.abs(weights[:, :-1]) >= np.abs(weights[:, 1:])).all()
+    assert np.abs(weights[:, 0]).max() == np.abs(ex.contributions).max()
+
+
+def test_explain_examples_two_classes_and_targets(digits_split):
+    X, y, Xt, _ = digits_split
+    keep = np.isin(y, [3, 8])
+    clf = _model().fit(X[keep], y[keep])
+    d = clf.decision_function(Xt[:20])
+    for target, sign in ((8, 1), (3, -1)):
+        ex = clf.explain_examples(Xt[:20], target=target)
+        np.testing.assert_allclose(ex.contributions.sum(1), sign * d, atol=1e-9)
+    with pytest.raises(ValueError, match="not one of the classes"):
+        clf.explain_examples(Xt[:20], target=5)
+
+
+def test_explain_examples_of_an_invariant_model_is_exact_and_invariant(digits_split):
+    from glassbox import get_group
+
+    X, y, Xt, _ = digits_split
+    clf = _model(invariance="C4").fit(X[:500], y[:500])
+    ex = clf.explain_examples(Xt[:10])
+    np.testing.assert_allclose(ex.contributions.sum(1), ex.score, atol=1e-9)
+    g = get_group("C4")
+    moved = clf.explain_examples(g.apply(Xt[:10], g.elements[1]), target=ex.target)
+    np.testing.assert_array_equal(moved.score, ex.score)
+    np.testing.assert_allclose(moved.contributions, ex.contributions, atol=1e-12)
+
+
+@pytest.mark.parametrize("classes", [10, 2])
+@pytest.mark.parametrize("kw", [{}, {"augment": "D1h"}, {"invariance": "C2"}])
+def test_explain_examples_of_the_svm_onto_support_vectors(digits_split, classes, kw):
+    X, y, Xt, _ = digits_split
+    keep = y < classes if classes == 10 else np.isin(y, [3, 8])
+    rep = GlassBoxRepresentation(thresholds=6)
+    clf = GlassBoxClassifier(rep, n_components=20, **kw).fit(X[keep][:400], y[keep][:400])
+    ex = clf.explain_examples(Xt[:12])
+    # the score explain explains (one-vs-one margins summed), split exactly
+    np.testing.assert_allclose(ex.score, clf.explain(Xt[:12]).score, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(ex.baseline + ex.contributions.sum(1), ex.score, atol=1e-8)
+    svc = clf.classifier_
+    assert ex.contributions.shape == (12, len(svc.support_))
+    n = min(400, keep.sum())
+    np.testing.assert_array_equal(ex.training_images, svc.support_ % n)
+    assert ex.training_images.max() < n
+    # a support vector is the training image it says it is: the nearest of the training
+    # images (moved by its element) to it (the SVM saw PCA's fit_transform, which differs
+    # from transform by the randomised solver's approximation)
+    i, e = int(ex.training_images[-1]), int(ex.elements[-1])
+    F = clf.representation_.transform(X[keep][:400])
+    if e:
+        F = F[:, clf.representation_.feature_permutation(_element(clf, e))]
+    Z = clf._reduce_features(F)
+    assert np.argmin(((Z - svc.support_vectors_[-1]) ** 2).sum(1)) == i
+
+
+def _element(clf, e):
+    from glassbox import get_group
+
+    return get_group(clf.augment or clf.invariance).elements[e]
+
+
+def test_explain_examples_needs_a_kernel_model(digits_split):
+    X, y, Xt, _ = digits_split
+    rep = GlassBoxRepresentation(thresholds=6)
+    clf = GlassBoxClassifier(rep, n_components=10, classifier="lda").fit(X, y)
+    with pytest.raises(ValueError, match="kernel-ridge, svm"):
+        clf.explain_examples(Xt[:3])
+    with pytest.raises(ValueError, match="k must be"):
+        _model().fit(X, y).explain_examples(Xt[:3]).top(0)

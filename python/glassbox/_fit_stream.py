@@ -249,7 +249,7 @@ def fit_parts(clf, rep, shape, dtype, y_enc, map_parts, take, progress=None):
     if plan.copies is not None:
         F = np.stack([f[plan.copies[e]] for f, e in zip(F, chosen // n, strict=True)])
     with _nystroem.serial():
-        landmarks = _nystroem.distinct_rows(clf._reduce_features(F))
+        landmarks, kept = _nystroem.distinct_rows(clf._reduce_features(F))
     ev = clf.pca_.explained_variance_ * ((rows - 1) / rows)  # population variances
     gamma = head._gamma(float(ev.sum()) / n_comp, n_comp)  # var of the components' values
     nmap = _nystroem.NystroemMap(landmarks, gamma)
@@ -263,7 +263,8 @@ def fit_parts(clf, rep, shape, dtype, y_enc, map_parts, take, progress=None):
     H_sum, B_sum, rows2 = total
     head.classes_ = np.arange(plan.n_out)
     head.n_features_in_ = n_comp
-    head._set_fitted(nmap, H_sum, B_sum, rows2)
+    chosen = chosen[kept]
+    head._set_fitted(nmap, H_sum, B_sum, rows2, chosen % n, chosen // n)
     clf.classifier_ = head
     clf.n_features_in_ = rep.n_features_in_
     return clf._assemble(rep)

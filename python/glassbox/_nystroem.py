@@ -22,8 +22,10 @@ float64 in row order, so the fitted model does not depend on how the rows were c
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import numbers
+import threading
 
 import numpy as np
 from scipy.linalg import blas, cho_factor, cho_solve, lapack
@@ -45,15 +47,35 @@ def _controller():
     return ThreadpoolController()
 
 
-def serial():
-    """A context in which BLAS and LAPACK run on one thread.
+_serial_lock = threading.Lock()
+_serial_depth = 0
+_serial_limiter = None
 
-    Threaded float64 products and factorisations round differently for different thread
-    counts (OpenBLAS splits their sums), and float32 rounding of the results downstream turns
-    those last-bit differences into visible ones.  The float64 steps of a fit are short (the
-    float32 products, which do not split their sums, do the heavy work on every thread), so
-    they run serially and the fit does not depend on the number of threads."""
-    return _controller().limit(limits=1)
+
+@contextlib.contextmanager
+def serial():
+    """A context in which BLAS and LAPACK run on one thread, for the whole process.
+
+    Threaded products and factorisations round differently for different thread counts
+    (OpenBLAS splits their sums, or picks other kernels), and the ridge system amplifies
+    last-bit differences; a fit runs every product on one thread and computes several parts
+    at once instead (:func:`in_order`), so that it does not depend on the number of threads.
+    The limit is process-wide: it is set when the first of any nested or concurrent contexts
+    opens and restored when the last one closes (a restore by one thread must not lift the
+    limit under another)."""
+    global _serial_depth, _serial_limiter
+    with _serial_lock:
+        if _serial_depth == 0:
+            _serial_limiter = _controller().limit(limits=1)
+        _serial_depth += 1
+    try:
+        yield
+    finally:
+        with _serial_lock:
+            _serial_depth -= 1
+            if _serial_depth == 0:
+                _serial_limiter.restore_original_limits()
+                _serial_limiter = None
 
 
 def in_order(func, items, workers):
@@ -210,11 +232,12 @@ def choose_landmarks(n, n_landmarks, random_state):
 
 
 def distinct_rows(X):
-    """The distinct rows of X in their first order (duplicate landmarks would make K_mm
-    singular)."""
+    """(rows, where): the distinct rows of X in their first order and the index of each in X
+    (duplicate landmarks would make K_mm singular)."""
     X = np.ascontiguousarray(X, dtype=np.float32)
     _, first = np.unique(X.view(np.dtype((np.void, X.itemsize * X.shape[1]))), return_index=True)
-    return X[np.sort(first)]
+    first = np.sort(first)
+    return X[first], first
 
 
 class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
@@ -242,6 +265,11 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
     ----------
     classes_ : ndarray
     landmarks_ : ndarray of float32, shape (m, n_features)
+    landmark_images_ : ndarray of int64, shape (m,)
+        The training row (image) each landmark is.
+    landmark_elements_ : ndarray of int64, shape (m,)
+        The index of the group element that moved it, in a ``GlassBoxClassifier`` trained
+        on copies (``augment`` or ``invariance``); else 0.
     gamma_ : float
     dual_coef_ : ndarray of float64, shape (m, n_classes) or (m, 1) for two classes
     n_features_in_ : int
@@ -295,7 +323,8 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"y must hold at least 2 classes, got {self.classes_.size} class")
         X = X.astype(np.float32, copy=False)
         gamma = self._gamma(float(X.var(dtype=np.float64)), X.shape[1])
-        landmarks = distinct_rows(X[choose_landmarks(len(X), self.n_landmarks, self.random_state)])
+        rows = choose_landmarks(len(X), self.n_landmarks, self.random_state)
+        landmarks, kept = distinct_rows(X[rows])
         Y = targets(y_enc, self.classes_.size)
         with serial():
             nmap = NystroemMap(landmarks, gamma)
@@ -303,13 +332,16 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
             parts = ((X[a : a + PART], Y[a : a + PART]) for a in range(0, len(X), PART))
             for h, b in in_order(nmap.sums, parts, _workers()):
                 H, B = H + h, B + b
-            return self._set_fitted(nmap, H, B, len(X))
+            return self._set_fitted(nmap, H, B, len(X), rows[kept], np.zeros(len(kept)))
 
-    def _set_fitted(self, nmap, H, B, n_rows):
-        """Solve the summed normal equations and set the fitted attributes."""
+    def _set_fitted(self, nmap, H, B, n_rows, images, elements):
+        """Solve the summed normal equations and set the fitted attributes (``images`` and
+        ``elements``: where each landmark comes from)."""
         self.dual_coef_ = nmap.solve(H, B, n_rows, float(self.alpha))
         self.landmarks_ = nmap.landmarks
         self.gamma_ = nmap.gamma
+        self.landmark_images_ = np.asarray(images, dtype=np.int64)
+        self.landmark_elements_ = np.asarray(elements, dtype=np.int64)
         return self
 
     def _check_fitted_state(self):
@@ -328,6 +360,11 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
                 and W.shape == (L.shape[0], n_out) and np.isfinite(W).all()):  # fmt: skip
             raise ValueError(f"dual_coef_ must be finite float64 of shape {(L.shape[0], n_out)}")
         _check_positive(self.gamma_, "gamma_")
+        for name in ("landmark_images_", "landmark_elements_"):
+            v = getattr(self, name)
+            if not (isinstance(v, np.ndarray) and v.dtype == np.int64
+                    and v.shape == (L.shape[0],) and (v >= 0).all()):  # fmt: skip
+                raise ValueError(f"{name} must be non-negative int64 of shape ({L.shape[0]},)")
 
     def kernel(self, X):
         """Kernel values of rows X to the landmarks, ``exp(-gamma_ |x - l|^2)``.

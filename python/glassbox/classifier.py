@@ -25,7 +25,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from . import _fit_stream
 from ._kernels import permuted_copies
-from ._nystroem import NystroemRidgeClassifier
+from ._nystroem import NystroemRidgeClassifier, rbf64
 from ._validation import (
     check_allocation,
     check_images,
@@ -33,7 +33,7 @@ from ._validation import (
     check_memory,
     refuse_sparse_or_masked,
 )
-from .explain import Explanation, class_prototypes
+from .explain import ExampleExplanation, Explanation, class_prototypes
 from .groups import get_group
 from .representation import GlassBoxRepresentation
 from .streaming import ImageSource, fit_reduction
@@ -823,6 +823,116 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
             slopes, baseline, mu = self._occlusion(F, Z, t, score)
             method = "occlusion"
         return Explanation(rep, images, F, slopes, mu, self.classes_[t], score, baseline, method)
+
+    def explain_examples(self, X, *, target=None):
+        """Break each image's score down, exactly, onto training images (the kernel models:
+        ``classifier="kernel-ridge"`` and ``"svm"``).
+
+        A kernel model's score is a weighted sum of kernel values ``exp(-gamma |z - z_i|^2)``
+        to training images ``z_i`` (principal components; moved by a group element when the
+        model was trained on copies): the landmarks of ``"kernel-ridge"``, the support vectors
+        of ``"svm"``.  Each term is that image's contribution; ``baseline`` is what no image
+        carries (the SVM's intercepts).  The score is the one :meth:`explain` explains: the
+        SVM's is the sum of the target's one-vs-one margins (for two classes, the decision
+        function, negated for ``classes_[0]``).  With ``invariance`` the score is the orbit
+        mean of the copies' best-pose scores, and so is each contribution.
+
+        Parameters
+        ----------
+        X : array_like, shape (N, H, W) or (N, H * W)
+        target : label or array_like of labels, optional
+            The class explained, one for all images or one per image; default: the predicted
+            class of each image.
+
+        Returns
+        -------
+        ExampleExplanation
+            ``contributions`` (N, n_examples), ``training_images``, ``elements`` and
+            :meth:`~glassbox.explain.ExampleExplanation.top`.
+
+        Examples
+        --------
+        >>> from glassbox import GlassBoxClassifier, datasets
+        >>> ds = datasets.load_digits()
+        >>> clf = GlassBoxClassifier(n_components=40, classifier="kernel-ridge")
+        >>> clf = clf.fit(ds.images[:1000], ds.labels[:1000])
+        >>> ex = clf.explain_examples(ds.images[1000:1005])
+        >>> bool(abs(ex.baseline + ex.contributions.sum(1) - ex.score).max() < 1e-9)
+        True
+        >>> images, elements, weights = ex.top(3)  # the 3 most influential training images
+        """
+        check_is_fitted(self, "pipeline_")
+        if self.classifier not in ("kernel-ridge", "svm"):
+            raise ValueError(
+                "explain_examples decomposes the scores of the kernel models (kernel-ridge, "
+                f"svm) onto training images; this model has classifier={self.classifier!r} "
+                "(use explain)"
+            )
+        F = self._features(X)
+        n = len(F)
+        W, base, examples, gamma, rows = self._example_weights()
+        if self.invariance is None:
+            Z = self._reduce_features(F)
+            t = self._target_index(target, n, lambda: self.classifier_.predict(Z))
+            contrib = rbf64(Z, examples, gamma) * W[t]
+            baseline = base[t]
+        else:
+            scores, elements, poses = self._orbit_scores(F)
+            t = self._target_index(target, n, lambda: scores.argmax(axis=1))
+            perms = self._group_permutations(self.representation_, "invariance")
+            C = self.classes_.size
+            contrib, baseline = np.zeros((n, len(examples))), np.zeros(n)
+            for q in range(len(perms)):  # the sorted copies, in the order the score adds them
+                copy = np.stack([F[j][perms[elements[q, j]]] for j in range(n)])
+                r = poses[q, np.arange(n), t] * C + t  # the copy's best pose for the target
+                contrib += rbf64(self._reduce_features(copy), examples, gamma) * W[r]
+                baseline += base[r]
+            contrib /= len(perms)
+            baseline /= len(perms)
+        score = self._scores_for(F, t)
+        if self.classifier == "kernel-ridge":
+            images, element = self.classifier_.landmark_images_, self.classifier_.landmark_elements_
+        else:  # the SVM's rows are the copies, element-major, or the images
+            n_train = self.classifier_.shape_fit_[0] // self._order()
+            images, element = rows % n_train, rows // n_train
+        return ExampleExplanation(self.classes_[t], score, baseline, contrib, images, element)
+
+    def _example_weights(self):
+        """(W, b, examples, gamma, rows): every class score of the kernel model as
+        ``b[c] + sum_i W[c, i] k(z, examples[i])`` (for two classes: row 0 the negated score of
+        row 1), with ``rows`` the SVM's training rows the examples are (None for kernel-ridge,
+        whose head records its landmarks' images)."""
+        clf = self.classifier_
+        if self.classifier == "kernel-ridge":
+            W = clf.dual_coef_.T
+            if W.shape[0] == 1:
+                W = np.vstack([-W, W])
+            return W, np.zeros(W.shape[0]), clf.landmarks_, clf.gamma_, None
+        # SVC, libsvm's layout: for the pair (i, j), i < j, whose margin is positive for i, the
+        # coefficients of class i's support vectors are in row j - 1 of dual_coef_, those of
+        # class j's in row i; a class's score is the sum of its margins (explain's)
+        dual = np.asarray(clf.dual_coef_, dtype=np.float64)
+        C = clf.classes_.size
+        if C == 2:  # decision_function = dual_coef_ @ k + intercept_, positive for classes_[1]
+            W = np.vstack([-dual[0], dual[0]])
+            b = np.array([-clf.intercept_[0], clf.intercept_[0]])
+        else:
+            starts = np.concatenate([[0], np.cumsum(clf.n_support_)])
+            W, b = np.zeros((C, dual.shape[1])), np.zeros(C)
+            for p, (i, j) in enumerate(itertools.combinations(range(C), 2)):
+                si, sj = slice(starts[i], starts[i + 1]), slice(starts[j], starts[j + 1])
+                for cls, sign in ((i, 1.0), (j, -1.0)):
+                    W[cls, si] += sign * dual[j - 1, si]
+                    W[cls, sj] += sign * dual[i, sj]
+                    b[cls] += sign * clf.intercept_[p]
+        return W, b, clf.support_vectors_, float(clf._gamma), np.asarray(clf.support_)
+
+    def _scores_for(self, F, t):
+        """The scores explain explains (:meth:`_scores`, or the orbit mean with invariance)
+        of features F for class indices t."""
+        if self.invariance is not None:
+            return self._orbit_scores(F)[0][np.arange(len(t)), t]
+        return self._scores(self._reduce_features(F))[np.arange(len(t)), t]
 
     def _explain_invariant(self, images, F, target):
         """explain() under ``invariance``.  For the linear classifiers the score is a mean of

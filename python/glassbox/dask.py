@@ -13,18 +13,38 @@ glassbox does not schedule anything itself; Dask does (``pip install "glassbox[d
     features = glassbox.dask.transform(images, rep)       # lazy (N, n_features) float32
     features.to_zarr("features.zarr")                     # or .compute(), da.to_npy_stack ...
 
+    clf = glassbox.dask.fit(gb.GlassBoxClassifier(classifier="kernel-ridge"), images, labels)
+
 Each block is transformed independently by ``representation.transform`` (its kernels release
 the GIL, so threaded workers run them in parallel too); the fitted representation is shipped to
-the workers with the task graph (a few kilobytes).
+the workers with the task graph (a few kilobytes).  :func:`fit` trains the whole model with
+the workers computing the sums of parts of the images, added in order by the caller: the
+same model as :meth:`GlassBoxClassifier.fit` in one process.
 """
 
 from __future__ import annotations
 
+import os
+from collections import deque
+
 import numpy as np
 
+from . import _fit_stream, _nystroem
+from .classifier import GlassBoxClassifier
 from .representation import GlassBoxRepresentation
 
-__all__ = ["transform"]
+__all__ = ["fit", "transform"]
+
+
+def _import_dask():
+    try:
+        import dask.array as da
+    except ImportError as exc:
+        raise ImportError(
+            "glassbox.dask needs dask: pip install 'glassbox[dask]' (dask[array] and "
+            f"distributed). Original error: {exc}"
+        ) from None
+    return da
 
 
 def _transform_block(block, representation):
@@ -59,13 +79,7 @@ def transform(images, representation):
     TypeError, ValueError
         Not a dask array, wrong dimensions or shape, or an unfitted representation.
     """
-    try:
-        import dask.array as da
-    except ImportError as exc:
-        raise ImportError(
-            "glassbox.dask needs dask: pip install 'glassbox[dask]' (dask[array] and "
-            f"distributed). Original error: {exc}"
-        ) from None
+    da = _import_dask()
     from sklearn.utils.validation import check_is_fitted
 
     if not isinstance(representation, GlassBoxRepresentation):
@@ -95,3 +109,121 @@ def transform(images, representation):
         chunks=(images.chunks[0], (representation.n_features_out_,)),
         meta=np.empty((0, 0), dtype=np.float32),
     )
+
+
+def _run_part(func, x, y, *args):
+    with _nystroem.serial():  # on a worker too: one BLAS thread, the caller's rounding
+        return func([np.asarray(x)], y, *args)
+
+
+def _client():
+    """The dask.distributed client in use, or None (then dask's local scheduler runs)."""
+    try:
+        from distributed import get_client
+    except ImportError:
+        return None
+    try:
+        return get_client()
+    except ValueError:  # no client
+        return None
+
+
+def _map_parts(parts, y_enc, client):
+    """``map_parts`` of :func:`glassbox._fit_stream.fit_parts` over dask arrays ``parts``
+    (delayed), a few parts ahead of the one whose result is consumed."""
+    import dask
+
+    def on_cluster(func, *args):
+        workers = max(1, sum(client.nthreads().values()))
+        shared = [client.scatter(a, broadcast=True, hash=False) for a in args]
+        pending = deque()
+        for i, part in enumerate(parts):
+            y = y_enc[i * _fit_stream.PART : (i + 1) * _fit_stream.PART]
+            x = client.compute(part)
+            pending.append(client.submit(_run_part, func, x, y, *shared, pure=False))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+    def local(func, *args):
+        workers = os.cpu_count() or 1
+        shared = [dask.delayed(a, traverse=False) for a in args]
+        for a in range(0, len(parts), workers):
+            window = [
+                dask.delayed(_run_part)(
+                    func, part, y_enc[i * _fit_stream.PART : (i + 1) * _fit_stream.PART], *shared
+                )
+                for i, part in enumerate(parts[a : a + workers], start=a)
+            ]
+            yield from dask.compute(*window)
+
+    return on_cluster if client is not None else local
+
+
+def fit(model, images, y, *, progress=None):
+    """Fit a ``GlassBoxClassifier(classifier="kernel-ridge")`` on a dask array of images.
+
+    The workers compute the sums of parts of 8,192 images (pixel range, feature moments,
+    normal equations); the caller adds them in order and solves.  The model is the one
+    :meth:`GlassBoxClassifier.fit` gives in one process on the same images, bit for bit.
+    Runs on the dask.distributed client in use, else on dask's local scheduler.
+
+    Parameters
+    ----------
+    model : GlassBoxClassifier
+        With ``classifier="kernel-ridge"`` (fitted in place).
+    images : dask.array.Array, shape (N, H, W)
+        Images (numbers or bool), any chunks (rechunked to parts).
+    y : array_like or dask.array.Array, shape (N,)
+        Class labels (held in memory by the caller).
+    progress : callable, optional
+        ``progress(done, total)``, counting images over the passes.
+
+    Returns
+    -------
+    GlassBoxClassifier
+        ``model``, fitted.
+
+    Raises
+    ------
+    ImportError
+        dask is not installed.
+    TypeError, ValueError
+        Not a kernel-ridge GlassBoxClassifier, not a dask array of (N, H, W) numbers, labels
+        that do not match.
+    """
+    da = _import_dask()
+    if not isinstance(model, GlassBoxClassifier):
+        raise TypeError(f"model must be a GlassBoxClassifier, got {type(model).__name__}")
+    if model.classifier != "kernel-ridge":
+        raise ValueError(
+            "model: glassbox.dask.fit trains classifier='kernel-ridge' (learnt from sums over "
+            f"parts of the images), got classifier={model.classifier!r}"
+        )
+    if not isinstance(images, da.Array):
+        raise TypeError(f"images must be a dask.array.Array, got {type(images).__name__}")
+    if images.ndim != 3:
+        raise ValueError(f"images must be (N, H, W), got {images.ndim} dimensions")
+    if np.dtype(images.dtype).kind not in "buif":
+        raise TypeError(f"images must be numeric or bool, got dtype {images.dtype}")
+    if any(np.isnan(c) for c in images.shape):
+        images = images.compute_chunk_sizes()
+    if isinstance(y, da.Array):
+        y = y.compute()
+    n = int(images.shape[0])
+    y_enc = model._check_fit_input(None, y, n_images=n)
+    rep = model._new_representation()
+    arr = images.rechunk((_fit_stream.PART, -1, -1))
+    parts = list(arr.to_delayed().ravel())
+    client = _client()
+
+    def take(indices):
+        return np.asarray(arr[np.asarray(indices, dtype=np.intp)].compute())
+
+    H, W = (int(s) for s in images.shape[1:])
+    with _nystroem.serial():
+        return _fit_stream.fit_parts(
+            model, rep, (n, H, W), np.dtype(images.dtype), y_enc,
+            _map_parts(parts, y_enc, client), take, progress,
+        )  # fmt: skip

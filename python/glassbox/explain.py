@@ -43,7 +43,14 @@ import numpy as np
 from .groups import get_group
 from .representation import DIRECTIONS, GlassBoxRepresentation, _window
 
-__all__ = ["AGGREGATIONS", "Explanation", "class_prototypes", "level_map", "step_map"]
+__all__ = [
+    "AGGREGATIONS",
+    "ExampleExplanation",
+    "Explanation",
+    "class_prototypes",
+    "level_map",
+    "step_map",
+]
 
 #: The groupings accepted by :meth:`Explanation.aggregate`.
 AGGREGATIONS = ("block", "plane", "pattern", "element", "scale", "cell")
@@ -542,3 +549,75 @@ def class_prototypes(rep, means):
     else:
         out["level"] = out["edges"] = None
     return out
+
+
+class ExampleExplanation:
+    """The scores of a kernel model broken down, exactly, onto training images.
+
+    Made by :meth:`GlassBoxClassifier.explain_examples
+    <glassbox.GlassBoxClassifier.explain_examples>`.  A kernel model's score is a weighted sum
+    of its kernel values to some training images (the landmarks of ``"kernel-ridge"``):
+    ``score = baseline + contributions.sum(1)``, one contribution per training image.
+
+    Attributes
+    ----------
+    target : ndarray, shape (N,)
+        The class explained for each image.
+    score : ndarray of float64, shape (N,)
+        The model's ``decision_function`` for the target.
+    baseline : ndarray of float64, shape (N,)
+        The part of the score that no training image carries (0 for kernel ridge).
+    contributions : ndarray of float64, shape (N, n_examples)
+        ``weight * kernel value`` of each training image for each image.
+    training_images : ndarray of int64, shape (n_examples,)
+        Index of each example in the training images given to ``fit``.
+    elements : ndarray of int64, shape (n_examples,)
+        Index (in the group's ``elements``) of the group element that moved the training
+        image, for a model trained on copies (``augment``, ``invariance``); else 0.
+    exact : bool
+        Always True: ``baseline + contributions.sum(1)`` equals ``score`` up to rounding.
+    """
+
+    exact = True
+
+    def __init__(self, target, score, baseline, contributions, training_images, elements):
+        self.target = target
+        self.score = score
+        self.baseline = baseline
+        self.contributions = contributions
+        self.training_images = training_images
+        self.elements = elements
+
+    def __len__(self):
+        return self.score.shape[0]
+
+    def __repr__(self):
+        return (
+            f"<ExampleExplanation of {len(self)} image(s) onto "
+            f"{self.contributions.shape[1]} training images (exact)>"
+        )
+
+    def top(self, k=10):
+        """The ``k`` training images with the largest contributions (in absolute value) to
+        each image's score.
+
+        Parameters
+        ----------
+        k : int
+
+        Returns
+        -------
+        training_images, elements : ndarray of int64, shape (N, k)
+        contributions : ndarray of float64, shape (N, k)
+            Largest absolute value first.
+        """
+        from ._validation import check_int
+
+        k = min(check_int(k, "k"), self.contributions.shape[1])
+        order = np.argsort(-np.abs(self.contributions), axis=1, kind="stable")[:, :k]
+        rows = np.arange(len(self))[:, None]
+        return (
+            self.training_images[order],
+            self.elements[order],
+            self.contributions[rows, order],
+        )
