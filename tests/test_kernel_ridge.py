@@ -333,3 +333,38 @@ def test_explain_examples_needs_a_kernel_model(digits_split):
         clf.explain_examples(Xt[:3])
     with pytest.raises(ValueError, match="k must be"):
         _model().fit(X, y).explain_examples(Xt[:3]).top(0)
+
+
+def test_a_fit_that_cannot_be_held_is_refused_before_any_work(monkeypatch, tmp_path):
+    from glassbox import _validation
+
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, (5000, 28, 28), dtype=np.uint8)
+    y = rng.integers(0, 10, 5000)
+    np.save(tmp_path / "x.npy", X)
+    # 4,000 landmarks: their kernel, factor and normal equations alone take about 450 MB
+    monkeypatch.setattr(_validation, "memory_limit", lambda: 200 * 2**20)
+    for source in (X, tmp_path / "x.npy"):
+        with pytest.raises(ValueError, match="fitting kernel-ridge on 5,000 images"):
+            GlassBoxClassifier(classifier="kernel-ridge").fit(source, y)
+
+
+def test_fit_from_an_image_folder_and_an_idx_file(digits_split, tmp_path):
+    import gzip
+
+    import cv2
+
+    X, y, Xt, _ = digits_split
+    X8 = (X * 16).clip(0, 255).astype(np.uint8)[:300]
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i, im in enumerate(X8):
+        cv2.imwrite(str(folder / f"{i:04d}.png"), im)
+    idx = tmp_path / "train-images-idx3-ubyte.gz"
+    header = np.array([0x0803, 300, 8, 8], dtype=">u4").tobytes()
+    with gzip.open(idx, "wb") as f:
+        f.write(header + X8.tobytes())
+    ref = _model().fit(X8, y[:300])
+    for source in (folder, idx):
+        got = _model(pca_batch_size=100).fit(source, y[:300])
+        np.testing.assert_array_equal(got.classifier_.dual_coef_, ref.classifier_.dual_coef_)

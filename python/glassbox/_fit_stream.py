@@ -299,17 +299,20 @@ def fit_streamed(clf, rep, src, y_enc, chunk_size, progress=None):
         return fit_parts(clf, rep, (n, H, W), src.dtype, y_enc, map_parts, src.take, progress)
 
 
-def stream_memory(rep, shape, chunk, G, G_fit, n_components, n_landmarks):
-    """Bytes :func:`fit_streamed` holds at once (beside the labels)."""
+def stream_memory(rep, shape, chunk, G, G_fit, n_components, n_landmarks, workers):
+    """Bytes :func:`fit_streamed` holds at once (beside the labels), with ``workers`` parts
+    in flight: per part its images, features, one block's products and its sums."""
     n, H, W = shape
     nf = rep._max_features(H, W)
     step = min(n, PART, max(_BLOCK, chunk // _BLOCK * _BLOCK))
     m = min(n * G, n_landmarks)
-    per_chunk = step * (H * W * 9 + 4 * nf)  # images (and a float64 copy), features
-    per_block = _BLOCK * G * (4 * nf * 3 + 8 * n_components + 4 * 2 * m)
-    moments = 2 * 8 * nf * nf + 8 * nf
-    head = m * m * (8 + 4 + 8 + 8) + m * nf * 4 * 2
-    return rep._layout_bytes(H, W) + per_chunk + per_block + moments + head
+    images = min(n, PART) * H * W * 9  # a part's images (and a float64 copy of a chunk)
+    features = step * 4 * nf
+    block = _BLOCK * G * (4 * nf * 3 + 8 * n_components + 4 * 2 * m)
+    sums = max(8 * nf * nf, 8 * m * m)  # a part's moments or normal equations
+    totals = 8 * nf * nf + m * m * (8 + 4 + 8 + 8) + m * nf * 4 * 2
+    per_part = images + features + block + sums
+    return rep._layout_bytes(H, W) + workers * per_part + totals
 
 
 def check_stream_memory(clf, rep, shape, chunk):
@@ -317,5 +320,8 @@ def check_stream_memory(clf, rep, shape, chunk):
     G_fit = 1 if clf.augment is None else G
     head = clf._new_head()
     n = shape[0]
-    need = stream_memory(rep, shape, chunk, G, G_fit, min(clf.n_components, n), head.n_landmarks)
+    workers = min(resolve_n_threads(rep.n_threads), -(-n // PART))
+    need = stream_memory(
+        rep, shape, chunk, G, G_fit, min(clf.n_components, n), head.n_landmarks, workers
+    )
     check_memory(need, f"X: fitting kernel-ridge on {n:,} images in chunks of {chunk}")

@@ -233,9 +233,14 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array_like, shape (N, H, W) or (N, H * W)
+        X : array_like, shape (N, H, W) or (N, H * W), or str, path-like or ImageSource
+            The images, or a collection of them that :func:`glassbox.streaming.open_images`
+            opens (an ``.npy`` or IDX file, an image folder).  ``"kernel-ridge"`` reads them
+            a part at a time, in three passes, and holds only the labels and a few parts
+            (``pca_batch_size`` sets how many images are read at once); the other classifiers
+            read a collection whole.
         y : array_like, shape (N,)
-            Class labels.
+            Class labels, in the order of the images.
 
         Returns
         -------
