@@ -25,7 +25,7 @@ import numpy as np
 
 import glassbox as gb
 
-from . import bandwidth, families, probe, streaming
+from . import bandwidth, families, probe, scale, streaming
 
 GROUPS = (
     "binarize",
@@ -37,6 +37,7 @@ GROUPS = (
     "representation",
     "scaling",
     "streaming",
+    "learning",
 )
 
 
@@ -344,10 +345,11 @@ def _fmt_ms(s):
     return f"{s * 1e3:.2f}"
 
 
-def summarise(rows, scaling, stream=(), bw=None):
+def summarise(rows, scaling, stream=(), bw=None, learning=()):
     """The acceptance numbers, computed from the rows of this run."""
     out = {}
     _summarise_streaming(out, stream)
+    _summarise_learning(out, learning)
     _summarise_fused(out, rows)
     _summarise_kernels(out, rows)
     _summarise_representation(out, rows)
@@ -377,6 +379,15 @@ def _summarise_streaming(out, stream):
         )
         out[f"streaming {n}: peak RSS, MiB"] = st["peak_rss_bytes"] / 2**20
         out[f"in-memory transform {n}: peak RSS, MiB"] = mem["peak_rss_bytes"] / 2**20
+
+
+def _summarise_learning(out, learning):
+    for r in learning:
+        n = f"{r['n'] // 1000}k" if r["n"] < 1_000_000 else f"{r['n'] / 1e6:g}M"
+        out[f"kernel-ridge fit {n}: seconds"] = r["fit_s"]
+        out[f"kernel-ridge fit {n}: time per image vs largest"] = r["per_image_vs_largest"]
+        out[f"kernel-ridge fit {n}: peak RSS, MiB"] = r["peak_rss"] / 2**20
+        out[f"kernel-ridge fit {n}: test accuracy"] = r["accuracy"]
 
 
 def _summarise_fused(out, rows):
@@ -688,7 +699,13 @@ def main(argv=None):
         if "streaming" in groups
         else []
     )
-    summary = summarise(rows, scaling, stream, bw)
+    # kernel-ridge fits from .npy files of Fashion-MNIST and its copies (needs the dataset)
+    learning = (
+        scale.learning_rows([20_000, 80_000] if args.quick else [60_000, 250_000, 1_000_000], log)
+        if "learning" in groups
+        else []
+    )
+    summary = summarise(rows, scaling, stream, bw, learning)
     meta["seconds"] = time.perf_counter() - t_start
     stolen_end = _stolen_seconds()
     if stolen_start is not None and stolen_end is not None:
@@ -707,6 +724,7 @@ def main(argv=None):
         "results": rows,
         "scaling": scaling,
         "streaming": stream,
+        "learning": learning,
         "summary": summary,
     }
     (args.out / "results.json").write_text(json.dumps(result, indent=2))

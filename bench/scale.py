@@ -22,7 +22,6 @@ import json
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -99,44 +98,56 @@ def measure(path, n, test_path):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__.split("\n")[0])
-    p.add_argument("--sizes", type=int, nargs="+", default=[60_000, 250_000, 1_000_000])
-    p.add_argument("--dir", default=None, help="where the training file is written (temporary)")
-    p.add_argument("--json", default=None)
-    args = p.parse_args(argv)
+def learning_rows(sizes, log=print, tmp_dir=None):
+    """One row per training size (see the module): fit seconds, peak RSS, test accuracy and
+    its 95% interval, time per image relative to the largest size's."""
     import glassbox as gb
 
     x_tr, x_te, y_tr, y_te = gb.datasets.load_fashion_mnist().standard_split()
+    sizes = sorted(sizes)
     rows = []
-    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+    with tempfile.TemporaryDirectory(prefix="glassbox-bench-", dir=tmp_dir) as tmp:
         path = Path(tmp) / "train.npy"
-        t0 = time.perf_counter()
-        write_training_file(path, x_tr, y_tr, max(args.sizes))
-        print(f"wrote {max(args.sizes):,} training images in {time.perf_counter() - t0:.0f} s",
-              file=sys.stderr)  # fmt: skip
+        write_training_file(path, x_tr, y_tr, sizes[-1])
         test = Path(tmp) / "test.npz"
         np.savez(test, x=x_te, y=y_te)
-        for n in sorted(args.sizes):
+        for n in sizes:
             part = path
-            if n < max(args.sizes):  # the first n rows, as a file of their own
+            if n < sizes[-1]:  # the first n rows, as a file of their own
                 part = Path(tmp) / f"train-{n}.npy"
                 np.save(part, np.load(path, mmap_mode="r")[:n])
                 np.save(str(part) + ".labels.npy", np.load(str(path) + ".labels.npy")[:n])
             row = measure(part, n, test)
             if part != path:
                 part.unlink()
+            row["accuracy"] = row["correct"] / row["n_test"]
+            row["accuracy_95"] = list(wilson(row["correct"], row["n_test"]))
             rows.append(row)
-            print(f"{n:>9,} images: fit {row['fit_s']:.1f} s", file=sys.stderr)
-    biggest = rows[-1]
+            log(
+                f"  kernel-ridge fit on {n:,} images: {row['fit_s']:.1f} s, peak RSS "
+                f"{row['peak_rss'] / 2**20:,.0f} MiB, test accuracy {row['accuracy']:.4f}"
+            )
+    last = rows[-1]
+    for r in rows:
+        r["per_image_vs_largest"] = (r["fit_s"] / r["n"]) / (last["fit_s"] / last["n"])
+    return rows
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__.split("\n")[0])
+    p.add_argument("--sizes", type=int, nargs="+", default=[60_000, 250_000, 1_000_000])
+    p.add_argument("--dir", default=None, help="where the training file is written (temporary)")
+    p.add_argument("--json", default=None)
+    args = p.parse_args(argv)
+    rows = learning_rows(args.sizes, lambda m: print(m, file=sys.stderr), args.dir)
     print("| training images | fit | per image vs largest | peak RSS | test accuracy [95%] |")
     print("|---:|---:|---:|---:|---|")
     for r in rows:
-        per = (r["fit_s"] / r["n"]) / (biggest["fit_s"] / biggest["n"])
-        lo, hi = wilson(r["correct"], r["n_test"])
-        acc = r["correct"] / r["n_test"]
-        print(f"| {r['n']:,} | {r['fit_s']:.1f} s | {per:.2f} | {r['peak_rss'] / 2**30:.2f} GiB "
-              f"| {acc:.4f} [{lo:.3f}, {hi:.3f}] |")  # fmt: skip
+        lo, hi = r["accuracy_95"]
+        print(
+            f"| {r['n']:,} | {r['fit_s']:.1f} s | {r['per_image_vs_largest']:.2f} | "
+            f"{r['peak_rss'] / 2**30:.2f} GiB | {r['accuracy']:.4f} [{lo:.3f}, {hi:.3f}] |"
+        )
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
     return rows

@@ -585,3 +585,27 @@ def test_scale_training_file_and_one_measured_fit(digits_images, tmp_path):
     row = scale.measure(path, 2500, test)
     assert row["n"] == 2500 and row["n_test"] == 50 and row["fit_s"] > 0
     assert row["peak_rss"] > 0 and 0 <= row["correct"] <= 50
+
+
+def test_learning_rows_are_summarised():
+    rows = [
+        {
+            "n": 60_000,
+            "fit_s": 16.0,
+            "peak_rss": 2**30,
+            "accuracy": 0.9,
+            "per_image_vs_largest": 1.5,
+        },
+        {
+            "n": 1_000_000,
+            "fit_s": 180.0,
+            "peak_rss": 2**30,
+            "accuracy": 0.8,
+            "per_image_vs_largest": 1.0,
+        },
+    ]
+    out = bench_run.summarise([], [], learning=rows)
+    assert out["kernel-ridge fit 60k: seconds"] == 16.0
+    assert out["kernel-ridge fit 1M: time per image vs largest"] == 1.0
+    assert out["kernel-ridge fit 1M: peak RSS, MiB"] == 1024
+    assert out["kernel-ridge fit 60k: test accuracy"] == 0.9
