@@ -15,9 +15,12 @@ regression on ``phi`` with targets +1 (own class) / -1 (others) needs only
 
 so that a score is, exactly, a weighted sum of the kernel values to the landmarks.
 
-Rows are taken in fixed blocks of ``_BLOCK`` rows counted from the first row: every block's
-products are the same float32 matrix products whatever the chunks were, and they are added in
-float64 in row order, so the fitted model does not depend on how the rows were chunked.
+Rows are taken in fixed blocks of ``_BLOCK`` rows counted from the first, and blocks in parts
+(``PART``): a block's products are float32 matrix products of the same shape whatever the
+chunks were, run on one BLAS thread (:func:`serial`); a part's sums start from zero and add its
+blocks in order; parts are computed on several threads at once (:func:`in_order`) and added in
+order.  So the fitted model does not depend on how the rows were chunked, on the number of
+threads, or on where a part was computed.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ import contextlib
 import functools
 import numbers
 import threading
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from scipy.linalg import blas, cho_factor, cho_solve, lapack
@@ -87,9 +92,6 @@ def in_order(func, items, workers):
         for item in items:
             yield func(*item)
         return
-    from collections import deque
-    from concurrent.futures import ThreadPoolExecutor
-
     with ThreadPoolExecutor(max_workers=workers) as pool:
         pending = deque()
         for item in items:
@@ -246,7 +248,9 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
     Each class is fitted by ridge regression (targets +1 / -1) on the Nystroem features of
     ``n_landmarks`` training rows, from the normal equations summed over the rows, so that
     training streams: time is linear in the rows, memory is set by ``n_landmarks``, and the
-    model is the same for any chunking (see :mod:`glassbox.streaming`).  A score is exactly
+    model is the same for any chunking and number of threads (this module's docstring; a
+    ``GlassBoxClassifier(classifier="kernel-ridge")`` fits it from images read a part at a
+    time, or on Dask with :func:`glassbox.dask.fit`).  A score is exactly
     ``sum_i dual_coef_[i, c] * exp(-gamma_ |x - landmarks_[i]|^2)``.
 
     Parameters

@@ -876,9 +876,16 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         F = self._features(X)
         n = len(F)
         W, base, examples, gamma, rows = self._example_weights()
+        # the contributions and a kernel block beside them
+        check_allocation(
+            (2 * n, len(examples)), np.float64,
+            "the contributions of explain_examples (explain fewer images at a time)",
+        )  # fmt: skip
         if self.invariance is None:
             Z = self._reduce_features(F)
+            S = self._scores(Z)
             t = self._target_index(target, n, lambda: self.classifier_.predict(Z))
+            score = S[np.arange(n), t]
             contrib = rbf64(Z, examples, gamma) * W[t]
             baseline = base[t]
         else:
@@ -894,7 +901,7 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
                 baseline += base[r]
             contrib /= len(perms)
             baseline /= len(perms)
-        score = self._scores_for(F, t)
+            score = scores[np.arange(n), t]
         if self.classifier == "kernel-ridge":
             images, element = self.classifier_.landmark_images_, self.classifier_.landmark_elements_
         else:  # the SVM's rows are the copies, element-major, or the images
@@ -931,13 +938,6 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
                     W[cls, sj] += sign * dual[i, sj]
                     b[cls] += sign * clf.intercept_[p]
         return W, b, clf.support_vectors_, float(clf._gamma), np.asarray(clf.support_)
-
-    def _scores_for(self, F, t):
-        """The scores explain explains (:meth:`_scores`, or the orbit mean with invariance)
-        of features F for class indices t."""
-        if self.invariance is not None:
-            return self._orbit_scores(F)[0][np.arange(len(t)), t]
-        return self._scores(self._reduce_features(F))[np.arange(len(t)), t]
 
     def _explain_invariant(self, images, F, target):
         """explain() under ``invariance``.  For the linear classifiers the score is a mean of
