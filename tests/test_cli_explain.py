@@ -96,6 +96,41 @@ def test_explain_command_with_an_approximate_model(tmp_path, capsys):
     )
 
 
+@pytest.mark.parametrize("classifier", ["kernel-ridge", "svm"])
+def test_explain_command_names_the_training_images_of_a_kernel_model(tmp_path, capsys, classifier):
+    import json
+
+    from glassbox import load_model
+    from glassbox.cli import _common as _run
+    from glassbox.cli import main
+
+    model = tmp_path / "m"
+    args = ["run", "--classifier", classifier, "--n-components", "20", "--quiet"]
+    assert main([*args, "--train-size", "500", "--out", str(tmp_path / "r"), "--save-model",
+                 str(model)]) == 0  # fmt: skip
+    out = tmp_path / "ex"
+    assert main(["explain", "--model", str(model), "--index", "4", "--out", str(out)]) == 0
+    assert "(training images, exact)" in capsys.readouterr().out
+    rep = json.loads((out / "explain.json").read_text())
+    e = rep["examples"]
+    assert e["what"] == ("landmarks" if classifier == "kernel-ridge" else "support vectors")
+    assert e["score"] == pytest.approx(e["baseline"] + e["sum_of_contributions"], abs=1e-9)
+    assert len(e["top"]) == 8
+    weights = [abs(d["contribution"]) for d in e["top"]]
+    assert weights == sorted(weights, reverse=True)
+    # the names are the training images of the split the model was trained on
+    ds = _run.load_dataset("digits")
+    x_train, x_test, y_train, _ = _run.split(ds, 500, 0.25, 0)
+    ex = load_model(model).explain_examples(x_test[4:5])
+    first = e["top"][0]
+    images, _, w = ex.top(1)
+    assert first["training_image"] == images[0, 0] and first["contribution"] == pytest.approx(
+        w[0, 0], rel=1e-12
+    )
+    assert first["class"] == ds.class_names[y_train[first["training_image"]]]
+    assert (out / "explain.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_explain_command_errors(saved_linear, tmp_path, capsys):
     from glassbox.cli import main
 

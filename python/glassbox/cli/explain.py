@@ -25,6 +25,7 @@ from ._common import (
 from ._figures import _pyplot, _save, draw_each, plain
 
 _TOP_FEATURES = 20
+_TOP_EXAMPLES = 8  # training images named (and drawn) for a kernel model
 OUTPUTS = ("explain.json", "explain.png")
 
 
@@ -182,6 +183,7 @@ def run(args) -> int:
     rep = model.representation_
     names = _class_names(meta, model, args.model)
     true = None
+    x_train = y_train = None
     if args.image is not None:
         image = read_image(args.image, rep.image_shape_)
         source = str(args.image)
@@ -189,7 +191,9 @@ def run(args) -> int:
         data = _dataset_record(meta, args.model)
         _io.refuse_overwrite([out_dir / n for n in OUTPUTS], dataset_inputs(data["spec"]), "--out")
         ds = load_dataset(data["spec"], data.get("image_size"))
-        _, x_test, _, y_test = split(ds, data.get("train_size"), data["test_size"], data["seed"])
+        x_train, x_test, y_train, y_test = split(
+            ds, data.get("train_size"), data["test_size"], data["seed"]
+        )
         if not 0 <= args.index < len(x_test):
             raise ValueError(f"--index {args.index}: the test set has {len(x_test)} images")
         image, true = x_test[args.index], y_test[args.index]
@@ -224,13 +228,47 @@ def run(args) -> int:
         ],
         "heatmap": heat.round(6).tolist(),
     }
+    shown = None
+    if model.classifier in ("svm", "kernel-ridge"):
+        report["examples"], shown = _examples(model, image, target, names, x_train, y_train)
     _io.write_atomically(out_dir / "explain.json", (json.dumps(report, indent=1) + "\n").encode())
     written, failed = draw_each(
-        out_dir, {"explain.png": lambda p: write_explain_png(p, model, ex, image, heat, report)}
+        out_dir,
+        {"explain.png": lambda p: write_explain_png(p, model, ex, image, heat, report, shown)},
     )
     say(summary(report))
     say("written: " + ", ".join(str(p) for p in [*written, out_dir / "explain.json"]))
     return report_failed_figures("explain", failed)
+
+
+def _examples(model, image, target, names, x_train, y_train):
+    """The kernel model's score split exactly onto training images: a report entry with the
+    ``_TOP_EXAMPLES`` that weigh most, and those images (moved by their element; None without
+    the training images)."""
+    ex = model.explain_examples(image[None], target=target)
+    idx, elements, weights = (a[0] for a in ex.top(_TOP_EXAMPLES))
+    group = model.augment if model.augment is not None else model.invariance
+    g = get_group(group if group is not None else model.representation_.group)
+    top = []
+    for i, e, w in zip(idx.tolist(), elements.tolist(), weights.tolist(), strict=True):
+        entry = {"training_image": i, "element": str(g.elements[e]), "contribution": w}
+        if y_train is not None:
+            entry["class"] = _class_name(names, y_train[i])
+        top.append(entry)
+    shown = None
+    if x_train is not None:
+        shown = [
+            g.apply(x_train[i], e) for i, e in zip(idx.tolist(), elements.tolist(), strict=True)
+        ]
+    entry = {
+        "what": "landmarks" if model.classifier == "kernel-ridge" else "support vectors",
+        "count": int(ex.contributions.shape[1]),
+        "score": float(ex.score[0]),
+        "baseline": float(ex.baseline[0]),
+        "sum_of_contributions": float(ex.contributions[0].sum()),
+        "top": top,
+    }
+    return entry, shown
 
 
 def _headline(report) -> str:
@@ -256,6 +294,19 @@ def summary(report) -> str:
         lines.append(
             f"  by {by:8s} " + ", ".join(f"{d['name']} {d['contribution']:+.3f}" for d in top)
         )
+    if "examples" in report:
+        e = report["examples"]
+        lines.append(
+            f"onto {e['count']:,} {e['what']} (training images, exact): baseline "
+            f"{e['baseline']:.4f} + "
+            f"{e['sum_of_contributions']:.4f}; most influential: "
+            + ", ".join(
+                f"#{d['training_image']}"
+                + (f" ({d['class']})" if "class" in d else "")
+                + f" {d['contribution']:+.3f}"
+                for d in e["top"][:4]
+            )
+        )
     return "\n".join(lines)
 
 
@@ -270,17 +321,32 @@ def _bars(ax, items, title, top=None):
     ax.tick_params(axis="x", labelsize=7)
 
 
-def write_explain_png(path, model, ex, image, heat, report):
+def write_explain_png(path, model, ex, image, heat, report, shown=None):
     """explain.png: the image and its orbit, the pixel heatmap, the target class's prototypes
-    and the top contributing feature groups."""
+    and the top contributing feature groups; for a kernel model with its training images
+    (``shown``), the training images that weigh most in the score."""
     plt = _pyplot()
     rep = model.representation_
     g = get_group(rep.group)
     k = int(np.flatnonzero(model.classes_ == ex.target[0])[0])
     protos = model.class_prototypes()
-    fig = plt.figure(figsize=(14, 10))
+    rows = 4 if shown else 3
+    fig = plt.figure(figsize=(14, 12 if shown else 10))
     try:
-        grid = fig.add_gridspec(3, 8, height_ratios=[1.0, 2.2, 2.6], hspace=0.45, wspace=0.6)
+        ratios = [1.0, 2.2, 2.6] + ([1.0] if shown else [])
+        grid = fig.add_gridspec(rows, 8, height_ratios=ratios, hspace=0.45, wspace=0.6)
+        top = report["examples"]["top"] if shown else []
+        for i, (img, d) in enumerate(zip(shown or [], top, strict=True)):
+            ax = fig.add_subplot(grid[3, i])
+            ax.imshow(img, cmap="gray")
+            label = d.get("class", "")
+            lead = "training images that weigh most:\n" if i == 0 else "\n"
+            ax.set_title(
+                plain(f"{lead}#{d['training_image']} {label} {d['contribution']:+.2f}"),
+                fontsize=7,
+                loc="left" if i == 0 else "center",
+            )
+            ax.set_axis_off()
         for i, name in enumerate(g.elements[:8]):
             ax = fig.add_subplot(grid[0, i])
             ax.imshow(g.apply(image, i), cmap="gray")
