@@ -179,7 +179,7 @@ def test_the_model_is_the_same_for_any_blas_thread_count(digits_split, blas):
 
 
 def test_parts_are_computed_in_parallel_in_order(digits_split):
-    """Three parts of 16,384 images on 1 and 3 threads: the same model."""
+    """Five parts of 8,192 images (the last one short) on 1 and 3 threads: the same model."""
     X, y, _, _ = digits_split
     Xb = np.concatenate([X] * 40)[:40_000]
     yb = np.tile(y, 40)[:40_000]
@@ -194,7 +194,8 @@ def test_parts_are_computed_in_parallel_in_order(digits_split):
 
 
 def test_more_landmarks_than_blocks_and_a_large_chunk(digits_split):
-    """2,100 training rows: one full block of the normal equations and a partial one."""
+    """2,700 training rows: one part, one full block and a partial one of the normal equations,
+    and more landmarks (2,700) than a block's rows."""
     X, y, Xt, yt = digits_split
     Xb, yb = np.concatenate([X, X[:, ::-1], X[:, :, ::-1]]), np.tile(y, 3)
     clf = _model(pca_batch_size=10**6).fit(Xb, yb)
