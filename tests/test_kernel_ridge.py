@@ -101,7 +101,7 @@ def test_reduction_from_moments_is_covariance_pca():
     F = (rng.normal(size=(700, 12)) * rng.uniform(0.1, 20, 12) + 1000).astype(np.float32)
     F[:, 3] = 7.0  # a constant feature
     for scale in (True, False):
-        mom = _Moments(12)
+        mom = _Moments(F[:128].mean(axis=0, dtype=np.float64))  # the first chunk's mean
         for a in range(0, 700, 128):
             mom.add(F[a : a + 128])
         scaler, pca = reduction_from_moments(mom, 5, scale, 0)

@@ -39,17 +39,16 @@ DEFAULT_CHUNK = PART  # images read at once when no chunk size is given
 
 
 class _Moments:
-    """Shifted sums of rows: ``n``, ``sum(r - c)``, ``sum((r - c)(r - c)^T)`` (float64)."""
+    """Sums of rows shifted by ``shift`` (float64, of the rows' width): ``n``, ``s1 = sum(r -
+    c)``, ``s2 = sum((r - c)(r - c)^T)``; a part's moments start from zero and parts add up."""
 
-    def __init__(self, n_features):
+    def __init__(self, shift):
+        self.shift = np.asarray(shift, dtype=np.float64)
         self.n = 0
-        self.shift = None
-        self.s1 = np.zeros(n_features)
-        self.s2 = np.zeros((n_features, n_features))
+        self.s1 = np.zeros(self.shift.size)
+        self.s2 = np.zeros((self.shift.size, self.shift.size))
 
     def add(self, R):
-        if self.shift is None:
-            self.shift = R.mean(axis=0, dtype=np.float64)
         D = R - self.shift  # float64
         self.s1 += D.sum(axis=0)
         with _nystroem.serial():
@@ -162,21 +161,15 @@ def first_shift(plan, x):
 
 def part_moments(chunks, y, plan, shift):
     """(s1, s2, rows, class sums) of a part's reduction rows, from zero, block by block."""
-    nf = plan.rep.n_features_out_
-    s1, s2 = np.zeros(nf), np.zeros((nf, nf))
-    sums = np.zeros((plan.n_classes, nf))
-    rows = 0
+    mom = _Moments(shift)
+    sums = np.zeros((plan.n_classes, plan.rep.n_features_out_))
     for x, off in _image_blocks(chunks):
         R = plan.reduction_rows(plan.rep.transform(x))
-        D = R - shift  # float64
-        s1 += D.sum(axis=0)
-        with _nystroem.serial():
-            s2 += D.T @ D
-        rows += len(R)
+        mom.add(R)
         yb = np.tile(y[off : off + len(x)], plan.G_fit)
         for k in range(plan.n_classes):
             sums[k] += R[yb == k].sum(axis=0, dtype=np.float64)
-    return s1, s2, rows, sums
+    return mom.s1, mom.s2, mom.n, sums
 
 
 def part_equations(chunks, y, plan, nmap):
@@ -233,8 +226,8 @@ def fit_parts(clf, rep, shape, dtype, y_enc, map_parts, take, progress=None):
         total = _add(total, part)
         tick()
     s1, s2, rows, sums = total
-    mom = _Moments(rep.n_features_out_)
-    mom.n, mom.shift, mom.s1, mom.s2 = rows, shift, s1, s2
+    mom = _Moments(shift)
+    mom.n, mom.s1, mom.s2 = rows, s1, s2
     counts = np.bincount(y_enc, minlength=plan.n_classes) * plan.G_fit
     clf.class_means_ = sums / counts[:, None]
     n_comp = min(clf.n_components, rows, rep.n_features_out_)
@@ -254,8 +247,7 @@ def fit_parts(clf, rep, shape, dtype, y_enc, map_parts, take, progress=None):
     gamma = head._gamma(float(ev.sum()) / n_comp, n_comp)  # var of the components' values
     nmap = _nystroem.NystroemMap(landmarks, gamma)
 
-    # pass 2: the normal equations on the principal components
-    plan = Plan(clf, rep)  # with the reduction
+    # pass 2: the normal equations on the principal components (plan.clf now has them)
     total = None
     for part in map_parts(part_equations, plan, nmap):
         total = _add(total, part)

@@ -38,6 +38,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._validation import check_int, resolve_n_threads
+
 __all__ = ["NystroemRidgeClassifier"]
 
 _BLOCK = 2048  # rows per block of float32 products (the unit of chunk independence)
@@ -136,12 +138,6 @@ def rbf64(X, landmarks, gamma):
     np.maximum(D, 0.0, out=D)
     D *= -gamma
     return np.exp(D, out=D)
-
-
-def _workers():
-    from ._validation import resolve_n_threads
-
-    return resolve_n_threads(None)
 
 
 def _check_positive(value, name):
@@ -295,8 +291,6 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     def _check_params(self):
-        from ._validation import check_int
-
         check_int(self.n_landmarks, "n_landmarks")
         _check_positive(self.alpha, "alpha")
         if not (isinstance(self.gamma, str) and self.gamma == "scale"):
@@ -334,7 +328,7 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
             nmap = NystroemMap(landmarks, gamma)
             H = B = 0.0
             parts = ((X[a : a + PART], Y[a : a + PART]) for a in range(0, len(X), PART))
-            for h, b in in_order(nmap.sums, parts, _workers()):
+            for h, b in in_order(nmap.sums, parts, resolve_n_threads(None)):
                 H, B = H + h, B + b
             return self._set_fitted(nmap, H, B, len(X), rows[kept], np.zeros(len(kept)))
 

@@ -24,12 +24,12 @@ same model as :meth:`GlassBoxClassifier.fit` in one process.
 
 from __future__ import annotations
 
-import os
 from collections import deque
 
 import numpy as np
 
 from . import _fit_stream, _nystroem
+from ._validation import resolve_n_threads
 from .classifier import GlassBoxClassifier
 from .representation import GlassBoxRepresentation
 
@@ -147,7 +147,7 @@ def _map_parts(parts, y_enc, client):
             yield pending.popleft().result()
 
     def local(func, *args):
-        workers = os.cpu_count() or 1
+        workers = resolve_n_threads(None)  # as the one-process fit
         shared = [dask.delayed(a, traverse=False) for a in args]
         for a in range(0, len(parts), workers):
             window = [

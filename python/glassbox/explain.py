@@ -40,6 +40,7 @@ import functools
 
 import numpy as np
 
+from ._validation import check_int
 from .groups import get_group
 from .representation import DIRECTIONS, GlassBoxRepresentation, _window
 
@@ -611,8 +612,6 @@ class ExampleExplanation:
         contributions : ndarray of float64, shape (N, k)
             Largest absolute value first.
         """
-        from ._validation import check_int
-
         k = min(check_int(k, "k"), self.contributions.shape[1])
         order = np.argsort(-np.abs(self.contributions), axis=1, kind="stable")[:, :k]
         rows = np.arange(len(self))[:, None]
