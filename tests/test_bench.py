@@ -114,9 +114,12 @@ def test_a_new_output_is_bounded_by_the_fresh_write_rate(small):
         into_out = by_name[(r_case, name)]
         assert "fresh_bytes" not in into_out
         assert into_out["bound_s"] == pytest.approx(into_out["bytes_moved"] / 2e14)
-    # a row within MEMORY_BOUND_X of its fresh-write bound is not counted as compute-bound
+    # a row within MEMORY_BOUND_X of its fresh-write bound is not counted as compute-bound;
+    # every such row with a 1-thread twin gets its time set here (the composed kernels too:
+    # measured, on a loaded machine they ran past 2.5x their bound and counted)
+    fresh_rows = ("glassbox orbit", "glassbox composed kernels (orbit(pool(binarize)))")
     for r in rows:
-        if r["implementation"] == "glassbox orbit":
+        if r["implementation"] in fresh_rows:
             r["median_s"], r["x_bound"] = 2 * r["bound_s"], 2.0
     summary = bench_run.summarise(rows, [])
     worst = [k for k in summary if k.startswith("threads 1->2: worst of")]
