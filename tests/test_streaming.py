@@ -123,6 +123,40 @@ def test_bad_sources(images, rep, tmp_path):
         rep.transform_chunked(images, chunk_size=0)
 
 
+def _float_idx(path, x):
+    head = bytes([0, 0, 0x0D, 3]) + np.array(x.shape, ">u4").tobytes()
+    path.write_bytes(head + x.astype(">f4").tobytes())
+    return path
+
+
+@pytest.mark.parametrize("kind", ["npy", "npy-big-endian", "idx", "memmap"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_images_in_a_file_are_named_by_file_and_image(images, tmp_path, kind, bad):
+    """NaN or infinity in a file of float images: every reader of files (transform_chunked,
+    fit from a path, kernel-ridge's parts) names the file and the first such image."""
+    x = images.astype(np.float32)
+    x[203, 5, 7] = bad
+    x[230, 0, 0] = bad
+    if kind == "idx":
+        src = _float_idx(tmp_path / "x-idx3-ubyte", x)
+    else:
+        src = tmp_path / "x.npy"
+        np.save(src, x.astype(">f4") if kind == "npy-big-endian" else x)
+        if kind == "memmap":
+            src = np.load(src, mmap_mode="r")
+    rep = gb.GlassBoxRepresentation(thresholds=8).fit(images)
+    message = r"x(\.npy|-idx3-ubyte): image 203 contains NaN or infinite values"
+    with pytest.raises(ValueError, match=message):
+        rep.transform_chunked(src, tmp_path / "out.npy", chunk_size=100)
+    assert not (tmp_path / "out.npy").exists() and no_temporaries(tmp_path)
+    if kind == "memmap":
+        return  # an array given to fit is checked as X, whole
+    y = np.arange(len(x)) % 3
+    for classifier in ("kernel-ridge", "lda"):
+        with pytest.raises(ValueError, match=message):
+            gb.GlassBoxClassifier(classifier=classifier, n_components=5).fit(src, y)
+
+
 def test_file_truncated_mid_stream(images, rep, tmp_path):
     """The input shrinks while it is read: the error names the file and the image, and no
     output that looks complete is left."""

@@ -50,6 +50,19 @@ class ImageSource:
         """Refuse, before allocating, ``count`` images that the memory available cannot hold."""
         check_allocation((count, *self.image_shape), self.dtype, f"{self.name}: {count} {what}")
 
+    def _finite(self, out, a, name=None):
+        """``out``, images ``a``, ``a + 1``, ... of a file, when they hold no NaN or infinity;
+        else an error naming the file (``name``, default ``self.name``) and the first image
+        that does, rather than the array the kernels would name later."""
+        if out.dtype.kind == "f":
+            ok = np.isfinite(out.reshape(len(out), -1)).all(axis=1)
+            if not ok.all():
+                raise ValueError(
+                    f"{name or self.name}: image {a + int(np.argmin(ok))} contains NaN or "
+                    "infinite values"
+                )
+        return out
+
     def take(self, indices):
         """The images at sorted ``indices``, as one ``(len(indices), H, W)`` array."""
         idx = np.asarray(indices, dtype=np.intp)
@@ -103,7 +116,7 @@ class ArraySource(ImageSource):
         out = np.array(self.arr[a:b], order="C", copy=True)
         if self._mm is not None:
             self._release(a, b)
-        return out
+        return self._finite(out, a, self.paths[0]) if self.paths else out
 
     def _release(self, a, b):
         """Drop the mapped pages just read from this process's resident set (best effort):
@@ -159,7 +172,8 @@ class NpyRows(ImageSource):
                 f"{self.path}: truncated: image {a + got // self.row} of {self.n} cannot be read "
                 "(the file ends early)"
             )
-        return out if self.dtype.isnative else out.astype(self.dtype.newbyteorder("="))
+        out = out if self.dtype.isnative else out.astype(self.dtype.newbyteorder("="))
+        return self._finite(out, a)
 
     def close(self):
         self.f.close()
@@ -184,7 +198,7 @@ class IdxSource(ImageSource):
 
     def read(self, a, b):
         self._check_read(b - a)
-        return self.f.read(a, b)
+        return self._finite(self.f.read(a, b), a)
 
     def close(self):
         self.f.close()
