@@ -492,3 +492,132 @@ def test_symmetry_report_refuses_before_any_work(tmp_path, capsys, monkeypatch, 
     assert main([*args, "--out", str(tmp_path / "r"), "--quiet"]) == 1
     assert message in capsys.readouterr().err
     assert not (tmp_path / "r" / "report.json").exists()
+
+
+# -- kernel-ridge reads the training images of an IDX directory a part at a time ---------------
+
+
+def _write_idx(path, arr, code=0x08, gz=False):
+    import gzip
+
+    arr = np.asarray(arr)
+    header = bytes([0, 0, code, arr.ndim]) + np.array(arr.shape, dtype=">u4").tobytes()
+    data = header + arr.astype({0x08: "u1", 0x0D: ">f4"}[code]).tobytes()
+    path.write_bytes(gzip.compress(data) if gz else data)
+
+
+def _idx_dataset(directory, gz=False, code=0x08, scale=15):
+    """Digits (times ``scale``) as an IDX directory: the stratified 75/25 split of seed 0 as
+    its training and test halves, labels stored as 10..19; the four arrays."""
+    from sklearn.model_selection import train_test_split
+
+    ds = gb.datasets.load_digits()
+    x_tr, x_te, y_tr, y_te = train_test_split(
+        ds.images * scale, ds.labels, test_size=0.25, stratify=ds.labels, random_state=0
+    )
+    directory.mkdir()
+    for stem, x, y in (("train", x_tr, y_tr), ("t10k", x_te, y_te)):
+        suffix = ".gz" if gz else ""
+        _write_idx(directory / f"{stem}-images-idx3-ubyte{suffix}", x, code, gz)
+        _write_idx(directory / f"{stem}-labels-idx1-ubyte{suffix}", y + 10, 0x08, gz)
+    return x_tr.astype(np.uint8), x_te.astype(np.uint8), y_tr + 10, y_te + 10
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_kernel_ridge_run_reads_the_training_images_a_part_at_a_time(
+    tmp_path, capsys, monkeypatch, gz
+):
+    """The training images of an IDX directory are never read whole (only the labels and the
+    test images are), and the model is the one fitted on the images in memory: the same
+    confusion matrix as GlassBoxClassifier's predictions."""
+    from sklearn.metrics import confusion_matrix
+
+    folder = tmp_path / "idx"
+    x_tr, x_te, y_tr, y_te = _idx_dataset(folder, gz)
+    read_whole = []
+    real_read_all = _io.IdxFile.read_all
+
+    def read_all(self):
+        read_whole.append(Path(self.path).name)
+        return real_read_all(self)
+
+    monkeypatch.setattr(_io.IdxFile, "read_all", read_all)
+    out = tmp_path / "r"
+    args = ["run", "--dataset", str(folder), "--classifier", "kernel-ridge", "--out", str(out)]
+    assert main([*args, "--n-components", "30"]) == 0
+    assert not [name for name in read_whole if name.startswith("train-images")]
+    assert {name.split("-")[0] + "-" + name.split("-")[1] for name in read_whole} == {
+        "train-labels", "t10k-images", "t10k-labels"
+    }  # fmt: skip
+    assert "1,347 training (read a part at a time) and 450 test images" in capsys.readouterr().out
+    report = _report(out)
+    assert report["n_train"] == 1347 and report["image_shape"] == [8, 8]
+    assert report["class_names"] == [str(k) for k in range(10, 20)]
+    model = gb.GlassBoxClassifier(n_components=30, classifier="kernel-ridge").fit(x_tr, y_tr)
+    expected = confusion_matrix(y_te, model.predict(x_te))
+    assert report["confusion_matrix"] == expected.tolist()
+    assert report["accuracy"] > 0.95
+    assert report["thresholds"] == [float(t) for t in model.representation_.thresholds_]
+
+
+def test_kernel_ridge_run_explains_fewer_thresholds_from_the_streamed_pixel_range(tmp_path):
+    folder = tmp_path / "idx"
+    _idx_dataset(folder, scale=1)  # grey levels 0..16
+    out = tmp_path / "r"
+    args = ["run", "--dataset", str(folder), "--classifier", "kernel-ridge", "--out", str(out)]
+    with_sample = ["--train-size", "1000", "--out", str(tmp_path / "s")]
+    assert main([*args, "--quiet", "--n-components", "20"]) == 0
+    assert main([*args[:-2], *with_sample, "--quiet", "--n-components", "20"]) == 0
+    note = _report(out)["notes"][0]
+    assert "16 thresholds, not the 32 asked: the training pixels are integers from 0 to 16" in note
+    assert _report(tmp_path / "s")["notes"][0] == note  # the same words in memory
+    assert _report(tmp_path / "s")["n_train"] == 1000
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ([], True),
+        (["--train-size", "100"], False),  # a sample of the images in memory
+        (["--symmetry"], False),  # its split draws from the images in memory
+        (["--classifier", "svm"], False),
+    ],
+)
+def test_which_runs_stream(tmp_path, extra, expected):
+    import argparse
+
+    from glassbox.cli import run as run_cli
+
+    parser = argparse.ArgumentParser()
+    run_cli.add_parser(parser.add_subparsers())
+    folder = tmp_path / "idx"
+    _idx_dataset(folder)
+    base = ["run", "--dataset", str(folder), "--classifier", "kernel-ridge"]
+    assert run_cli.streams(parser.parse_args([*base, *extra])) is expected
+    assert not run_cli.streams(parser.parse_args(["run", "--classifier", "kernel-ridge"]))
+    npz = tmp_path / "d.npz"
+    np.savez(npz, images=np.zeros((4, 8, 8), np.uint8), labels=np.arange(4) % 2)
+    assert not run_cli.streams(parser.parse_args(["run", "--dataset", str(npz)]))
+
+
+@pytest.mark.parametrize("damage", ["truncated", "nan"])
+def test_kernel_ridge_run_refuses_damaged_training_images(tmp_path, capsys, damage):
+    """A damaged training file is found while it is read (a part at a time): an error naming
+    it or what is wrong, and no report."""
+    folder = tmp_path / "idx"
+    if damage == "truncated":
+        _idx_dataset(folder)
+        path = folder / "train-images-idx3-ubyte"
+        path.write_bytes(path.read_bytes()[:-100])
+        message = "train-images-idx3-ubyte"
+    else:
+        x_tr, *_ = _idx_dataset(folder, code=0x0D)
+        bad = x_tr.astype(np.float32)
+        bad[1000, 3, 3] = np.nan
+        _write_idx(folder / "train-images-idx3-ubyte", bad, 0x0D)
+        message = "NaN"
+    out = tmp_path / "r"
+    args = ["run", "--dataset", str(folder), "--classifier", "kernel-ridge", "--out", str(out)]
+    assert main([*args, "--quiet"]) == 1
+    assert message in capsys.readouterr().err
+    assert not (out / "report.json").exists()

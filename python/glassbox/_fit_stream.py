@@ -188,7 +188,7 @@ def _add(total, part):
     return part if total is None else tuple(t + p for t, p in zip(total, part, strict=True))
 
 
-def fit_parts(clf, rep, shape, dtype, y_enc, map_parts, take, progress=None):
+def fit_parts(clf, rep, shape, dtype, y_enc, map_parts, take, progress=None, info=None):
     """Fit ``clf`` (kernel-ridge, ``classes_`` set) and the unfitted representation ``rep``
     on images of ``shape`` (N, H, W) and ``dtype`` with class indices ``y_enc``, in parts of
     ``PART`` images.
@@ -196,7 +196,9 @@ def fit_parts(clf, rep, shape, dtype, y_enc, map_parts, take, progress=None):
     ``map_parts(func, *args)`` yields ``func(chunks, y, *args)`` for every part in order
     (``chunks``: the part's images as block-aligned arrays; ``y``: its class indices);
     ``take(indices)`` returns the images at sorted indices.  Sums of parts are added in part
-    order, so the model depends on nothing but the images.  Returns ``clf``."""
+    order, so the model depends on nothing but the images.  A dict ``info`` receives
+    ``"pixel_range"`` (smallest, largest pixel) when the thresholds needed it.  Returns
+    ``clf``."""
     n, H, W = shape
     passes = 3 if _needs_range(rep) else 2
     done = 0
@@ -214,6 +216,8 @@ def fit_parts(clf, rep, shape, dtype, y_enc, map_parts, take, progress=None):
             lo = plo if lo is None else min(lo, plo)
             hi = phi if hi is None else max(hi, phi)
             tick()
+        if info is not None:
+            info["pixel_range"] = (lo, hi)
     else:
         lo = hi = check_images(take([0]), image_shape=rep.image_shape).min()
     rep.fit(np.stack([np.full((H, W), lo, dtype), np.full((H, W), hi, dtype)]))
@@ -267,7 +271,7 @@ def _needs_range(rep):
     return isinstance(t, numbers.Integral) and not isinstance(t, bool)
 
 
-def fit_streamed(clf, rep, src, y_enc, chunk_size, progress=None):
+def fit_streamed(clf, rep, src, y_enc, chunk_size, progress=None, info=None):
     """:func:`fit_parts` over an open ImageSource, reading ``chunk_size`` images at a time
     (rounded to whole blocks, at most a part)."""
     n = len(src)
@@ -288,7 +292,7 @@ def fit_streamed(clf, rep, src, y_enc, chunk_size, progress=None):
         yield from _nystroem.in_order(func, parts(), workers)
 
     with _nystroem.serial():  # every product on one thread: the same rounding everywhere
-        return fit_parts(clf, rep, (n, H, W), src.dtype, y_enc, map_parts, src.take, progress)
+        return fit_parts(clf, rep, (n, H, W), src.dtype, y_enc, map_parts, src.take, progress, info)
 
 
 def stream_memory(rep, shape, chunk, G, G_fit, n_components, n_landmarks, workers):

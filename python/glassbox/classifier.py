@@ -275,13 +275,14 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
             images = src.read(0, len(src))
         return self.fit(images, y)
 
-    def _fit_kernel_ridge(self, rep, source, y_enc, progress=None):
+    def _fit_kernel_ridge(self, rep, source, y_enc, progress=None, info=None):
         """fit() for "kernel-ridge": every stage from sums over parts of the images (an array
         or an open ImageSource), read ``pca_batch_size`` at a time; ``progress(done, total)``
-        counts images over the passes."""
+        counts images over the passes; a dict ``info`` receives ``"pixel_range"``, the
+        smallest and largest pixel, when the thresholds needed it."""
         chunk = self.pca_batch_size or _fit_stream.DEFAULT_CHUNK
         with opened(source, None) as src:
-            return _fit_stream.fit_streamed(self, rep, src, y_enc, chunk, progress)
+            return _fit_stream.fit_streamed(self, rep, src, y_enc, chunk, progress, info)
 
     def _new_head(self):
         """The unfitted kernel-ridge stage."""

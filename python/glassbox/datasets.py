@@ -280,6 +280,35 @@ def load_idx(directory, *, class_names=None, name=None) -> ImageDataset:
     return _dataset(str(directory), images, labels, names, where, len(x_train))
 
 
+def _open_idx_training(directory):
+    """MNIST-format data as :func:`load_idx` reads them, except the training images, which stay
+    on disk: ``(source, y_train, x_test, y_test, class_names, name)``, ``source`` an open
+    ImageSource of the training images (the caller closes it; its parts are checked as images
+    when they are read) and the labels encoded over both halves as ``load_idx`` encodes them.
+    Only the test images and the labels are read (their memory asked first)."""
+    from .streaming import open_images
+
+    directory = Path(directory)
+    with contextlib.ExitStack() as stack:
+        train = _open_pair(directory, "train", stack)
+        test = _open_pair(directory, "t10k", stack)
+        if train[0].record_shape != test[0].record_shape or train[0].dtype != test[0].dtype:
+            raise ValueError(f"{directory}: training and test images differ in shape or dtype")
+        n_train, n = train[0].n, train[0].n + test[0].n
+        if n_train == 0:
+            raise ValueError(f"{directory}: the training half holds no images")
+        check_memory(
+            2 * test[0].data_bytes + 3 * 8 * n, f"{directory}: its test images and the labels"
+        )
+        y_train = train[1].read_all()
+        x_test, y_test = test[0].read_all(), test[1].read_all()
+        train_path = train[0].path
+    labels, names = _encode_labels(np.concatenate([y_train, y_test]), None, str(directory))
+    tests = _dataset(str(directory), x_test, labels[n_train:], names, directory.name)
+    source = open_images(train_path)
+    return source, labels[:n_train], tests.images, tests.labels, names, directory.name
+
+
 def load_fashion_mnist(directory=None) -> ImageDataset:
     """Fashion-MNIST (70,000 28x28 uint8 images, 60,000 for training) from the Debian package
     ``dataset-fashion-mnist``.

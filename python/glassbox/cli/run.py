@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import _core, _io, metrics
+from .. import _core, _io, datasets, metrics
 from .._kernels import permuted_copies
 from .._validation import check_allocation
 from ..classifier import CLASSIFIERS, GlassBoxClassifier
@@ -74,15 +75,16 @@ def _round(d):
     return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in d.items()}
 
 
-def _thresholds_note(rep, x_train) -> str | None:
+def _thresholds_note(rep, dtype, pixel_range) -> str | None:
     """Why fewer thresholds than asked, when so: integer images leave only as many distinct
-    thresholds as there are grey levels between their darkest and brightest pixel."""
+    thresholds as there are grey levels between their darkest and brightest pixel
+    (``pixel_range()``, asked only then)."""
     asked, got = rep.thresholds, len(rep.thresholds_)
     if not isinstance(asked, int) or got >= asked:
         return None
-    if x_train.dtype.kind not in "biu":
+    if dtype.kind not in "biu":
         return f"{got} thresholds, not the {asked} asked: duplicates dropped"
-    lo, hi = x_train.min(), x_train.max()
+    lo, hi = pixel_range()
     return (
         f"{got} thresholds, not the {asked} asked: the training pixels are integers from "
         f"{lo} to {hi}, which leave {got} distinct thresholds between them (duplicates dropped)"
@@ -104,7 +106,12 @@ def add_parser(subparsers) -> None:
     add_dataset_arguments(parser)
     parser.add_argument("--group", default="D4", choices=GROUP_NAMES, help="symmetry group (D4)")
     parser.add_argument(
-        "--classifier", default="svm", choices=CLASSIFIERS, help="last layer (default: svm)"
+        "--classifier",
+        default="svm",
+        choices=CLASSIFIERS,
+        help="last layer (default: svm); kernel-ridge reads the training images of a --dataset "
+        "directory of IDX files a part at a time (unless --train-size or --symmetry is given), "
+        "so that they need not fit in memory",
     )
     parser.add_argument(
         "--n-components", type=positive, default=200, help="principal components (200)"
@@ -148,25 +155,57 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 
 
+def streams(args) -> bool:
+    """Whether ``glassbox run`` reads the training images a part at a time instead of loading
+    them: kernel-ridge (whose fit is sums over parts) on a directory of IDX files, with every
+    training image used (no ``--train-size`` sample) and no ``--symmetry`` report (both draw
+    from the training images in memory)."""
+    if args.classifier != "kernel-ridge" or args.train_size is not None or args.symmetry:
+        return False
+    if args.dataset in ("digits", "fashion-mnist") or not Path(args.dataset).is_dir():
+        return False
+    return any(isinstance(f, Path) for f in dataset_inputs(args.dataset))  # IDX files
+
+
 def run(args) -> int:
     """Run ``glassbox run`` with parsed arguments; returns the exit status."""
+    with contextlib.ExitStack() as stack:
+        return _run(args, stack)
+
+
+def _load(args, stack):
+    """(dataset name, class names, image shape, x_train, x_test, y_train, y_test); x_train an
+    open ImageSource (closed with ``stack``) when the training images stream."""
+    if streams(args):
+        src, y_train, x_test, y_test, names, name = datasets._open_idx_training(args.dataset)
+        stack.callback(src.close)
+        return name, names, src.image_shape, src, x_test, y_train, y_test
+    ds = load_dataset(args.dataset, args.image_size)
+    x_train, x_test, y_train, y_test = split(ds, args.train_size, args.test_size, args.seed)
+    return ds.name, ds.class_names, ds.images.shape[1:], x_train, x_test, y_train, y_test
+
+
+def _run(args, stack) -> int:
     out_dir = _prepare_outputs(args)
     say = (lambda *a: None) if args.quiet else print
     timings: dict[str, float] = {}
     t_start = time.perf_counter()
     with Stage("load", timings, "load", quiet=args.quiet):
-        ds = load_dataset(args.dataset, args.image_size)
-        x_train, x_test, y_train, y_test = split(ds, args.train_size, args.test_size, args.seed)
+        loaded = _load(args, stack)
+        name, class_names, shape, x_train, x_test, y_train, y_test = loaded
     if args.test_transform is not None:  # before any work
         get_group(args.test_transform).check_shape(x_test.shape, "--test-transform: the images")
     if args.symmetry:
         get_group("D4").check_shape(x_test.shape, "--symmetry: the images")
         _symmetry_validation_size(y_train)
+    streamed = " (read a part at a time)" if streams(args) else ""
     say(
-        f"{ds.name}: {len(x_train):,} training and {len(x_test):,} test images of "
-        f"{ds.images.shape[1]}x{ds.images.shape[2]}, {len(ds.class_names)} classes"
+        f"{name}: {len(y_train):,} training{streamed} and {len(x_test):,} test images of "
+        f"{shape[0]}x{shape[1]}, {len(class_names)} classes"
     )
-    clf, f_test, z_test, pred = _fit_and_predict(args, x_train, y_train, x_test, timings)
+    clf, f_test, z_test, pred, pixel_range = _fit_and_predict(
+        args, x_train, y_train, x_test, timings
+    )
     sep = _separability(args, x_test, y_test, f_test, z_test, timings)
     symmetry = None
     if args.symmetry:
@@ -177,7 +216,8 @@ def run(args) -> int:
             clf, x_test, y_test, f_test, args.test_transform, timings, args.quiet, args.seed
         )
     timings["total"] = time.perf_counter() - t_start
-    report = _report(args, ds, clf, x_train, y_test, pred, sep, timings)
+    about = (name, class_names, shape, x_train.dtype, pixel_range)
+    report = _report(args, about, clf, y_train, y_test, pred, sep, timings)
     if moved is not None:
         report["test_transform"] = moved
     if symmetry is not None:
@@ -187,12 +227,12 @@ def run(args) -> int:
     _io.write_atomically(out_dir / "report.json", (json.dumps(report, indent=2) + "\n").encode())
     _io.write_atomically(out_dir / "report.md", markdown(report).encode())
     if args.save_model is not None:
-        _save_model(args, clf, ds, report["accuracy"], timings)
+        _save_model(args, clf, class_names, report["accuracy"], timings)
     written, failed = [], []
     if args.plot:
         with Stage("plots", timings, "plots", quiet=args.quiet):
             written, failed = write_plots(
-                out_dir, report, clf.representation_, x_test, y_test, z_test, ds.class_names
+                out_dir, report, clf.representation_, x_test, y_test, z_test, class_names
             )
     say("")
     say(summary(report))
@@ -227,15 +267,16 @@ def _model(args, invariance):
 
 def _fit_and_predict(args, x_train, y_train, x_test, timings):
     """Fit the model stage by stage (each timed, the representation with progress); the
-    fitted model, the test images' features and principal components, and its predictions."""
+    fitted model, the test images' features and principal components, its predictions, and a
+    function giving the training images' (smallest, largest) pixel.  ``x_train`` is an array,
+    or an open ImageSource for kernel-ridge."""
     quiet = args.quiet
     clf = _model(args, args.invariance)
-    y_enc = clf._check_fit_input(x_train, y_train)
+    y_enc = clf._check_fit_input(None, y_train, n_images=len(x_train))
     rep = clf._new_representation()
-    clf._check_fit_memory(
-        rep, x_train.shape, f"--dataset {args.dataset}", "train on fewer with --train-size N"
-    )
+    info: dict = {}
     if args.classifier == "kernel-ridge":  # every stage from sums over parts: one fit
+        # (the fit asks for the memory it holds at once: parts, not the images' features)
         label = "fit (pixel range, moments, kernel ridge)"
         with Stage(label, timings, "classifier", total=3 * len(x_train), quiet=quiet) as stage:
 
@@ -243,9 +284,12 @@ def _fit_and_predict(args, x_train, y_train, x_test, timings):
                 stage.total = total  # 2 passes when the thresholds are given
                 stage.advance(done)
 
-            clf._fit_kernel_ridge(rep, x_train, y_enc, progress)
+            clf._fit_kernel_ridge(rep, x_train, y_enc, progress, info)
         f_test = transform_with_progress(rep, x_test, "representation (test)", timings, quiet)
     else:
+        clf._check_fit_memory(
+            rep, x_train.shape, f"--dataset {args.dataset}", "train on fewer with --train-size N"
+        )
         with Stage("fit representation", timings, "representation", quiet=quiet):
             rep.fit(x_train)
         f_train = transform_with_progress(rep, x_train, "representation (train)", timings, quiet)
@@ -256,7 +300,13 @@ def _fit_and_predict(args, x_train, y_train, x_test, timings):
     with Stage("predict", timings, "predict", quiet=quiet):
         z_test = clf._reduce_features(f_test)
         pred = clf._predict_features(f_test, z_test)
-    return clf, f_test, z_test, pred
+
+    def pixel_range():
+        if "pixel_range" in info:
+            return info["pixel_range"]
+        return x_train.min(), x_train.max()
+
+    return clf, f_test, z_test, pred, pixel_range
 
 
 def transformed_accuracy(
@@ -409,34 +459,36 @@ def _separability(args, x_test, y_test, f_test, z_test, timings):
         }
 
 
-def _report(args, ds, clf, x_train, y_test, pred, sep, timings) -> dict:
-    """report.json's content."""
+def _report(args, about, clf, y_train, y_test, pred, sep, timings) -> dict:
+    """report.json's content; ``about``: the dataset's name, class names, image shape, the
+    training images' dtype and a function giving their pixel range."""
     from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
+    name, class_names, shape, dtype, pixel_range = about
     rep = clf.representation_
-    labels = np.arange(len(ds.class_names))
+    labels = np.arange(len(class_names))
     precision, recall, f1, support = precision_recall_fscore_support(
         y_test, pred, labels=labels, zero_division=0
     )
     return {
         "glassbox_version": _core.__version__,
         "command": "glassbox " + " ".join(getattr(args, "argv", ["run"])),
-        "dataset": ds.name,
+        "dataset": name,
         "accuracy": float(accuracy_score(y_test, pred)),
-        "n_train": int(len(x_train)),
+        "n_train": int(len(y_train)),
         "n_test": int(len(y_test)),
-        "image_shape": list(ds.images.shape[1:]),
+        "image_shape": [int(v) for v in shape],
         "group": args.group,
         "classifier": args.classifier,
         "invariance": args.invariance,
         "n_components": int(clf.pca_.n_components_),
         "thresholds": [float(t) for t in rep.thresholds_],
         "thresholds_requested": rep.thresholds,
-        "notes": [n for n in (_thresholds_note(rep, x_train),) if n],
-        "class_names": list(ds.class_names),
+        "notes": [n for n in (_thresholds_note(rep, dtype, pixel_range),) if n],
+        "class_names": list(class_names),
         "per_class": [
             {
-                "class": ds.class_names[k],
+                "class": class_names[k],
                 "precision": float(precision[k]),
                 "recall": float(recall[k]),
                 "f1": float(f1[k]),
@@ -462,7 +514,7 @@ def _report(args, ds, clf, x_train, y_test, pred, sep, timings) -> dict:
     }
 
 
-def _save_model(args, clf, ds, accuracy, timings) -> None:
+def _save_model(args, clf, class_names, accuracy, timings) -> None:
     """Save the model with what ``glassbox explain --index`` needs to find the same test
     images."""
     builtin = args.dataset in ("digits", "fashion-mnist")
@@ -473,7 +525,7 @@ def _save_model(args, clf, ds, accuracy, timings) -> None:
         "test_size": args.test_size,
         "seed": args.seed,
     }
-    meta = {"dataset": dataset, "class_names": list(ds.class_names), "accuracy": accuracy}
+    meta = {"dataset": dataset, "class_names": list(class_names), "accuracy": accuracy}
     with Stage("save model", timings, "save", quiet=args.quiet):
         save_model(clf, args.save_model, metadata=meta)
 
