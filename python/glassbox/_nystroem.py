@@ -171,15 +171,15 @@ class NystroemMap:
             inv, info = lapack.dtrtri(chol, lower=1)
             if info != 0:  # pragma: no cover - a Cholesky factor has a nonzero diagonal
                 raise np.linalg.LinAlgError(f"the landmarks' kernel is singular (dtrtri {info})")
-        # phi(x) = L^{-1} k(x) = k(x) @ L^{-T}: L^{-T} is upper triangular, stored in
-        # Fortran order for BLAS's triangular product
-        self.whiten = np.asfortranarray(np.triu(inv.T), dtype=np.float32)
+        # phi(x)^T = L^{-1} k(x)^T: BLAS's triangular product reads the lower triangle of
+        # L^{-1} (dtrtri's Fortran-ordered result) and nothing above it
+        self.whiten = np.asarray(inv, dtype=np.float32, order="F")
 
     def features(self, X):
         """Nystroem features ``phi`` of rows X, float32 (n, m)."""
         K = rbf(X, self.landmarks, self.gamma, self._sq)  # (n, m) C order: K.T is Fortran
         # phi^T = L^{-1} K^T, a triangular product (half a general one's work), in place
-        return blas.strmm(1.0, self.whiten, K.T, side=0, lower=0, trans_a=1, overwrite_b=1).T
+        return blas.strmm(1.0, self.whiten, K.T, side=0, lower=1, trans_a=0, overwrite_b=1).T
 
     def sums(self, X, Y, out=None):
         """``(H, B)`` of rows X (n, d) with targets Y (n, n_outputs): float32 products of
@@ -211,7 +211,7 @@ class NystroemMap:
         A[np.diag_indices(len(A))] += alpha * n_rows
         with serial():
             W = cho_solve(cho_factor(A, lower=True, overwrite_a=True), B)
-            return self.whiten.astype(np.float64) @ W
+            return np.tril(self.whiten).T.astype(np.float64) @ W  # L^{-T} W
 
 
 def targets(y_enc, n_classes):
