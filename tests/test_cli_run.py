@@ -598,6 +598,9 @@ def test_which_runs_stream(tmp_path, extra, expected):
     npz = tmp_path / "d.npz"
     np.savez(npz, images=np.zeros((4, 8, 8), np.uint8), labels=np.arange(4) % 2)
     assert not run_cli.streams(parser.parse_args(["run", "--dataset", str(npz)]))
+    (tmp_path / "imgs" / "a").mkdir(parents=True)  # an image folder: loaded, then split
+    folder_args = ["run", "--dataset", str(tmp_path / "imgs"), "--classifier", "kernel-ridge"]
+    assert not run_cli.streams(parser.parse_args(folder_args))
 
 
 @pytest.mark.parametrize("damage", ["truncated", "nan"])
