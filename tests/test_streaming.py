@@ -157,6 +157,24 @@ def test_non_finite_images_in_a_file_are_named_by_file_and_image(images, tmp_pat
             gb.GlassBoxClassifier(classifier=classifier, n_components=5).fit(src, y)
 
 
+@pytest.mark.parametrize("kind", ["npy", "idx"])
+def test_no_images_read_from_a_float_file_are_no_images(tmp_path, kind):
+    """Reads of no images (at the end of a file, from a file of none) are empty arrays, through
+    the finiteness check of float files too (an .npy read of none was a TypeError)."""
+    x = np.zeros((0, 3, 2), np.float32)
+    if kind == "idx":
+        src = _float_idx(tmp_path / "e-idx3-ubyte", x)
+    else:
+        src = tmp_path / "e.npy"
+        np.save(src, x)
+    with streaming.open_images(src) as s:
+        assert s.read(0, 0).shape == (0, 3, 2)
+    y = np.ones((3, 3, 2), np.float32)
+    np.save(tmp_path / "f.npy", y)
+    with streaming.open_images(tmp_path / "f.npy") as s:
+        assert s.read(3, 3).shape == (0, 3, 2) and np.array_equal(s.read(1, 3), y[1:])
+
+
 def test_file_truncated_mid_stream(images, rep, tmp_path):
     """The input shrinks while it is read: the error names the file and the image, and no
     output that looks complete is left."""

@@ -55,7 +55,7 @@ class ImageSource:
         else an error naming the file (``name``, default ``self.name``) and the first image
         that does, rather than the array the kernels would name later."""
         if out.dtype.kind == "f":
-            ok = np.isfinite(out.reshape(len(out), -1)).all(axis=1)
+            ok = np.isfinite(out).all(axis=(1, 2))  # out: (n, H, W), n >= 0
             if not ok.all():
                 raise ValueError(
                     f"{name or self.name}: image {a + int(np.argmin(ok))} contains NaN or "
@@ -160,6 +160,8 @@ class NpyRows(ImageSource):
     def read(self, a, b):
         self._check_read(b - a)
         out = np.empty((b - a, *self.image_shape), dtype=self.dtype)
+        if out.size == 0:  # (a memoryview of no bytes cannot be cast)
+            return out if self.dtype.isnative else out.astype(self.dtype.newbyteorder("="))
         try:
             self.f.seek(self.offset + a * self.row)
             got = self.f.readinto(memoryview(out).cast("B"))
