@@ -235,6 +235,15 @@ def _open_pair(directory: Path, prefix: str, stack: contextlib.ExitStack):
     return fi, fl
 
 
+def _open_halves(directory: Path, stack: contextlib.ExitStack):
+    """The training and test pairs of an IDX directory, opened, their images alike."""
+    train = _open_pair(directory, "train", stack)
+    test = _open_pair(directory, "t10k", stack)
+    if train[0].record_shape != test[0].record_shape or train[0].dtype != test[0].dtype:
+        raise ValueError(f"{directory}: training and test images differ in shape or dtype")
+    return train, test
+
+
 def load_idx(directory, *, class_names=None, name=None) -> ImageDataset:
     """MNIST-format data from a directory: ``train-images-idx3-ubyte``,
     ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte`` and ``t10k-labels-idx1-ubyte``, each
@@ -262,10 +271,7 @@ def load_idx(directory, *, class_names=None, name=None) -> ImageDataset:
     """
     directory = Path(directory)
     with contextlib.ExitStack() as stack:
-        train = _open_pair(directory, "train", stack)
-        test = _open_pair(directory, "t10k", stack)
-        if train[0].record_shape != test[0].record_shape or train[0].dtype != test[0].dtype:
-            raise ValueError(f"{directory}: training and test images differ in shape or dtype")
+        train, test = _open_halves(directory, stack)
         # both halves, then joined into one array (labels as int64), asked before reading
         n = train[0].n + test[0].n
         check_memory(
@@ -290,10 +296,7 @@ def _open_idx_training(directory):
 
     directory = Path(directory)
     with contextlib.ExitStack() as stack:
-        train = _open_pair(directory, "train", stack)
-        test = _open_pair(directory, "t10k", stack)
-        if train[0].record_shape != test[0].record_shape or train[0].dtype != test[0].dtype:
-            raise ValueError(f"{directory}: training and test images differ in shape or dtype")
+        train, test = _open_halves(directory, stack)
         n_train, n = train[0].n, train[0].n + test[0].n
         if n_train == 0:
             raise ValueError(f"{directory}: the training half holds no images")
