@@ -95,6 +95,22 @@ def write_idx(path, x, compress=False):
     return path
 
 
+@pytest.fixture
+def whole_idx_reads(monkeypatch):
+    """The names of the IDX files read whole (``IdxFile.read_all``) from now on, in order."""
+    from glassbox import _io
+
+    names = []
+    real_read_all = _io.IdxFile.read_all
+
+    def read_all(self):
+        names.append(Path(self.path).name)
+        return real_read_all(self)
+
+    monkeypatch.setattr(_io.IdxFile, "read_all", read_all)
+    return names
+
+
 def no_temporaries(directory):
     """True when ``directory`` holds no hidden (temporary) file."""
     return not [p for p in Path(directory).iterdir() if p.name.startswith(".")]

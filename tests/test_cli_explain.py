@@ -346,3 +346,34 @@ def test_explain_never_writes_over_the_model_or_the_image(saved_linear, tmp_path
     assert main(["explain", "--model", str(model), "--index", "0", "--out", str(model)]) == 1
     assert "is the input file" in capsys.readouterr().err
     assert (model / "model.json").read_bytes() == (saved_linear / "model.json").read_bytes()
+
+
+@pytest.mark.parametrize("classifier", ["kernel-ridge", "svm"])
+def test_explain_reads_only_what_it_shows_of_an_idx_directory(
+    tmp_path, monkeypatch, whole_idx_reads, classifier
+):
+    """A model trained on a directory of IDX files: explain --index reads the test images, the
+    labels and the few training images it shows, never the training images whole, and writes
+    what it writes when it loads the directory whole."""
+    import json
+
+    from test_cli_run import _idx_dataset
+
+    from glassbox.cli import explain as explain_cli
+    from glassbox.cli import main
+
+    folder = tmp_path / "idx"
+    _idx_dataset(folder)
+    model = tmp_path / "m"
+    args = ["run", "--dataset", str(folder), "--classifier", classifier, "--n-components", "20"]
+    assert main([*args, "--quiet", "--out", str(tmp_path / "r"), "--save-model", str(model)]) == 0
+    read_whole = whole_idx_reads
+    read_whole.clear()  # (the run above read them)
+    explain = ["explain", "--model", str(model), "--index", "7", "--quiet", "--out"]
+    assert main([*explain, str(tmp_path / "a")]) == 0
+    assert "train-images-idx3-ubyte" not in read_whole and "t10k-images-idx3-ubyte" in read_whole
+    monkeypatch.setattr(explain_cli, "idx_directory", lambda spec: False)  # load it whole
+    assert main([*explain, str(tmp_path / "b")]) == 0
+    assert "train-images-idx3-ubyte" in read_whole
+    a, b = (json.loads((tmp_path / d / "explain.json").read_text()) for d in "ab")
+    assert a == b and len(a["examples"]["top"]) == 8 and a["true_class"] is not None

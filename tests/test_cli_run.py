@@ -11,7 +11,7 @@ import pytest
 
 import glassbox as gb
 from glassbox import _io
-from glassbox.cli import main
+from glassbox.cli import _common, main
 from glassbox.cli import run as _run
 
 REPORT_KEYS = {"accuracy", "n_train", "n_test", "group", "separability", "timings"}
@@ -308,7 +308,7 @@ def test_out_of_memory_is_an_error_message_not_a_traceback(tmp_path, capsys, mon
     def no_memory(*a, **k):
         raise MemoryError("Unable to allocate 3 GiB")
 
-    monkeypatch.setattr(_run, "load_dataset", no_memory)
+    monkeypatch.setattr(_common, "load_dataset", no_memory)
     assert main(["run", "--out", str(tmp_path), "--quiet"]) == 1
     assert (
         "glassbox run: error: out of memory (Unable to allocate 3 GiB)" in capsys.readouterr().err
@@ -525,7 +525,7 @@ def _idx_dataset(directory, gz=False, code=0x08, scale=15):
 
 @pytest.mark.parametrize("gz", [False, True])
 def test_kernel_ridge_run_reads_the_training_images_a_part_at_a_time(
-    tmp_path, capsys, monkeypatch, gz
+    tmp_path, capsys, whole_idx_reads, gz
 ):
     """The training images of an IDX directory are never read whole (only the labels and the
     test images are), and the model is the one fitted on the images in memory: the same
@@ -534,14 +534,7 @@ def test_kernel_ridge_run_reads_the_training_images_a_part_at_a_time(
 
     folder = tmp_path / "idx"
     x_tr, x_te, y_tr, y_te = _idx_dataset(folder, gz)
-    read_whole = []
-    real_read_all = _io.IdxFile.read_all
-
-    def read_all(self):
-        read_whole.append(Path(self.path).name)
-        return real_read_all(self)
-
-    monkeypatch.setattr(_io.IdxFile, "read_all", read_all)
+    read_whole = whole_idx_reads
     out = tmp_path / "r"
     args = ["run", "--dataset", str(folder), "--classifier", "kernel-ridge", "--out", str(out)]
     assert main([*args, "--n-components", "30"]) == 0

@@ -107,6 +107,29 @@ def load_dataset(spec: str, image_size=None) -> datasets.ImageDataset:
     return datasets.load_image_folder(path, tuple(image_size))
 
 
+def idx_directory(spec: str) -> bool:
+    """Whether ``--dataset spec`` is a directory of IDX files (MNIST layout)."""
+    if spec in ("digits", "fashion-mnist") or not Path(spec).is_dir():
+        return False
+    return bool(_idx_files(Path(spec)))
+
+
+def load_split(spec, image_size, train_size, test_size, seed, stack, *, stream=False):
+    """``(name, class names, image shape, x_train, x_test, y_train, y_test)`` of ``--dataset
+    spec`` split as :func:`split` splits it.  With ``stream`` (a directory of IDX files, every
+    training image: ``train_size`` None), ``x_train`` is an open ImageSource of the training
+    file, closed with ``stack``, and only the labels and the test images are read."""
+    if stream:
+        if train_size is not None or not idx_directory(spec):
+            raise ValueError("only every training image of an IDX directory can stream")
+        src, y_train, x_test, y_test, names, name = datasets._open_idx_training(spec)
+        stack.callback(src.close)
+        return name, names, src.image_shape, src, x_test, y_train, y_test
+    ds = load_dataset(spec, image_size)
+    x_train, x_test, y_train, y_test = split(ds, train_size, test_size, seed)
+    return ds.name, ds.class_names, ds.images.shape[1:], x_train, x_test, y_train, y_test
+
+
 def _idx_files(path: Path):
     return [p for p in path.iterdir() if p.name.endswith(("-ubyte", "-ubyte.gz"))]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -15,12 +16,12 @@ from ..persistence import load_model
 from ._common import (
     MODEL_FILES,
     dataset_inputs,
-    load_dataset,
+    idx_directory,
+    load_split,
     non_negative,
     prepare_outputs,
     report_failed_figures,
     require_matplotlib,
-    split,
 )
 from ._figures import _pyplot, _save, draw_each, plain
 
@@ -173,6 +174,22 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     """Run ``glassbox explain`` with parsed arguments; returns the exit status."""
+    with contextlib.ExitStack() as stack:
+        return _run(args, stack)
+
+
+class _Images:
+    """Images of an open source read one at a time, as ``x[i]`` (the few training images a
+    kernel model's explanation shows)."""
+
+    def __init__(self, src):
+        self.src = src
+
+    def __getitem__(self, i):
+        return self.src.take([i])[0]
+
+
+def _run(args, stack) -> int:
     say = (lambda *a: None) if args.quiet else print
     require_matplotlib("glassbox explain draws a PNG with matplotlib")  # before any work
     model_files = [Path(args.model) / n for n in MODEL_FILES]
@@ -190,14 +207,18 @@ def run(args) -> int:
     else:
         data = _dataset_record(meta, args.model)
         _io.refuse_overwrite([out_dir / n for n in OUTPUTS], dataset_inputs(data["spec"]), "--out")
-        ds = load_dataset(data["spec"], data.get("image_size"))
-        x_train, x_test, y_train, y_test = split(
-            ds, data.get("train_size"), data["test_size"], data["seed"]
-        )
+        # a directory of IDX files split as it is stored: the test images, the labels and
+        # the few training images shown are read, not every training image
+        stream = data.get("train_size") is None and idx_directory(data["spec"])
+        name, _, _, x_train, x_test, y_train, y_test = load_split(
+            data["spec"], data.get("image_size"), data.get("train_size"), data["test_size"],
+            data["seed"], stack, stream=stream,
+        )  # fmt: skip
+        x_train = _Images(x_train) if stream else x_train
         if not 0 <= args.index < len(x_test):
             raise ValueError(f"--index {args.index}: the test set has {len(x_test)} images")
         image, true = x_test[args.index], y_test[args.index]
-        source = f"{ds.name} test image {args.index}"
+        source = f"{name} test image {args.index}"
     target = _target_label(model, names, args.target)
     predicted = model.predict(image[None])[0]
     ex = model.explain(image[None], target=target)

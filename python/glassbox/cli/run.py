@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import _core, _io, datasets, metrics
+from .. import _core, _io, metrics
 from .._kernels import permuted_copies
 from .._validation import check_allocation
 from ..classifier import CLASSIFIERS, GlassBoxClassifier
@@ -24,13 +24,13 @@ from ._common import (
     add_dataset_arguments,
     add_seed,
     dataset_inputs,
-    load_dataset,
+    idx_directory,
+    load_split,
     md,
     positive,
     prepare_output,
     prepare_outputs,
     report_failed_figures,
-    split,
 )
 from ._figures import write_plots
 from ._progress import Stage
@@ -162,9 +162,7 @@ def streams(args) -> bool:
     from the training images in memory)."""
     if args.classifier != "kernel-ridge" or args.train_size is not None or args.symmetry:
         return False
-    if args.dataset in ("digits", "fashion-mnist") or not Path(args.dataset).is_dir():
-        return False
-    return any(isinstance(f, Path) for f in dataset_inputs(args.dataset))  # IDX files
+    return idx_directory(args.dataset)
 
 
 def run(args) -> int:
@@ -173,25 +171,21 @@ def run(args) -> int:
         return _run(args, stack)
 
 
-def _load(args, stack):
-    """(dataset name, class names, image shape, x_train, x_test, y_train, y_test); x_train an
-    open ImageSource (closed with ``stack``) when the training images stream."""
-    if streams(args):
-        src, y_train, x_test, y_test, names, name = datasets._open_idx_training(args.dataset)
-        stack.callback(src.close)
-        return name, names, src.image_shape, src, x_test, y_train, y_test
-    ds = load_dataset(args.dataset, args.image_size)
-    x_train, x_test, y_train, y_test = split(ds, args.train_size, args.test_size, args.seed)
-    return ds.name, ds.class_names, ds.images.shape[1:], x_train, x_test, y_train, y_test
-
-
 def _run(args, stack) -> int:
     out_dir = _prepare_outputs(args)
     say = (lambda *a: None) if args.quiet else print
     timings: dict[str, float] = {}
     t_start = time.perf_counter()
     with Stage("load", timings, "load", quiet=args.quiet):
-        loaded = _load(args, stack)
+        loaded = load_split(
+            args.dataset,
+            args.image_size,
+            args.train_size,
+            args.test_size,
+            args.seed,
+            stack,
+            stream=streams(args),
+        )
         name, class_names, shape, x_train, x_test, y_train, y_test = loaded
     if args.test_transform is not None:  # before any work
         get_group(args.test_transform).check_shape(x_test.shape, "--test-transform: the images")
