@@ -87,10 +87,12 @@ def digits_images():
     return ds.images, ds.labels
 
 
-def write_idx(path, x, compress=False):
-    """Images ``x`` (uint8) as an IDX file at ``path`` (gzip with ``compress``); ``path``."""
-    head = bytes([0, 0, 0x08, 3]) + np.array(x.shape, ">u4").tobytes()
-    data = head + x.tobytes()
+def write_idx(path, x, compress=False, code=0x08):
+    """Array ``x`` as an IDX file at ``path`` (gzip with ``compress``) of type ``code`` (0x08
+    uint8, 0x0D big-endian float32); ``path``."""
+    x = np.asarray(x)
+    head = bytes([0, 0, code, x.ndim]) + np.array(x.shape, ">u4").tobytes()
+    data = head + x.astype({0x08: "u1", 0x0D: ">f4"}[code]).tobytes()
     path.write_bytes(gzip.compress(data) if compress else data)
     return path
 

@@ -14,6 +14,8 @@ from glassbox import _io
 from glassbox.cli import _common, main
 from glassbox.cli import run as _run
 
+from conftest import write_idx
+
 REPORT_KEYS = {"accuracy", "n_train", "n_test", "group", "separability", "timings"}
 
 
@@ -497,15 +499,6 @@ def test_symmetry_report_refuses_before_any_work(tmp_path, capsys, monkeypatch, 
 # -- kernel-ridge reads the training images of an IDX directory a part at a time ---------------
 
 
-def _write_idx(path, arr, code=0x08, gz=False):
-    import gzip
-
-    arr = np.asarray(arr)
-    header = bytes([0, 0, code, arr.ndim]) + np.array(arr.shape, dtype=">u4").tobytes()
-    data = header + arr.astype({0x08: "u1", 0x0D: ">f4"}[code]).tobytes()
-    path.write_bytes(gzip.compress(data) if gz else data)
-
-
 def _idx_dataset(directory, gz=False, code=0x08, scale=15):
     """Digits (times ``scale``) as an IDX directory: the stratified 75/25 split of seed 0 as
     its training and test halves, labels stored as 10..19; the four arrays."""
@@ -518,8 +511,8 @@ def _idx_dataset(directory, gz=False, code=0x08, scale=15):
     directory.mkdir()
     for stem, x, y in (("train", x_tr, y_tr), ("t10k", x_te, y_te)):
         suffix = ".gz" if gz else ""
-        _write_idx(directory / f"{stem}-images-idx3-ubyte{suffix}", x, code, gz)
-        _write_idx(directory / f"{stem}-labels-idx1-ubyte{suffix}", y + 10, 0x08, gz)
+        write_idx(directory / f"{stem}-images-idx3-ubyte{suffix}", x, gz, code)
+        write_idx(directory / f"{stem}-labels-idx1-ubyte{suffix}", y + 10, gz)
     return x_tr.astype(np.uint8), x_te.astype(np.uint8), y_tr + 10, y_te + 10
 
 
@@ -610,7 +603,7 @@ def test_kernel_ridge_run_refuses_damaged_training_images(tmp_path, capsys, dama
         x_tr, *_ = _idx_dataset(folder, code=0x0D)
         bad = x_tr.astype(np.float32)
         bad[1000, 3, 3] = np.nan
-        _write_idx(folder / "train-images-idx3-ubyte", bad, 0x0D)
+        write_idx(folder / "train-images-idx3-ubyte", bad, code=0x0D)
         message = "NaN"
     out = tmp_path / "r"
     args = ["run", "--dataset", str(folder), "--classifier", "kernel-ridge", "--out", str(out)]

@@ -123,12 +123,6 @@ def test_bad_sources(images, rep, tmp_path):
         rep.transform_chunked(images, chunk_size=0)
 
 
-def _float_idx(path, x):
-    head = bytes([0, 0, 0x0D, 3]) + np.array(x.shape, ">u4").tobytes()
-    path.write_bytes(head + x.astype(">f4").tobytes())
-    return path
-
-
 @pytest.mark.parametrize("kind", ["npy", "npy-big-endian", "idx", "memmap"])
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_non_finite_images_in_a_file_are_named_by_file_and_image(images, tmp_path, kind, bad):
@@ -138,7 +132,7 @@ def test_non_finite_images_in_a_file_are_named_by_file_and_image(images, tmp_pat
     x[203, 5, 7] = bad
     x[230, 0, 0] = bad
     if kind == "idx":
-        src = _float_idx(tmp_path / "x-idx3-ubyte", x)
+        src = write_idx(tmp_path / "x-idx3-ubyte", x, code=0x0D)
     else:
         src = tmp_path / "x.npy"
         np.save(src, x.astype(">f4") if kind == "npy-big-endian" else x)
@@ -163,7 +157,7 @@ def test_no_images_read_from_a_float_file_are_no_images(tmp_path, kind):
     the finiteness check of float files too (an .npy read of none was a TypeError)."""
     x = np.zeros((0, 3, 2), np.float32)
     if kind == "idx":
-        src = _float_idx(tmp_path / "e-idx3-ubyte", x)
+        src = write_idx(tmp_path / "e-idx3-ubyte", x, code=0x0D)
     else:
         src = tmp_path / "e.npy"
         np.save(src, x)

@@ -98,7 +98,7 @@ def load_dataset(spec: str, image_size=None) -> datasets.ImageDataset:
         if path.suffix != ".npz":
             raise ValueError(f"--dataset {spec!r}: a file must be an .npz archive")
         return datasets.load_npz(path)
-    if any(p.name.endswith(("idx3-ubyte", "idx3-ubyte.gz")) for p in path.iterdir()):
+    if idx_directory(spec):
         return datasets.load_idx(path)
     if image_size is None:
         raise ValueError(
@@ -108,10 +108,11 @@ def load_dataset(spec: str, image_size=None) -> datasets.ImageDataset:
 
 
 def idx_directory(spec: str) -> bool:
-    """Whether ``--dataset spec`` is a directory of IDX files (MNIST layout)."""
+    """Whether ``--dataset spec`` is a directory of IDX files (MNIST layout): one holding an
+    IDX file of images, gzip or not."""
     if spec in ("digits", "fashion-mnist") or not Path(spec).is_dir():
         return False
-    return bool(_idx_files(Path(spec)))
+    return any(p.name.endswith(("idx3-ubyte", "idx3-ubyte.gz")) for p in Path(spec).iterdir())
 
 
 def load_split(spec, image_size, train_size, test_size, seed, stack, *, stream=False):

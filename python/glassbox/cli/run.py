@@ -176,6 +176,7 @@ def _run(args, stack) -> int:
     say = (lambda *a: None) if args.quiet else print
     timings: dict[str, float] = {}
     t_start = time.perf_counter()
+    stream = streams(args)
     with Stage("load", timings, "load", quiet=args.quiet):
         loaded = load_split(
             args.dataset,
@@ -184,7 +185,7 @@ def _run(args, stack) -> int:
             args.test_size,
             args.seed,
             stack,
-            stream=streams(args),
+            stream=stream,
         )
         name, class_names, shape, x_train, x_test, y_train, y_test = loaded
     if args.test_transform is not None:  # before any work
@@ -192,7 +193,7 @@ def _run(args, stack) -> int:
     if args.symmetry:
         get_group("D4").check_shape(x_test.shape, "--symmetry: the images")
         _symmetry_validation_size(y_train)
-    streamed = " (read a part at a time)" if streams(args) else ""
+    streamed = " (read a part at a time)" if stream else ""
     say(
         f"{name}: {len(y_train):,} training{streamed} and {len(x_test):,} test images of "
         f"{shape[0]}x{shape[1]}, {len(class_names)} classes"
