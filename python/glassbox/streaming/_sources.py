@@ -160,8 +160,13 @@ class NpyRows(ImageSource):
     def read(self, a, b):
         self._check_read(b - a)
         out = np.empty((b - a, *self.image_shape), dtype=self.dtype)
-        if out.size == 0:  # (a memoryview of no bytes cannot be cast)
-            return out if self.dtype.isnative else out.astype(self.dtype.newbyteorder("="))
+        if out.size:  # (a memoryview of no bytes cannot be cast: nothing to read anyway)
+            self._read_into(out, a, b)
+        out = out if self.dtype.isnative else out.astype(self.dtype.newbyteorder("="))
+        return self._finite(out, a)
+
+    def _read_into(self, out, a, b):
+        """Read images ``a`` .. ``b - 1`` (at least one) into ``out``, as the file stores them."""
         try:
             self.f.seek(self.offset + a * self.row)
             got = self.f.readinto(memoryview(out).cast("B"))
@@ -174,8 +179,6 @@ class NpyRows(ImageSource):
                 f"{self.path}: truncated: image {a + got // self.row} of {self.n} cannot be read "
                 "(the file ends early)"
             )
-        out = out if self.dtype.isnative else out.astype(self.dtype.newbyteorder("="))
-        return self._finite(out, a)
 
     def close(self):
         self.f.close()
