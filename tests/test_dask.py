@@ -12,6 +12,7 @@ from conftest import importorskip
 da = importorskip("dask.array", "dask")  # README's test command installs the extra
 distributed = importorskip("distributed", "dask")
 import glassbox.dask as gdask  # noqa: E402 - needs dask
+from glassbox._validation import resolve_n_threads  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +116,25 @@ def test_fit_on_threads_is_the_one_process_model(digits_train, chunks):
     np.testing.assert_array_equal(got.pca_.components_, ref.pca_.components_)
     np.testing.assert_array_equal(got.class_means_, ref.class_means_)
     np.testing.assert_array_equal(got.decision_function(X[:50]), ref.decision_function(X[:50]))
+
+
+def test_fit_on_threads_computes_a_part_per_thread(digits_train, monkeypatch):
+    """Dask's local scheduler gets as many parts at once as the one-process fit has threads
+    (asked before the fit limits BLAS and OpenMP to one thread for its products)."""
+    import dask
+
+    X, y = digits_train
+    Xb, yb = np.concatenate([X] * 14)[:16_384], np.tile(y, 14)[:16_384]  # two parts
+    windows = []
+    compute = dask.compute
+
+    def counting(*args, **kw):
+        windows.append(len(args))
+        return compute(*args, **kw)
+
+    monkeypatch.setattr(dask, "compute", counting)
+    gdask.fit(_kr(), da.from_array(Xb, chunks=(4096, 8, 8)), yb)
+    assert max(windows) == min(2, resolve_n_threads(None))
 
 
 def test_fit_on_a_local_cluster_is_the_one_process_model(digits_train):

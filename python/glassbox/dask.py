@@ -128,26 +128,26 @@ def _client():
         return None
 
 
-def _map_parts(parts, y_enc, client):
+def _map_parts(parts, y_enc, client, workers):
     """``map_parts`` of :func:`glassbox._fit_stream.fit_parts` over dask arrays ``parts``
-    (delayed), a few parts ahead of the one whose result is consumed."""
+    (delayed), a few parts ahead of the one whose result is consumed (``workers`` parts at
+    once on dask's local scheduler)."""
     import dask
 
     def on_cluster(func, *args):
-        workers = max(1, sum(client.nthreads().values()))
+        slots = max(1, sum(client.nthreads().values()))
         shared = [client.scatter(a, broadcast=True, hash=False) for a in args]
         pending = deque()
         for i, part in enumerate(parts):
             y = y_enc[i * _fit_stream.PART : (i + 1) * _fit_stream.PART]
             x = client.compute(part)
             pending.append(client.submit(_run_part, func, x, y, *shared, pure=False))
-            if len(pending) >= 2 * workers:
+            if len(pending) >= 2 * slots:
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
 
     def local(func, *args):
-        workers = resolve_n_threads(None)  # as the one-process fit
         shared = [dask.delayed(a, traverse=False) for a in args]
         for a in range(0, len(parts), workers):
             window = [
@@ -222,8 +222,9 @@ def fit(model, images, y, *, progress=None):
         return np.asarray(arr[np.asarray(indices, dtype=np.intp)].compute())
 
     H, W = (int(s) for s in images.shape[1:])
+    workers = resolve_n_threads(None)  # as the one-process fit (asked before serial() limits it)
     with _nystroem.serial():
         return _fit_stream.fit_parts(
             model, rep, (n, H, W), np.dtype(images.dtype), y_enc,
-            _map_parts(parts, y_enc, client), take, progress,
+            _map_parts(parts, y_enc, client, workers), take, progress,
         )  # fmt: skip
