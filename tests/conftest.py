@@ -126,3 +126,18 @@ def images():
     x = rng.integers(0, 256, (257, 28, 28), dtype=np.uint8)
     x[:, :4] = 0
     return x
+
+
+@pytest.fixture
+def small_stages(monkeypatch):
+    """kernel-ridge heads of 150 + 200 landmarks: two stages on a few hundred images."""
+    from glassbox import classifier
+    from glassbox._nystroem import NystroemRidgeClassifier
+
+    def head(self):
+        alpha = classifier._RIDGE_C / float(self.C)
+        return NystroemRidgeClassifier(
+            150, alpha, random_state=self.random_state, refine_landmarks=200
+        )
+
+    monkeypatch.setattr(gb.GlassBoxClassifier, "_new_head", head)

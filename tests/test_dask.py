@@ -12,6 +12,7 @@ from conftest import importorskip
 da = importorskip("dask.array", "dask")  # README's test command installs the extra
 distributed = importorskip("distributed", "dask")
 import glassbox.dask as gdask  # noqa: E402 - needs dask
+from glassbox import _fit_stream  # noqa: E402
 from glassbox._validation import resolve_n_threads  # noqa: E402
 
 
@@ -118,6 +119,27 @@ def test_fit_on_threads_is_the_one_process_model(digits_train, chunks):
     np.testing.assert_array_equal(got.decision_function(X[:50]), ref.decision_function(X[:50]))
 
 
+@pytest.mark.parametrize("keep", [True, False])
+def test_two_stages_on_threads_are_the_one_process_model(
+    digits_train, small_stages, monkeypatch, keep
+):
+    """The second stage's margins and sums over the parts kept in memory, or computed again
+    by the workers: the one-process model either way."""
+    X, y = digits_train
+    ref = _kr().fit(X, y)
+    assert ref.classifier_.n_refined_ >= 480
+    if not keep:
+        monkeypatch.setattr(_fit_stream, "KEEP_BYTES", 0)
+    done = []
+    images = da.from_array(X, chunks=(333, 4, 8))
+    got = gdask.fit(_kr(), images, y, progress=lambda d, t: done.append((d, t)))
+    np.testing.assert_array_equal(got.classifier_.dual_coef_, ref.classifier_.dual_coef_)
+    np.testing.assert_array_equal(
+        got.classifier_.landmark_images_, ref.classifier_.landmark_images_
+    )
+    assert done[-1] == (5 * 1200, 5 * 1200)
+
+
 def test_fit_on_threads_computes_a_part_per_thread(digits_train, monkeypatch):
     """Dask's local scheduler gets as many parts at once as the one-process fit has threads
     (asked before the fit limits BLAS and OpenMP to one thread for its products)."""
@@ -153,7 +175,9 @@ def test_fit_on_a_local_cluster_is_the_one_process_model(digits_train):
         got = gdask.fit(_kr(), images, yb, progress=lambda d, t: done.append((d, t)))
     np.testing.assert_array_equal(got.classifier_.dual_coef_, ref.classifier_.dual_coef_)
     np.testing.assert_array_equal(got.decision_function(X[:50]), ref.decision_function(X[:50]))
-    assert done[-1] == (60_000, 60_000)
+    # five passes: pixel range, moments, equations, the first stage's margins, the second's sums
+    assert done[-1] == (100_000, 100_000)
+    assert got.classifier_.n_refined_ == ref.classifier_.n_refined_ > 0
 
 
 def test_fit_refuses_what_it_cannot_fit(digits_train):

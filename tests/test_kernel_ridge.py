@@ -9,7 +9,7 @@ from sklearn.decomposition import PCA
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from glassbox import GlassBoxClassifier, GlassBoxRepresentation
+from glassbox import GlassBoxClassifier, GlassBoxRepresentation, _fit_stream
 from glassbox import _nystroem as ny
 from glassbox._fit_stream import _Moments, reduction_from_moments
 from glassbox._nystroem import NystroemRidgeClassifier
@@ -41,13 +41,15 @@ def test_with_every_row_a_landmark_it_is_exact_kernel_ridge(rows):
     np.testing.assert_allclose(clf.decision_function(Xt), want, rtol=1e-4, atol=1e-4)  # float32
 
 
-def test_scores_are_kernel_values_times_the_dual_coefficients(rows):
+@pytest.mark.parametrize("refine", [0, 60])
+def test_scores_are_kernel_values_times_the_dual_coefficients(rows, refine):
     X, y = rows
-    clf = NystroemRidgeClassifier(n_landmarks=40, random_state=3).fit(X, y)
+    clf = NystroemRidgeClassifier(n_landmarks=40, random_state=3, refine_landmarks=refine)
+    clf.fit(X, y)
     Xt = X[:25] + 0.1
     np.testing.assert_array_equal(clf.decision_function(Xt), clf.kernel(Xt) @ clf.dual_coef_)
-    assert clf.kernel(Xt).shape == (25, 40)
-    two = NystroemRidgeClassifier(n_landmarks=40).fit(X, y > 0)
+    assert clf.kernel(Xt).shape == (25, 40 + refine)
+    two = NystroemRidgeClassifier(n_landmarks=40, refine_landmarks=refine).fit(X, y > 0)
     d = two.decision_function(Xt)
     assert d.shape == (25,)
     np.testing.assert_array_equal(two.predict(Xt), two.classes_[(d > 0).astype(int)])
@@ -73,9 +75,60 @@ def test_normal_equation_sums_split_at_blocks_add_up_bit_for_bit():
 def test_duplicate_landmarks_are_dropped():
     X = np.repeat(np.arange(6.0)[:, None], 50, axis=0) * [1.0, 2.0]
     y = np.repeat([0, 1, 0, 1, 2, 2], 50)
-    clf = NystroemRidgeClassifier(n_landmarks=100).fit(X, y)
+    clf = NystroemRidgeClassifier(n_landmarks=100, refine_landmarks=0).fit(X, y)
     assert len(clf.landmarks_) == 6
     assert clf.score(X, y) == 1.0
+    # each stage's landmarks are distinct (the second's may repeat the first's values)
+    two = NystroemRidgeClassifier(n_landmarks=100).fit(X, y)
+    assert (
+        two.n_refined_ > 0 and len(np.unique(two.landmarks_[6:], axis=0)) == len(two.landmarks_) - 6
+    )
+    assert two.score(X, y) == 1.0
+
+
+def test_the_second_stage_fits_the_first_stages_residuals_on_its_hardest_rows(rows):
+    X, y = rows
+    one = NystroemRidgeClassifier(n_landmarks=40, refine_landmarks=0).fit(X, y)
+    two = NystroemRidgeClassifier(n_landmarks=40, refine_landmarks=60).fit(X, y)
+    assert one.n_refined_ == 0 and two.n_refined_ == 120  # 0.4 of 300 rows
+    # the first stage is the one-stage model
+    np.testing.assert_array_equal(two.landmarks_[:40], one.landmarks_)
+    np.testing.assert_array_equal(two.dual_coef_[:40], one.dual_coef_)
+    # the hardest rows: the smallest margins (own score minus the best other)
+    y_enc = np.searchsorted(one.classes_, y)
+    S = ny.NystroemMap(one.landmarks_, one.gamma_).scores(X, one.dual_coef_)  # float32 kernel
+    np.testing.assert_allclose(S, one.decision_function(X), atol=1e-4)
+    hard = np.sort(np.argsort(ny.margins(S, y_enc))[:120])
+    assert set(two.landmark_images_[40:]) <= set(hard) - set(one.landmark_images_)
+    assert len(two.landmarks_) == 100
+    # stage 2: the same ridge (10 times the penalty) on their residuals, on its landmarks
+    nmap = ny.NystroemMap(two.landmarks_[40:], two.gamma_)
+    Y = ny.targets(y_enc, 3)
+    H, B = nmap.sums(X[hard], (Y - S)[hard], pad=False)
+    want = nmap.dual(nmap.solve(H, B, 120, 10 * two.alpha))
+    np.testing.assert_allclose(two.dual_coef_[40:], want, rtol=1e-12)
+    # it fits the refined rows better
+    S2 = two.decision_function(X)
+    assert ((Y - S2)[hard] ** 2).sum() < 0.9 * ((Y - S)[hard] ** 2).sum()
+
+
+def test_no_second_stage_without_rows_to_refine(rows):
+    X, y = rows
+    for kw in ({"n_landmarks": 300}, {"refine_fraction": 0.0}, {"refine_fraction": 0.001}):
+        clf = NystroemRidgeClassifier(**{"n_landmarks": 40, **kw}).fit(X, y)
+        assert clf.n_refined_ == 0
+        assert len(clf.landmarks_) == min(kw.get("n_landmarks", 40), len(X))
+    # the refined rows all landmarks of the first stage already: no candidate, no second stage
+    m = np.array([0.5, -1.0, 2.0, -3.0])
+    assert ny.refined_rows(m, 0.5, taken=[1, 3]) is None
+    tau, hard, pool = ny.refined_rows(m, 0.5, taken=[3])
+    assert tau == -1.0 and hard.tolist() == [1, 3] and pool.tolist() == [1]
+    rng = np.random.default_rng(0)
+    found = []
+    for seed in range(40):  # some draws' hardest rows are all the first stage's landmarks
+        clf = NystroemRidgeClassifier(n_landmarks=3, refine_fraction=0.5, random_state=seed)
+        found.append(clf.fit(rng.normal(size=(4, 2)), [0, 1, 0, 1]).n_refined_)
+    assert 0 in found and 2 in found
 
 
 @pytest.mark.parametrize(
@@ -88,6 +141,12 @@ def test_duplicate_landmarks_are_dropped():
         ({"gamma": -1.0}, "gamma"),
         ({"gamma": "auto"}, "gamma"),
         ({"gamma": float("inf")}, "gamma"),
+        ({"refine_landmarks": -1}, "refine_landmarks"),
+        ({"refine_landmarks": 2.5}, "refine_landmarks"),
+        ({"refine_fraction": 1.5}, "refine_fraction"),
+        ({"refine_fraction": float("nan")}, "refine_fraction"),
+        ({"refine_fraction": True}, "refine_fraction"),
+        ({"refine_fraction": "0.4"}, "refine_fraction"),
     ],
 )
 def test_bad_parameters_are_named(rows, kw, match):
@@ -176,6 +235,49 @@ def test_the_model_is_the_same_for_any_blas_thread_count(digits_split, blas):
             alone.fit(Z, y).dual_coef_,
             NystroemRidgeClassifier(n_landmarks=300).fit(Z, y).dual_coef_,
         )
+
+
+@pytest.mark.parametrize("kw", [{}, {"augment": "D1h"}])
+def test_two_stages_are_the_same_model_for_any_chunks_threads_and_source(
+    digits_split, tmp_path, monkeypatch, small_stages, kw
+):
+    """The second stage's rows are chosen by margins computed in the same fixed blocks as the
+    sums, and its sums are added in part order, so that chunks, threads, the source and
+    whether the rows are kept in memory or read again do not change the model."""
+    X, y, Xt, _ = digits_split
+    ref = _model(**kw).fit(X, y)
+    head = ref.classifier_
+    rows = 900 * (2 if kw else 1)
+    assert head.n_refined_ >= int(0.4 * rows) and len(head.landmarks_) == 350
+    np.save(tmp_path / "x.npy", X)
+    rep3 = GlassBoxRepresentation(thresholds=6, n_threads=3)
+    fits = [
+        lambda: _model(pca_batch_size=1, **kw).fit(X, y),
+        lambda: _model(pca_batch_size=700, **kw).fit(tmp_path / "x.npy", y),
+        lambda: GlassBoxClassifier(rep3, n_components=30, classifier="kernel-ridge", **kw).fit(
+            X, y
+        ),
+    ]
+    for fit in fits:
+        got = fit()
+        np.testing.assert_array_equal(got.classifier_.dual_coef_, head.dual_coef_)
+        np.testing.assert_array_equal(got.classifier_.landmark_images_, head.landmark_images_)
+    with threadpool_limits(2):
+        got = _model(**kw).fit(X, y)
+    np.testing.assert_array_equal(got.classifier_.dual_coef_, head.dual_coef_)
+    monkeypatch.setattr(_fit_stream, "KEEP_BYTES", 0)  # the parts read again, not kept
+    got = _model(**kw).fit(tmp_path / "x.npy", y)
+    np.testing.assert_array_equal(got.classifier_.dual_coef_, head.dual_coef_)
+    np.testing.assert_array_equal(got.decision_function(Xt), ref.decision_function(Xt))
+    # every landmark of the second stage is the training image, moved by its element, it names
+    F = ref.representation_.transform(X)
+    for k in (150, 230, 349):
+        i, e = int(head.landmark_images_[k]), int(head.landmark_elements_[k])
+        f = F[i : i + 1]
+        if e:
+            f = f[:, ref.representation_.feature_permutation(_element(ref, e))]
+        np.testing.assert_allclose(head.landmarks_[k], ref._reduce_features(f)[0], atol=1e-5)
+    assert head.landmark_elements_[150:].max() == (1 if kw else 0)
 
 
 def test_parts_are_computed_in_parallel_in_order(digits_split):

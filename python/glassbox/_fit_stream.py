@@ -22,6 +22,7 @@ features are float64.
 
 from __future__ import annotations
 
+import functools
 import numbers
 
 import numpy as np
@@ -36,6 +37,9 @@ from ._validation import check_images, check_memory, resolve_n_threads
 _BLOCK = _nystroem._BLOCK
 PART = _nystroem.PART  # images whose sums are added at once: the unit of exactness
 DEFAULT_CHUNK = PART  # images read at once when no chunk size is given
+# a two-stage fit reads its classifier rows three times: it keeps them when they take at most
+# this much (the second and third reads then skip the images and the representation)
+KEEP_BYTES = 256 * 2**20
 
 
 class _Moments:
@@ -172,23 +176,76 @@ def part_moments(chunks, y, plan, shift):
     return mom.s1, mom.s2, mom.n, sums
 
 
-def part_equations(chunks, y, plan, nmap):
-    """(H, B, rows) of the normal equations of a part's classifier rows, from zero."""
+def part_rows(chunks, y, plan):
+    """(principal components, class indices) of a part's classifier rows, block by block."""
+    for x, off in _image_blocks(chunks):
+        yield plan.classifier_rows(plan.rep.transform(x), y[off : off + len(x)])
+
+
+def part_equations(chunks, y, plan, nmap, keep=False):
+    """(H, B, rows, kept) of the normal equations of a part's classifier rows, from zero;
+    ``kept``: with ``keep``, the rows block by block as :func:`part_rows` gives them (in
+    float32, as the kernel reads them), else None."""
     m = len(nmap.landmarks)
     H, B = np.zeros((m, m)), np.zeros((m, 1 if plan.n_out == 2 else plan.n_out))
     rows = 0
-    for x, off in _image_blocks(chunks):
-        Z, yb = plan.classifier_rows(plan.rep.transform(x), y[off : off + len(x)])
+    kept = [] if keep else None
+    for Z, yb in part_rows(chunks, y, plan):
         nmap.sums(Z, _nystroem.targets(yb, plan.n_out), out=(H, B))
         rows += len(Z)
-    return H, B, rows
+        if keep:
+            kept.append((Z.astype(np.float32), yb))
+    return H, B, rows, kept
+
+
+def rows_margins(blocks, nmap, D):
+    """The first stage's margins (coefficients ``D`` on the kernel values) of blocks of
+    (rows, class indices), one array per block."""
+    return [_nystroem.margins(nmap.scores(Z, D), yb) for Z, yb in blocks]
+
+
+def rows_refinement(blocks, n_out, nmap, D, tau, nmap2):
+    """(H, B, rows) of the second stage's normal equations over the rows of ``blocks`` whose
+    first-stage margin is at most ``tau``, with the first stage's residuals as targets, from
+    zero (the refined rows of all blocks summed at once, in blocks of their own)."""
+    Zs, Rs = [], []
+    for Z, yb in blocks:
+        S = nmap.scores(Z, D)
+        hard = _nystroem.margins(S, yb) <= tau
+        Zs.append(Z[hard])
+        Rs.append((_nystroem.targets(yb, n_out) - S)[hard])
+    Z, R = np.concatenate(Zs), np.concatenate(Rs)
+    m = len(nmap2.landmarks)
+    H, B = nmap2.sums(Z, R, out=(np.zeros((m, m)), np.zeros((m, R.shape[1]))), pad=False)
+    return H, B, len(Z)
+
+
+def part_margins(chunks, y, plan, nmap, D):
+    """:func:`rows_margins` of a part's classifier rows (blocks in order, each block's rows
+    element-major)."""
+    return rows_margins(part_rows(chunks, y, plan), nmap, D)
+
+
+def part_refinement(chunks, y, plan, nmap, D, tau, nmap2):
+    """:func:`rows_refinement` of a part's classifier rows."""
+    return rows_refinement(part_rows(chunks, y, plan), plan.n_out, nmap, D, tau, nmap2)
+
+
+def row_keys(positions, n, G):
+    """The key ``element * n + image`` of classifier rows at ``positions`` of a fit's row
+    order (blocks of ``_BLOCK`` images in order, each block's rows element-major)."""
+    positions = np.asarray(positions, dtype=np.int64)
+    block = positions // (G * _BLOCK)
+    within = positions % (G * _BLOCK)
+    size = np.minimum(_BLOCK, n - block * _BLOCK)
+    return (within // size) * n + block * _BLOCK + within % size
 
 
 def _add(total, part):
     return part if total is None else tuple(t + p for t, p in zip(total, part, strict=True))
 
 
-def fit_parts(clf, rep, shape, dtype, y_enc, map_parts, take, progress=None, info=None):
+def fit_parts(clf, rep, shape, dtype, y_enc, map_parts, take, progress=None, info=None, workers=1):
     """Fit ``clf`` (kernel-ridge, ``classes_`` set) and the unfitted representation ``rep``
     on images of ``shape`` (N, H, W) and ``dtype`` with class indices ``y_enc``, in parts of
     ``PART`` images.
@@ -197,10 +254,12 @@ def fit_parts(clf, rep, shape, dtype, y_enc, map_parts, take, progress=None, inf
     (``chunks``: the part's images as block-aligned arrays; ``y``: its class indices);
     ``take(indices)`` returns the images at sorted indices.  Sums of parts are added in part
     order, so the model depends on nothing but the images.  A dict ``info`` receives
-    ``"pixel_range"`` (smallest, largest pixel) when the thresholds needed it.  Returns
-    ``clf``."""
+    ``"pixel_range"`` (smallest, largest pixel) when the thresholds needed it.  A second
+    stage's passes over rows kept in memory run on ``workers`` threads.  Returns ``clf``."""
     n, H, W = shape
-    passes = 3 if _needs_range(rep) else 2
+    head = clf._new_head()
+    refines = head._refines(n * clf._order())
+    passes = (3 if _needs_range(rep) else 2) + (2 if refines else 0)
     done = 0
 
     def tick():
@@ -239,31 +298,81 @@ def fit_parts(clf, rep, shape, dtype, y_enc, map_parts, take, progress=None, inf
     del mom, total, s2
 
     # the landmarks: classifier rows (element-major over the images, as in memory), drawn once
-    head = clf._new_head()
     chosen = _nystroem.choose_landmarks(n * plan.G, head.n_landmarks, head.random_state)
-    images, where = np.unique(chosen % n, return_inverse=True)
-    F = rep.transform(take(images))[where]
-    if plan.copies is not None:
-        F = np.stack([f[plan.copies[e]] for f, e in zip(F, chosen // n, strict=True)])
-    with _nystroem.serial():
-        landmarks, kept = _nystroem.distinct_rows(clf._reduce_features(F))
+    landmarks, kept = _landmark_rows(clf, plan, take, chosen, n)
     ev = clf.pca_.explained_variance_ * ((rows - 1) / rows)  # population variances
     gamma = head._gamma(float(ev.sum()) / n_comp, n_comp)  # var of the components' values
     nmap = _nystroem.NystroemMap(landmarks, gamma)
 
-    # pass 2: the normal equations on the principal components (plan.clf now has them)
-    total = None
-    for part in map_parts(part_equations, plan, nmap):
+    # pass 2: the normal equations on the principal components (plan.clf now has them); a
+    # second stage reads every classifier row twice more: they are kept when they are small
+    keep = refines and n * plan.G * n_comp * 4 <= KEEP_BYTES
+    total, cache = None, []
+    for *part, rows_kept in map_parts(part_equations, plan, nmap, keep):
         total = _add(total, part)
+        cache.append(rows_kept)
         tick()
     H_sum, B_sum, rows2 = total
+    alpha = float(head.alpha)
+    W = nmap.solve(H_sum, B_sum, rows2, alpha)
+    chosen = chosen[kept]
+    stages = [(nmap, W, chosen % n, chosen // n)]
+    n_refined = 0
+    if refines:
+        # pass 3: the first stage's margins of every row; pass 4: the second stage's sums.
+        # Over the kept rows on this process's threads, or the parts read again
+        D = nmap.dual(W)
+        if keep:
+            parts = _nystroem.in_order(rows_margins, ((c, nmap, D) for c in cache), workers)
+        else:
+            parts = map_parts(part_margins, plan, nmap, D)
+        per_block = []
+        for part in parts:
+            per_block += part
+            tick()
+        all_margins = np.concatenate(per_block)
+        keys = functools.partial(row_keys, n=n, G=plan.G)
+        found = _nystroem.refined_rows(all_margins, float(head.refine_fraction), chosen, keys)
+        if found is not None:
+            tau, _, pool = found  # pool: sorted keys
+            pick = pool[
+                _nystroem.choose_landmarks(len(pool), head.refine_landmarks, head.random_state)
+            ]
+            landmarks2, kept2 = _landmark_rows(clf, plan, take, pick, n)
+            nmap2 = _nystroem.NystroemMap(landmarks2, gamma)
+            if keep:
+                items = ((c, plan.n_out, nmap, D, tau, nmap2) for c in cache)
+                parts = _nystroem.in_order(rows_refinement, items, workers)
+            else:
+                parts = map_parts(part_refinement, plan, nmap, D, tau, nmap2)
+            total = None
+            for part in parts:
+                total = _add(total, part)
+                tick()
+            H2, B2, n_refined = total
+            pick = pick[kept2]
+            W2 = nmap2.solve(H2, B2, n_refined, _nystroem._REFINE_ALPHA * alpha)
+            stages.append((nmap2, W2, pick % n, pick // n))
+        elif progress is not None:  # no second stage: its pass is skipped
+            progress(n * passes, n * passes)
+    del cache
     head.classes_ = np.arange(plan.n_out)
     head.n_features_in_ = n_comp
-    chosen = chosen[kept]
-    head._set_fitted(nmap, H_sum, B_sum, rows2, chosen % n, chosen // n)
+    head._set_fitted(stages, n_refined)
     clf.classifier_ = head
     clf.n_features_in_ = rep.n_features_in_
     return clf._assemble(rep)
+
+
+def _landmark_rows(clf, plan, take, keys, n):
+    """(rows, kept): the distinct principal components of the classifier rows of ``keys``
+    (``element * n + image``, of ``n`` images) and the index in ``keys`` of each."""
+    images, where = np.unique(keys % n, return_inverse=True)
+    F = plan.rep.transform(take(images))[where]
+    if plan.copies is not None:
+        F = np.stack([f[plan.copies[e]] for f, e in zip(F, keys // n, strict=True)])
+    with _nystroem.serial():
+        return _nystroem.distinct_rows(clf._reduce_features(F))
 
 
 def _needs_range(rep):
@@ -292,22 +401,30 @@ def fit_streamed(clf, rep, src, y_enc, chunk_size, progress=None, info=None):
         yield from _nystroem.in_order(func, parts(), workers)
 
     with _nystroem.serial():  # every product on one thread: the same rounding everywhere
-        return fit_parts(clf, rep, (n, H, W), src.dtype, y_enc, map_parts, src.take, progress, info)
+        return fit_parts(
+            clf, rep, (n, H, W), src.dtype, y_enc, map_parts, src.take, progress, info, workers
+        )  # fmt: skip
 
 
-def stream_memory(rep, shape, chunk, G, G_fit, n_components, n_landmarks, workers):
+def stream_memory(rep, shape, chunk, G, G_fit, n_components, n_landmarks, workers, refine=0):
     """Bytes :func:`fit_streamed` holds at once (beside the labels), with ``workers`` parts
-    in flight: per part its images, features, one block's products and its sums."""
+    in flight: per part its images, features, one block's products and its sums; with a
+    second stage of ``refine`` landmarks, its map and sums and every row's margin."""
     n, H, W = shape
     nf = rep._max_features(H, W)
     step = min(n, PART, max(_BLOCK, chunk // _BLOCK * _BLOCK))
-    m = min(n * G, n_landmarks)
+    m = max(min(n * G, n_landmarks), min(n * G, refine))
     images = min(n, PART) * H * W * 9  # a part's images (and a float64 copy of a chunk)
     features = step * 4 * nf
     block = _BLOCK * G * (4 * nf * 3 + 8 * n_components + 4 * 2 * m)
+    hard = min(n, PART) * G * (4 * n_components + 8 * 16) if refine else 0  # a part's refined rows
     sums = max(8 * nf * nf, 8 * m * m)  # a part's moments or normal equations
     totals = 8 * nf * nf + m * m * (8 + 4 + 8 + 8) + m * nf * 4 * 2
-    per_part = images + features + block + sums
+    if refine:  # the first stage's map and coefficients beside the second's; every margin
+        totals += min(n * G, n_landmarks) ** 2 * 4 + n * G * 8 * 3
+        if n * G * n_components * 4 <= KEEP_BYTES:  # the classifier rows, kept (and classes)
+            totals += n * G * (4 * n_components + 8)
+    per_part = images + features + block + hard + sums
     return rep._layout_bytes(H, W) + workers * per_part + totals
 
 
@@ -317,7 +434,8 @@ def check_stream_memory(clf, rep, shape, chunk):
     head = clf._new_head()
     n = shape[0]
     workers = min(resolve_n_threads(rep.n_threads), -(-n // PART))
+    refine = head.refine_landmarks if head._refines(n * G) else 0
     need = stream_memory(
-        rep, shape, chunk, G, G_fit, min(clf.n_components, n), head.n_landmarks, workers
+        rep, shape, chunk, G, G_fit, min(clf.n_components, n), head.n_landmarks, workers, refine
     )
     check_memory(need, f"X: fitting kernel-ridge on {n:,} images in chunks of {chunk}")

@@ -45,6 +45,9 @@ __all__ = ["NystroemRidgeClassifier"]
 _BLOCK = 2048  # rows per block of float32 products (the unit of chunk independence)
 PART = 4 * _BLOCK  # rows (images, in a fit from images) whose sums are added at once
 _JITTER = 1e-7  # added to K_mm's diagonal (1): keeps its Cholesky factor defined
+# the second stage's ridge penalty per row, as a multiple of the first's: chosen on validation
+# splits of five datasets (at 1x it overfitted the refined rows of deformed Fashion-MNIST)
+_REFINE_ALPHA = 10.0
 
 
 @functools.cache
@@ -181,17 +184,19 @@ class NystroemMap:
         # phi^T = L^{-1} K^T, a triangular product (half a general one's work), in place
         return blas.strmm(1.0, self.whiten, K.T, side=0, lower=1, trans_a=0, overwrite_b=1).T
 
-    def sums(self, X, Y, out=None):
+    def sums(self, X, Y, out=None, *, pad=True):
         """``(H, B)`` of rows X (n, d) with targets Y (n, n_outputs): float32 products of
         blocks of ``_BLOCK`` rows counted from the first, added in float64 in row order to
         ``out`` (an ``(H, B)`` pair; default: zeros, so that the same rows give the same sums
-        whatever was summed before or elsewhere)."""
+        whatever was summed before or elsewhere).  ``pad=False`` computes a last, partial
+        block at its own size: for rows that are always summed in the same blocks (a part's
+        refined rows), where padding would only add work."""
         m = len(self.landmarks)
         H, B = (np.zeros((m, m)), np.zeros((m, Y.shape[1]))) if out is None else out
         for a in range(0, len(X), _BLOCK):
             x, y = X[a : a + _BLOCK], Y[a : a + _BLOCK]
             n = len(x)
-            if n < _BLOCK:
+            if n < _BLOCK and pad:
                 # a last, partial block is padded with rows whose features are zero (they
                 # add exact zeros): every product then has the shape of a full block, and
                 # BLAS the same code path (it picks other kernels, which round differently,
@@ -205,13 +210,32 @@ class NystroemMap:
         return H, B
 
     def solve(self, H, B, n_rows, alpha):
-        """Coefficients on the kernel values, ``dual_coef_`` (m, n_outputs), of the ridge
+        """Coefficients on the features ``phi``, W (m, n_outputs), of the ridge
         ``(H + alpha * n_rows * I) W = B``."""
         A = H.copy()
         A[np.diag_indices(len(A))] += alpha * n_rows
         with serial():
-            W = cho_solve(cho_factor(A, lower=True, overwrite_a=True), B)
+            return cho_solve(cho_factor(A, lower=True, overwrite_a=True), B)
+
+    def dual(self, W):
+        """Coefficients on the kernel values (``dual_coef_``) of coefficients W on ``phi``."""
+        with serial():
             return np.tril(self.whiten).T.astype(np.float64) @ W  # L^{-T} W
+
+    def scores(self, X, dual):
+        """``k(x, landmarks) . dual`` for rows X (``dual``: :meth:`dual`'s coefficients on the
+        kernel values), float64 (n, n_outputs): the kernel values in float32 as :meth:`sums`
+        computes them (in full blocks of ``_BLOCK`` rows counted from the first, a last one
+        padded, so that a row's scores are the same whatever the chunks), without the
+        whitening product (most of :meth:`features`' work)."""
+        out = np.empty((len(X), dual.shape[1]))
+        for a in range(0, len(X), _BLOCK):
+            x = X[a : a + _BLOCK]
+            n = len(x)
+            if n < _BLOCK:
+                x = np.concatenate([x, np.zeros((_BLOCK - n, x.shape[1]), x.dtype)])
+            out[a : a + n] = (rbf(x, self.landmarks, self.gamma, self._sq) @ dual)[:n]
+        return out
 
 
 def targets(y_enc, n_classes):
@@ -221,6 +245,44 @@ def targets(y_enc, n_classes):
     Y = -np.ones((len(y_enc), n_classes))
     Y[np.arange(len(y_enc)), y_enc] = 1.0
     return Y
+
+
+def margins(S, y_enc):
+    """How far each row is on the right side: its class's score minus the largest other
+    (``S`` of one column for two classes: the score signed by the class)."""
+    if S.shape[1] == 1:
+        return (2.0 * y_enc - 1.0) * S[:, 0]
+    rows = np.arange(len(S))
+    own = S[rows, y_enc]
+    other = S.copy()
+    other[rows, y_enc] = -np.inf
+    return own - other.max(axis=1)
+
+
+def refined_rows(all_margins, fraction, taken, keys=None):
+    """The second stage's rows: ``(tau, hard, pool)``, ``tau`` the margin at or under which a
+    row is refined (the ``int(fraction * rows)``-th smallest; rows at exactly that margin are
+    all refined, so the set depends on the margins alone), ``hard`` the refined rows
+    (positions in ``all_margins``, or ``keys(positions)``), ``pool`` those of them not in
+    ``taken`` (the first stage's landmarks), sorted: the second stage's landmark candidates.
+    None when either is empty (no second stage)."""
+    k = int(fraction * len(all_margins))
+    if k < 1:
+        return None
+    tau = float(np.partition(all_margins, k - 1)[k - 1])
+    hard = np.flatnonzero(all_margins <= tau)
+    if keys is not None:
+        hard = keys(hard)
+    pool = np.setdiff1d(hard, taken)
+    return (tau, hard, pool) if len(pool) else None
+
+
+def _sum(pairs):
+    """The sum of ``(H, B)`` pairs, in their order."""
+    H = B = 0.0
+    for h, b in pairs:
+        H, B = H + h, B + b
+    return H, B
 
 
 def choose_landmarks(n, n_landmarks, random_state):
@@ -243,33 +305,54 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
 
     Each class is fitted by ridge regression (targets +1 / -1) on the Nystroem features of
     ``n_landmarks`` training rows, from the normal equations summed over the rows, so that
-    training streams: time is linear in the rows, memory is set by ``n_landmarks``, and the
+    training streams: time is linear in the rows, memory is set by the landmarks, and the
     model is the same for any chunking and number of threads (this module's docstring; a
     ``GlassBoxClassifier(classifier="kernel-ridge")`` fits it from images read a part at a
-    time, or on Dask with :func:`glassbox.dask.fit`).  A score is exactly
-    ``sum_i dual_coef_[i, c] * exp(-gamma_ |x - landmarks_[i]|^2)``.
+    time, or on Dask with :func:`glassbox.dask.fit`).
+
+    When there are more rows than ``n_landmarks``, a second stage refines the first where it
+    is least sure: the ``refine_fraction`` of the rows with the smallest margins (own score
+    minus the best other) are fitted again, by the same ridge on ``refine_landmarks`` of
+    those rows, with the first stage's residuals (target minus score) as targets, and the two
+    stages' scores add (the second stage's ridge penalty is 10 times the first's).  More
+    landmarks where classes meet, at a fraction of the rows: on validation splits of the
+    training images of Fashion-MNIST, its silhouettes and a deformed Fashion-MNIST, 2,000 +
+    4,000 landmarks are 0.1-0.5 points more accurate than one stage of 4,000, in about the
+    same time, and as accurate on digits.  Either way a score is exactly
+    ``sum_i dual_coef_[i, c] * exp(-gamma_ |x - landmarks_[i]|^2)``, the landmarks of both
+    stages in order.
 
     Parameters
     ----------
     n_landmarks : int
-        Training rows the kernel is expanded on (all of them when there are fewer).  Time
-        grows as ``n_rows * n_landmarks**2``, memory as ``n_landmarks**2``.
+        Training rows the first stage's kernel is expanded on (all of them when there are
+        fewer).  Its time grows as ``n_rows * n_landmarks**2``, memory as ``n_landmarks**2``.
     alpha : float
-        Ridge penalty per row: the normal equations are ``H + alpha * n_rows * I``.
+        Ridge penalty per row: the normal equations are ``H + alpha * n_rows * I`` (the
+        refined rows' count in the second stage).
     gamma : "scale" or float
         RBF width; ``"scale"`` is ``1 / (n_features * X.var())``, as in ``sklearn.svm.SVC``.
     random_state : int, optional
         Seeds the choice of the landmarks.
+    refine_landmarks : int
+        Landmarks of the second stage, drawn from the refined rows (not the first stage's);
+        0: no second stage.  Its time grows as ``refine_fraction * n_rows *
+        refine_landmarks**2``.
+    refine_fraction : float in [0, 1]
+        The share of the rows the second stage fits (0: none).
 
     Attributes
     ----------
     classes_ : ndarray
     landmarks_ : ndarray of float32, shape (m, n_features)
+        Both stages' landmarks: the first stage's, then the second's.
     landmark_images_ : ndarray of int64, shape (m,)
         The training row (image) each landmark is.
     landmark_elements_ : ndarray of int64, shape (m,)
         The index of the group element that moved it, in a ``GlassBoxClassifier`` trained
         on copies (``augment`` or ``invariance``); else 0.
+    n_refined_ : int
+        Rows the second stage was fitted on (0: one stage).
     gamma_ : float
     dual_coef_ : ndarray of float64, shape (m, n_classes) or (m, 1) for two classes
     n_features_in_ : int
@@ -282,19 +365,32 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
     >>> clf = NystroemRidgeClassifier(n_landmarks=500).fit(X[:1500], y[:1500])
     >>> bool(clf.score(X[1500:], y[1500:]) > 0.9)
     True
+    >>> clf.n_refined_, clf.landmarks_.shape[0] > 500  # 600 of the 1,500 rows, refined
+    (600, True)
     """
 
-    def __init__(self, n_landmarks=4000, alpha=1e-6, gamma="scale", random_state=0):
+    def __init__(self, n_landmarks=2000, alpha=1e-6, gamma="scale", random_state=0,
+                 refine_landmarks=4000, refine_fraction=0.4):  # fmt: skip
         self.n_landmarks = n_landmarks
         self.alpha = alpha
         self.gamma = gamma
         self.random_state = random_state
+        self.refine_landmarks = refine_landmarks
+        self.refine_fraction = refine_fraction
 
     def _check_params(self):
         check_int(self.n_landmarks, "n_landmarks")
         _check_positive(self.alpha, "alpha")
         if not (isinstance(self.gamma, str) and self.gamma == "scale"):
             _check_positive(self.gamma, "gamma")
+        check_int(self.refine_landmarks, "refine_landmarks", min_val=0)
+        f = self.refine_fraction
+        if isinstance(f, bool) or not isinstance(f, numbers.Real) or not 0 <= f <= 1:
+            raise ValueError(f"refine_fraction must be a number in [0, 1], got {f!r}")
+
+    def _refines(self, n_rows):
+        """Whether a fit on ``n_rows`` rows has a second stage."""
+        return self.refine_landmarks > 0 and self.refine_fraction > 0 and self.n_landmarks < n_rows
 
     def _gamma(self, var, n_features):
         if isinstance(self.gamma, str):
@@ -320,26 +416,60 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
         if self.classes_.size < 2:
             raise ValueError(f"y must hold at least 2 classes, got {self.classes_.size} class")
         X = X.astype(np.float32, copy=False)
+        n = len(X)
         gamma = self._gamma(float(X.var(dtype=np.float64)), X.shape[1])
-        rows = choose_landmarks(len(X), self.n_landmarks, self.random_state)
+        rows = choose_landmarks(n, self.n_landmarks, self.random_state)
         landmarks, kept = distinct_rows(X[rows])
         Y = targets(y_enc, self.classes_.size)
+        workers = resolve_n_threads(None)
+        starts = range(0, n, PART)
         with serial():
             nmap = NystroemMap(landmarks, gamma)
-            H = B = 0.0
-            parts = ((X[a : a + PART], Y[a : a + PART]) for a in range(0, len(X), PART))
-            for h, b in in_order(nmap.sums, parts, resolve_n_threads(None)):
-                H, B = H + h, B + b
-            return self._set_fitted(nmap, H, B, len(X), rows[kept], np.zeros(len(kept)))
+            H, B = _sum(
+                in_order(nmap.sums, ((X[a : a + PART], Y[a : a + PART]) for a in starts), workers)
+            )
+            W = nmap.solve(H, B, n, float(self.alpha))
+            stages = [(nmap, W, rows[kept], np.zeros(len(kept)))]
+            if self._refines(n):
+                D = nmap.dual(W)
+                S = np.concatenate(
+                    list(in_order(nmap.scores, ((X[a : a + PART], D) for a in starts), workers))
+                )
+                first = margins(S, y_enc)
+                found = refined_rows(first, float(self.refine_fraction), rows[kept])
+                if found is not None:
+                    tau, hard, pool = found
+                    pick = pool[
+                        choose_landmarks(len(pool), self.refine_landmarks, self.random_state)
+                    ]
+                    landmarks2, kept2 = distinct_rows(X[pick])
+                    nmap2 = NystroemMap(landmarks2, gamma)
+                    R = Y - S  # the first stage's residuals
+                    parts = (
+                        (X[h], R[h])
+                        for h in (hard[(hard >= a) & (hard < a + PART)] for a in starts)
+                    )
+                    H2, B2 = _sum(
+                        in_order(functools.partial(nmap2.sums, pad=False), parts, workers)
+                    )
+                    W2 = nmap2.solve(H2, B2, len(hard), _REFINE_ALPHA * float(self.alpha))
+                    stages.append((nmap2, W2, pick[kept2], np.zeros(len(kept2))))
+            return self._set_fitted(stages, n_refined=0 if len(stages) == 1 else len(hard))
 
-    def _set_fitted(self, nmap, H, B, n_rows, images, elements):
-        """Solve the summed normal equations and set the fitted attributes (``images`` and
-        ``elements``: where each landmark comes from)."""
-        self.dual_coef_ = nmap.solve(H, B, n_rows, float(self.alpha))
-        self.landmarks_ = nmap.landmarks
-        self.gamma_ = nmap.gamma
-        self.landmark_images_ = np.asarray(images, dtype=np.int64)
-        self.landmark_elements_ = np.asarray(elements, dtype=np.int64)
+    def _set_fitted(self, stages, n_refined=0):
+        """Set the fitted attributes from ``stages``: (map, coefficients on its features,
+        images, elements) per stage, ``images`` and ``elements`` saying where each landmark
+        comes from."""
+        self.dual_coef_ = np.concatenate([nmap.dual(W) for nmap, W, _, _ in stages])
+        self.landmarks_ = np.concatenate([nmap.landmarks for nmap, _, _, _ in stages])
+        self.gamma_ = stages[0][0].gamma
+        self.landmark_images_ = np.concatenate(
+            [np.asarray(i, dtype=np.int64) for _, _, i, _ in stages]
+        )
+        self.landmark_elements_ = np.concatenate(
+            [np.asarray(e, dtype=np.int64) for _, _, _, e in stages]
+        )
+        self.n_refined_ = int(n_refined)
         return self
 
     def _check_fitted_state(self):
@@ -363,6 +493,9 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
             if not (isinstance(v, np.ndarray) and v.dtype == np.int64
                     and v.shape == (L.shape[0],) and (v >= 0).all()):  # fmt: skip
                 raise ValueError(f"{name} must be non-negative int64 of shape ({L.shape[0]},)")
+        r = getattr(self, "n_refined_", 0)  # absent in models saved before the second stage
+        if isinstance(r, bool) or not isinstance(r, numbers.Integral) or r < 0:
+            raise ValueError(f"n_refined_ must be a non-negative int, got {r!r}")
 
     def kernel(self, X):
         """Kernel values of rows X to the landmarks, ``exp(-gamma_ |x - l|^2)``.

@@ -226,5 +226,5 @@ def fit(model, images, y, *, progress=None):
     with _nystroem.serial():
         return _fit_stream.fit_parts(
             model, rep, (n, H, W), np.dtype(images.dtype), y_enc,
-            _map_parts(parts, y_enc, client, workers), take, progress,
+            _map_parts(parts, y_enc, client, workers), take, progress, workers=workers,
         )  # fmt: skip
