@@ -123,7 +123,7 @@ def test_fit_on_threads_is_the_one_process_model(digits_train, chunks):
 def test_two_stages_on_threads_are_the_one_process_model(
     digits_train, small_stages, monkeypatch, keep
 ):
-    """The second stage's margins and sums over the parts kept in memory, or computed again
+    """The second stage's choice of rows and sums over the parts kept in memory, or computed again
     by the workers: the one-process model either way."""
     X, y = digits_train
     ref = _kr().fit(X, y)
@@ -175,7 +175,7 @@ def test_fit_on_a_local_cluster_is_the_one_process_model(digits_train):
         got = gdask.fit(_kr(), images, yb, progress=lambda d, t: done.append((d, t)))
     np.testing.assert_array_equal(got.classifier_.dual_coef_, ref.classifier_.dual_coef_)
     np.testing.assert_array_equal(got.decision_function(X[:50]), ref.decision_function(X[:50]))
-    # five passes: pixel range, moments, equations, the first stage's margins, the second's sums
+    # five passes: pixel range, moments, equations, the first stage's scores, the second's sums
     assert done[-1] == (100_000, 100_000)
     assert got.classifier_.n_refined_ == ref.classifier_.n_refined_ > 0
 

@@ -94,11 +94,12 @@ def test_the_second_stage_fits_the_first_stages_residuals_on_its_hardest_rows(ro
     # the first stage is the one-stage model
     np.testing.assert_array_equal(two.landmarks_[:40], one.landmarks_)
     np.testing.assert_array_equal(two.dual_coef_[:40], one.dual_coef_)
-    # the hardest rows: the smallest margins (own score minus the best other)
+    # the rows it is least sure of: the smallest gaps between the two highest scores
     y_enc = np.searchsorted(one.classes_, y)
     S = ny.NystroemMap(one.landmarks_, one.gamma_).scores(X, one.dual_coef_)  # float32 kernel
     np.testing.assert_allclose(S, one.decision_function(X), atol=1e-4)
-    hard = np.sort(np.argsort(ny.margins(S, y_enc))[:120])
+    top = np.sort(S, axis=1)
+    hard = np.sort(np.argsort(top[:, -1] - top[:, -2])[:120])
     assert set(two.landmark_images_[40:]) <= set(hard) - set(one.landmark_images_)
     assert len(two.landmarks_) == 100
     # stage 2: the same ridge (10 times the penalty) on their residuals, on its landmarks
@@ -241,7 +242,7 @@ def test_the_model_is_the_same_for_any_blas_thread_count(digits_split, blas):
 def test_two_stages_are_the_same_model_for_any_chunks_threads_and_source(
     digits_split, tmp_path, monkeypatch, small_stages, kw
 ):
-    """The second stage's rows are chosen by margins computed in the same fixed blocks as the
+    """The second stage's rows are chosen by scores computed in the same fixed blocks as the
     sums, and its sums are added in part order, so that chunks, threads, the source and
     whether the rows are kept in memory or read again do not change the model."""
     X, y, Xt, _ = digits_split

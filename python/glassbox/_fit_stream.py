@@ -198,20 +198,20 @@ def part_equations(chunks, y, plan, nmap, keep=False):
     return H, B, rows, kept
 
 
-def rows_margins(blocks, nmap, D):
-    """The first stage's margins (coefficients ``D`` on the kernel values) of blocks of
-    (rows, class indices), one array per block."""
-    return [_nystroem.margins(nmap.scores(Z, D), yb) for Z, yb in blocks]
+def rows_gaps(blocks, nmap, D):
+    """How sure the first stage (coefficients ``D`` on the kernel values) is of the rows of
+    blocks of (rows, class indices): :func:`glassbox._nystroem.gaps`, one array per block."""
+    return [_nystroem.gaps(nmap.scores(Z, D)) for Z, _ in blocks]
 
 
 def rows_refinement(blocks, n_out, nmap, D, tau, nmap2):
     """(H, B, rows) of the second stage's normal equations over the rows of ``blocks`` whose
-    first-stage margin is at most ``tau``, with the first stage's residuals as targets, from
-    zero (the refined rows of all blocks summed at once, in blocks of their own)."""
+    first-stage gap is at most ``tau``, with the first stage's residuals as targets, from zero
+    (the refined rows of all blocks summed at once, in blocks of their own)."""
     Zs, Rs = [], []
     for Z, yb in blocks:
         S = nmap.scores(Z, D)
-        hard = _nystroem.margins(S, yb) <= tau
+        hard = _nystroem.gaps(S) <= tau
         Zs.append(Z[hard])
         Rs.append((_nystroem.targets(yb, n_out) - S)[hard])
     Z, R = np.concatenate(Zs), np.concatenate(Rs)
@@ -220,10 +220,10 @@ def rows_refinement(blocks, n_out, nmap, D, tau, nmap2):
     return H, B, len(Z)
 
 
-def part_margins(chunks, y, plan, nmap, D):
-    """:func:`rows_margins` of a part's classifier rows (blocks in order, each block's rows
+def part_gaps(chunks, y, plan, nmap, D):
+    """:func:`rows_gaps` of a part's classifier rows (blocks in order, each block's rows
     element-major)."""
-    return rows_margins(part_rows(chunks, y, plan), nmap, D)
+    return rows_gaps(part_rows(chunks, y, plan), nmap, D)
 
 
 def part_refinement(chunks, y, plan, nmap, D, tau, nmap2):
@@ -319,20 +319,20 @@ def fit_parts(clf, rep, shape, dtype, y_enc, map_parts, take, progress=None, inf
     stages = [(nmap, W, chosen % n, chosen // n)]
     n_refined = 0
     if refines:
-        # pass 3: the first stage's margins of every row; pass 4: the second stage's sums.
+        # pass 3: how sure the first stage is of every row; pass 4: the second stage's sums.
         # Over the kept rows on this process's threads, or the parts read again
         D = nmap.dual(W)
         if keep:
-            parts = _nystroem.in_order(rows_margins, ((c, nmap, D) for c in cache), workers)
+            parts = _nystroem.in_order(rows_gaps, ((c, nmap, D) for c in cache), workers)
         else:
-            parts = map_parts(part_margins, plan, nmap, D)
+            parts = map_parts(part_gaps, plan, nmap, D)
         per_block = []
         for part in parts:
             per_block += part
             tick()
-        all_margins = np.concatenate(per_block)
+        all_gaps = np.concatenate(per_block)
         keys = functools.partial(row_keys, n=n, G=plan.G)
-        found = _nystroem.refined_rows(all_margins, float(head.refine_fraction), chosen, keys)
+        found = _nystroem.refined_rows(all_gaps, float(head.refine_fraction), chosen, keys)
         if found is not None:
             tau, _, pool = found  # pool: sorted keys
             pick = pool[
@@ -409,7 +409,7 @@ def fit_streamed(clf, rep, src, y_enc, chunk_size, progress=None, info=None):
 def stream_memory(rep, shape, chunk, G, G_fit, n_components, n_landmarks, workers, refine=0):
     """Bytes :func:`fit_streamed` holds at once (beside the labels), with ``workers`` parts
     in flight: per part its images, features, one block's products and its sums; with a
-    second stage of ``refine`` landmarks, its map and sums and every row's margin."""
+    second stage of ``refine`` landmarks, its map and sums and every row's gap."""
     n, H, W = shape
     nf = rep._max_features(H, W)
     step = min(n, PART, max(_BLOCK, chunk // _BLOCK * _BLOCK))
@@ -420,7 +420,7 @@ def stream_memory(rep, shape, chunk, G, G_fit, n_components, n_landmarks, worker
     hard = min(n, PART) * G * (4 * n_components + 8 * 16) if refine else 0  # a part's refined rows
     sums = max(8 * nf * nf, 8 * m * m)  # a part's moments or normal equations
     totals = 8 * nf * nf + m * m * (8 + 4 + 8 + 8) + m * nf * 4 * 2
-    if refine:  # the first stage's map and coefficients beside the second's; every margin
+    if refine:  # the first stage's map and coefficients beside the second's; every gap
         totals += min(n * G, n_landmarks) ** 2 * 4 + n * G * 8 * 3
         if n * G * n_components * 4 <= KEEP_BYTES:  # the classifier rows, kept (and classes)
             totals += n * G * (4 * n_components + 8)

@@ -247,30 +247,27 @@ def targets(y_enc, n_classes):
     return Y
 
 
-def margins(S, y_enc):
-    """How far each row is on the right side: its class's score minus the largest other
-    (``S`` of one column for two classes: the score signed by the class)."""
+def gaps(S):
+    """How sure scores ``S`` are of each row, whatever its label: its highest score minus the
+    second highest (for two classes, one column: the score's magnitude)."""
     if S.shape[1] == 1:
-        return (2.0 * y_enc - 1.0) * S[:, 0]
-    rows = np.arange(len(S))
-    own = S[rows, y_enc]
-    other = S.copy()
-    other[rows, y_enc] = -np.inf
-    return own - other.max(axis=1)
+        return np.abs(S[:, 0])
+    top = np.partition(S, S.shape[1] - 2, axis=1)
+    return top[:, -1] - top[:, -2]
 
 
-def refined_rows(all_margins, fraction, taken, keys=None):
-    """The second stage's rows: ``(tau, hard, pool)``, ``tau`` the margin at or under which a
-    row is refined (the ``int(fraction * rows)``-th smallest; rows at exactly that margin are
-    all refined, so the set depends on the margins alone), ``hard`` the refined rows
-    (positions in ``all_margins``, or ``keys(positions)``), ``pool`` those of them not in
+def refined_rows(all_gaps, fraction, taken, keys=None):
+    """The second stage's rows: ``(tau, hard, pool)``, ``tau`` the gap (:func:`gaps`) at or
+    under which a row is refined (the ``int(fraction * rows)``-th smallest; rows at exactly
+    that gap are all refined, so the set depends on the gaps alone), ``hard`` the refined rows
+    (positions in ``all_gaps``, or ``keys(positions)``), ``pool`` those of them not in
     ``taken`` (the first stage's landmarks), sorted: the second stage's landmark candidates.
     None when either is empty (no second stage)."""
-    k = int(fraction * len(all_margins))
+    k = int(fraction * len(all_gaps))
     if k < 1:
         return None
-    tau = float(np.partition(all_margins, k - 1)[k - 1])
-    hard = np.flatnonzero(all_margins <= tau)
+    tau = float(np.partition(all_gaps, k - 1)[k - 1])
+    hard = np.flatnonzero(all_gaps <= tau)
     if keys is not None:
         hard = keys(hard)
     pool = np.setdiff1d(hard, taken)
@@ -311,16 +308,16 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
     time, or on Dask with :func:`glassbox.dask.fit`).
 
     When there are more rows than ``n_landmarks``, a second stage refines the first where it
-    is least sure: the ``refine_fraction`` of the rows with the smallest margins (own score
-    minus the best other) are fitted again, by the same ridge on ``refine_landmarks`` of
-    those rows, with the first stage's residuals (target minus score) as targets, and the two
-    stages' scores add (the second stage's ridge penalty is 10 times the first's).  More
-    landmarks where classes meet, at a fraction of the rows: on validation splits of the
-    training images of Fashion-MNIST, its silhouettes and a deformed Fashion-MNIST, 2,000 +
-    4,000 landmarks are 0.1-0.5 points more accurate than one stage of 4,000, in about the
-    same time, and as accurate on digits.  Either way a score is exactly
-    ``sum_i dual_coef_[i, c] * exp(-gamma_ |x - landmarks_[i]|^2)``, the landmarks of both
-    stages in order.
+    is least sure: the ``refine_fraction`` of the rows with the smallest gap between their two
+    highest first-stage scores (whatever their label) are fitted again, by the same ridge on
+    ``refine_landmarks`` of those rows, with the first stage's residuals (target minus score)
+    as targets, and the two stages' scores add (the second stage's ridge penalty is 10 times
+    the first's).  More landmarks where classes meet, at a fraction of the rows: on validation
+    splits of 50,000 training images of Fashion-MNIST, its silhouettes and a deformed
+    Fashion-MNIST, 2,000 + 4,000 landmarks are 0.3-0.9 points more accurate than one stage of
+    4,000, in about the same time; on 8,000 images and on digits, as accurate.  Either way a
+    score is exactly ``sum_i dual_coef_[i, c] * exp(-gamma_ |x - landmarks_[i]|^2)``, the
+    landmarks of both stages in order.
 
     Parameters
     ----------
@@ -435,8 +432,7 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
                 S = np.concatenate(
                     list(in_order(nmap.scores, ((X[a : a + PART], D) for a in starts), workers))
                 )
-                first = margins(S, y_enc)
-                found = refined_rows(first, float(self.refine_fraction), rows[kept])
+                found = refined_rows(gaps(S), float(self.refine_fraction), rows[kept])
                 if found is not None:
                     tau, hard, pool = found
                     pick = pool[

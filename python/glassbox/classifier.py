@@ -106,10 +106,11 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
         RBF support-vector machine (``C``, ``gamma="scale"``), multinomial logistic regression
         (``C``), linear discriminant analysis, 5-nearest neighbours, a one-hidden-layer
         perceptron (256 units; early stopping on 10% of the samples when there are enough), or
-        RBF kernel ridge regression on 4,000 Nystroem landmarks
-        (:class:`~glassbox._nystroem.NystroemRidgeClassifier`, ``gamma="scale"``): its time is
-        linear in the number of training images and its memory independent of it, and it
-        trains from files and streams (``fit`` with a path or a source, see :meth:`fit`).
+        RBF kernel ridge regression on 2,000 Nystroem landmarks, then on 4,000 more where it is
+        least sure (:class:`~glassbox._nystroem.NystroemRidgeClassifier`, ``gamma="scale"``):
+        its time is linear in the number of training images and its memory independent of it,
+        and it trains from files and streams (``fit`` with a path or a source, see
+        :meth:`fit`).
     C : float
         Inverse regularisation of ``"svm"``, ``"linear"`` and ``"kernel-ridge"`` (whose ridge
         penalty per row is ``1e-5 / C``).
