@@ -201,7 +201,7 @@ def test_saved_invariant_model_round_trip(models, digits, tmp_path):
     _, _, Xt, _ = digits
     save_model(clf, tmp_path / "m")
     doc = json.loads((tmp_path / "m" / "model.json").read_text())
-    assert doc["version"] == 6
+    assert doc["version"] == 7
     back = load_model(tmp_path / "m")
     assert back.invariance == "D4"
     P = back.predict_proba(Xt)

@@ -339,6 +339,10 @@ def test_saved_model_round_trip_and_tampering(digits_split, tmp_path):
     back = load_model(save_model(clf, tmp_path / "m"))
     np.testing.assert_array_equal(back.decision_function(Xt), clf.decision_function(Xt))
     head = clf.classifier_
+    head.n_refined_ = -1
+    with pytest.raises(ValueError, match="n_refined_"):
+        clf._check_fitted_state()
+    head.n_refined_ = 0
     head.dual_coef_ = head.dual_coef_[:-1]
     with pytest.raises(ValueError, match="dual_coef_"):
         clf._check_fitted_state()

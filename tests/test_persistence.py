@@ -113,7 +113,7 @@ def test_metadata_and_json_is_readable(saved):
     model, meta = load_model(path, with_metadata=True)
     assert meta == {"dataset": "digits", "note": [1, 2.5, None]}
     doc = json.loads((path / "model.json").read_text())
-    assert doc["format"] == "glassbox-model" and doc["version"] == 6
+    assert doc["format"] == "glassbox-model" and doc["version"] == 7
     assert doc["model"]["__estimator__"] == "glassbox.classifier.GlassBoxClassifier"
     with np.load(path / "arrays.npz", allow_pickle=False) as z:
         assert all(z[k].dtype != object for k in z.files)
@@ -535,6 +535,39 @@ def test_format_5_cannot_hold_invariance(tmp_path):
 
     bad = _edited(V5, tmp_path / "newer", newer, rehash=True)
     with pytest.raises(ValueError, match="attributes its format version does not have.*invariance"):
+        load_model(bad)
+
+
+V6 = Path(__file__).parent / "data" / "model-v6"
+
+
+def _head_state(doc):
+    return _clf_state(doc)["classifier_"]["state"]["__dict__"]
+
+
+def test_a_model_saved_by_format_6_still_loads():
+    """tests/data/model-v6 was written by glassbox's format 6 (993615a, kernel-ridge on 200
+    digits), before kernel-ridge had a second stage: it loads as one stage and predicts as it
+    did."""
+    from glassbox import datasets
+
+    doc = json.loads((V6 / "model.json").read_text())
+    assert doc["version"] == 6 and "refine_landmarks" not in _head_state(doc)
+    model = load_model(V6)
+    head = model.classifier_
+    assert (head.refine_landmarks, head.refine_fraction, head.n_refined_) == (0, 0.0, 0)
+    assert head.n_landmarks == 4000 and len(head.landmarks_) == 200
+    X = datasets.load_digits().images[300:400]
+    np.testing.assert_array_equal(model.predict(X), np.load(V6 / "expected_predictions.npy"))
+
+
+@pytest.mark.parametrize("name", ["refine_landmarks", "n_refined_"])
+def test_format_6_cannot_hold_a_second_stage(tmp_path, name):
+    def newer(doc):
+        _head_state(doc)[name] = 10
+
+    bad = _edited(V6, tmp_path / "newer", newer, rehash=True)
+    with pytest.raises(ValueError, match=f"attributes its format version does not have.*{name}"):
         load_model(bad)
 
 

@@ -489,7 +489,7 @@ class NystroemRidgeClassifier(ClassifierMixin, BaseEstimator):
             if not (isinstance(v, np.ndarray) and v.dtype == np.int64
                     and v.shape == (L.shape[0],) and (v >= 0).all()):  # fmt: skip
                 raise ValueError(f"{name} must be non-negative int64 of shape ({L.shape[0]},)")
-        r = getattr(self, "n_refined_", 0)  # absent in models saved before the second stage
+        r = self.n_refined_
         if isinstance(r, bool) or not isinstance(r, numbers.Integral) or r < 0:
             raise ValueError(f"n_refined_ must be a non-negative int, got {r!r}")
 

@@ -31,7 +31,9 @@ under the documented names of version 3 (``level_grid_``, ``cell_grid_``, ``orbi
 Versions 1 to 3 predate the representation's ``pooling``, ``second_order`` and ``normalize``;
 they are loaded with the values that compute what those versions computed (``"cells"``,
 ``False``, ``None``); versions 1 to 4 predate the classifier's ``augment`` and versions 1 to 5
-its ``invariance`` (both loaded as ``None``).
+its ``invariance`` (both loaded as ``None``); versions 1 to 6 predate the second stage of
+``"kernel-ridge"`` (loaded as one stage: ``refine_landmarks=0``, ``refine_fraction=0.0``,
+``n_refined_=0``).
 
 Each file is written through a temporary file and renamed, ``arrays.npz`` first and
 ``model.json`` last: an interrupted save leaves either the previous model or a pair whose
@@ -59,8 +61,8 @@ from .representation import GlassBoxRepresentation
 __all__ = ["load_model", "preprocessing", "save_model"]
 
 FORMAT = "glassbox-model"
-VERSION = 6
-_READS = (1, 2, 3, 4, 5, 6)  # format versions this glassbox loads
+VERSION = 7
+_READS = (1, 2, 3, 4, 5, 6, 7)  # format versions this glassbox loads
 # Fitted attributes renamed by a format version: {version: {class: {old name: new name}}};
 # files of earlier versions are loaded with the new names.
 _RENAMED = {
@@ -72,8 +74,9 @@ _RENAMED = {
         },
     },
 }
-# Parameters added by a format version: {version: {class: {name: the value that gives the
-# behaviour of every earlier version}}}; files of earlier versions are loaded with these values.
+# Parameters (and fitted attributes) added by a format version: {version: {class: {name: the
+# value that gives the behaviour of every earlier version}}}; files of earlier versions are
+# loaded with these values.
 _ADDED = {
     4: {
         "glassbox.representation.GlassBoxRepresentation": {
@@ -84,6 +87,13 @@ _ADDED = {
     },
     5: {"glassbox.classifier.GlassBoxClassifier": {"augment": None}},
     6: {"glassbox.classifier.GlassBoxClassifier": {"invariance": None}},
+    7: {
+        "glassbox._nystroem.NystroemRidgeClassifier": {
+            "refine_landmarks": 0,
+            "refine_fraction": 0.0,
+            "n_refined_": 0,
+        },
+    },
 }
 _N_PROBES = 4
 
