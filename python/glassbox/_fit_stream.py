@@ -198,19 +198,19 @@ def part_equations(chunks, y, plan, nmap, keep=False):
     return H, B, rows, kept
 
 
-def rows_gaps(blocks, nmap, D):
-    """How sure the first stage (coefficients ``D`` on the kernel values) is of the rows of
-    blocks of (rows, class indices): :func:`glassbox._nystroem.gaps`, one array per block."""
-    return [_nystroem.gaps(nmap.scores(Z, D)) for Z, _ in blocks]
+def rows_scores(blocks, nmap, D):
+    """Blocks of (rows, class indices) with the first stage's scores (coefficients ``D`` on
+    the kernel values) of their rows: a list of (rows, class indices, scores)."""
+    return [(Z, yb, nmap.scores(Z, D)) for Z, yb in blocks]
 
 
-def rows_refinement(blocks, n_out, nmap, D, tau, nmap2):
-    """(H, B, rows) of the second stage's normal equations over the rows of ``blocks`` whose
-    first-stage gap is at most ``tau``, with the first stage's residuals as targets, from zero
-    (the refined rows of all blocks summed at once, in blocks of their own)."""
+def rows_refinement(scored, n_out, tau, nmap2):
+    """(H, B, rows) of the second stage's normal equations over the rows of blocks ``scored``
+    (:func:`rows_scores`) whose first-stage gap is at most ``tau``, with the first stage's
+    residuals as targets, from zero (the refined rows of all blocks summed at once, in blocks
+    of their own)."""
     Zs, Rs = [], []
-    for Z, yb in blocks:
-        S = nmap.scores(Z, D)
+    for Z, yb, S in scored:
         hard = _nystroem.gaps(S) <= tau
         Zs.append(Z[hard])
         Rs.append((_nystroem.targets(yb, n_out) - S)[hard])
@@ -221,14 +221,14 @@ def rows_refinement(blocks, n_out, nmap, D, tau, nmap2):
 
 
 def part_gaps(chunks, y, plan, nmap, D):
-    """:func:`rows_gaps` of a part's classifier rows (blocks in order, each block's rows
-    element-major)."""
-    return rows_gaps(part_rows(chunks, y, plan), nmap, D)
+    """How sure the first stage is of a part's classifier rows (:func:`glassbox._nystroem.gaps`;
+    one array per block, blocks in order, each block's rows element-major)."""
+    return [_nystroem.gaps(S) for _, _, S in rows_scores(part_rows(chunks, y, plan), nmap, D)]
 
 
 def part_refinement(chunks, y, plan, nmap, D, tau, nmap2):
     """:func:`rows_refinement` of a part's classifier rows."""
-    return rows_refinement(part_rows(chunks, y, plan), plan.n_out, nmap, D, tau, nmap2)
+    return rows_refinement(rows_scores(part_rows(chunks, y, plan), nmap, D), plan.n_out, tau, nmap2)
 
 
 def row_keys(positions, n, G):
@@ -313,46 +313,16 @@ def fit_parts(clf, rep, shape, dtype, y_enc, map_parts, take, progress=None, inf
         cache.append(rows_kept)
         tick()
     H_sum, B_sum, rows2 = total
-    alpha = float(head.alpha)
-    W = nmap.solve(H_sum, B_sum, rows2, alpha)
+    W = nmap.solve(H_sum, B_sum, rows2, float(head.alpha))
     chosen = chosen[kept]
     stages = [(nmap, W, chosen % n, chosen // n)]
     n_refined = 0
     if refines:
-        # pass 3: how sure the first stage is of every row; pass 4: the second stage's sums.
-        # Over the kept rows on this process's threads, or the parts read again
-        D = nmap.dual(W)
-        if keep:
-            parts = _nystroem.in_order(rows_gaps, ((c, nmap, D) for c in cache), workers)
-        else:
-            parts = map_parts(part_gaps, plan, nmap, D)
-        per_block = []
-        for part in parts:
-            per_block += part
-            tick()
-        all_gaps = np.concatenate(per_block)
-        keys = functools.partial(row_keys, n=n, G=plan.G)
-        found = _nystroem.refined_rows(all_gaps, float(head.refine_fraction), chosen, keys)
-        if found is not None:
-            tau, _, pool = found  # pool: sorted keys
-            pick = pool[
-                _nystroem.choose_landmarks(len(pool), head.refine_landmarks, head.random_state)
-            ]
-            landmarks2, kept2 = _landmark_rows(clf, plan, take, pick, n)
-            nmap2 = _nystroem.NystroemMap(landmarks2, gamma)
-            if keep:
-                items = ((c, plan.n_out, nmap, D, tau, nmap2) for c in cache)
-                parts = _nystroem.in_order(rows_refinement, items, workers)
-            else:
-                parts = map_parts(part_refinement, plan, nmap, D, tau, nmap2)
-            total = None
-            for part in parts:
-                total = _add(total, part)
-                tick()
-            H2, B2, n_refined = total
-            pick = pick[kept2]
-            W2 = nmap2.solve(H2, B2, n_refined, _nystroem._REFINE_ALPHA * alpha)
-            stages.append((nmap2, W2, pick % n, pick // n))
+        first = (nmap, W, chosen)
+        second = _second_stage(clf, head, plan, take, n, first, cache, map_parts, workers, tick)
+        if second is not None:
+            stage, n_refined = second
+            stages.append(stage)
         elif progress is not None:  # no second stage: its pass is skipped
             progress(n * passes, n * passes)
     del cache
@@ -362,6 +332,53 @@ def fit_parts(clf, rep, shape, dtype, y_enc, map_parts, take, progress=None, inf
     clf.classifier_ = head
     clf.n_features_in_ = rep.n_features_in_
     return clf._assemble(rep)
+
+
+def _second_stage(clf, head, plan, take, n, first, cache, map_parts, workers, tick):
+    """Passes 3 and 4 of :func:`fit_parts`: how sure the first stage ``first`` (its map, its
+    coefficients on the features, its landmarks' keys) is of every row, then the second
+    stage's sums over the rows it is least sure of.  Over the rows ``cache`` kept by pass 2
+    (and their scores, kept too) on ``workers`` threads, or the parts read again when it holds
+    Nones.  Returns ((map, coefficients, images, elements), rows refined), or None when there
+    is no second stage."""
+    nmap, W, chosen = first
+    keep = cache[0] is not None
+    D = nmap.dual(W)
+    per_block = []
+    if keep:
+        scored = []
+        for part in _nystroem.in_order(rows_scores, ((c, nmap, D) for c in cache), workers):
+            scored.append(part)
+            per_block += [_nystroem.gaps(S) for _, _, S in part]
+            tick()
+        cache = scored
+    else:
+        for part in map_parts(part_gaps, plan, nmap, D):
+            per_block += part
+            tick()
+    keys = functools.partial(row_keys, n=n, G=plan.G)
+    found = _nystroem.refined_rows(
+        np.concatenate(per_block), float(head.refine_fraction), chosen, keys
+    )
+    if found is None:
+        return None
+    tau, _, pool = found  # pool: sorted keys
+    pick = pool[_nystroem.choose_landmarks(len(pool), head.refine_landmarks, head.random_state)]
+    landmarks2, kept2 = _landmark_rows(clf, plan, take, pick, n)
+    nmap2 = _nystroem.NystroemMap(landmarks2, nmap.gamma)
+    if keep:
+        items = ((c, plan.n_out, tau, nmap2) for c in cache)
+        parts = _nystroem.in_order(rows_refinement, items, workers)
+    else:
+        parts = map_parts(part_refinement, plan, nmap, D, tau, nmap2)
+    total = None
+    for part in parts:
+        total = _add(total, part)
+        tick()
+    H2, B2, n_refined = total
+    pick = pick[kept2]
+    W2 = nmap2.solve(H2, B2, n_refined, _nystroem._REFINE_ALPHA * float(head.alpha))
+    return (nmap2, W2, pick % n, pick // n), n_refined
 
 
 def _landmark_rows(clf, plan, take, keys, n):
@@ -406,10 +423,13 @@ def fit_streamed(clf, rep, src, y_enc, chunk_size, progress=None, info=None):
         )  # fmt: skip
 
 
-def stream_memory(rep, shape, chunk, G, G_fit, n_components, n_landmarks, workers, refine=0):
+def stream_memory(
+    rep, shape, chunk, G, G_fit, n_components, n_landmarks, workers, refine=0, n_out=1
+):
     """Bytes :func:`fit_streamed` holds at once (beside the labels), with ``workers`` parts
     in flight: per part its images, features, one block's products and its sums; with a
-    second stage of ``refine`` landmarks, its map and sums and every row's gap."""
+    second stage of ``refine`` landmarks (``n_out`` scores a row), its map and sums and every
+    row's gap."""
     n, H, W = shape
     nf = rep._max_features(H, W)
     step = min(n, PART, max(_BLOCK, chunk // _BLOCK * _BLOCK))
@@ -422,8 +442,8 @@ def stream_memory(rep, shape, chunk, G, G_fit, n_components, n_landmarks, worker
     totals = 8 * nf * nf + m * m * (8 + 4 + 8 + 8) + m * nf * 4 * 2
     if refine:  # the first stage's map and coefficients beside the second's; every gap
         totals += min(n * G, n_landmarks) ** 2 * 4 + n * G * 8 * 3
-        if n * G * n_components * 4 <= KEEP_BYTES:  # the classifier rows, kept (and classes)
-            totals += n * G * (4 * n_components + 8)
+        if n * G * n_components * 4 <= KEEP_BYTES:  # the classifier rows, kept (and classes
+            totals += n * G * (4 * n_components + 8 + 8 * n_out)  # and first-stage scores)
     per_part = images + features + block + hard + sums
     return rep._layout_bytes(H, W) + workers * per_part + totals
 
@@ -435,7 +455,9 @@ def check_stream_memory(clf, rep, shape, chunk):
     n = shape[0]
     workers = min(resolve_n_threads(rep.n_threads), -(-n // PART))
     refine = head.refine_landmarks if head._refines(n * G) else 0
+    n_out = 1 if len(clf.classes_) == 2 else len(clf.classes_)
     need = stream_memory(
-        rep, shape, chunk, G, G_fit, min(clf.n_components, n), head.n_landmarks, workers, refine
-    )
+        rep, shape, chunk, G, G_fit, min(clf.n_components, n), head.n_landmarks, workers,
+        refine, n_out,
+    )  # fmt: skip
     check_memory(need, f"X: fitting kernel-ridge on {n:,} images in chunks of {chunk}")

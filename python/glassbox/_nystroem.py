@@ -196,13 +196,12 @@ class NystroemMap:
         for a in range(0, len(X), _BLOCK):
             x, y = X[a : a + _BLOCK], Y[a : a + _BLOCK]
             n = len(x)
-            if n < _BLOCK and pad:
+            if pad:
                 # a last, partial block is padded with rows whose features are zero (they
                 # add exact zeros): every product then has the shape of a full block, and
                 # BLAS the same code path (it picks other kernels, which round differently,
                 # for other shapes)
-                x = np.concatenate([x, np.zeros((_BLOCK - n, x.shape[1]), x.dtype)])
-                y = np.concatenate([y, np.zeros((_BLOCK - n, y.shape[1]), y.dtype)])
+                x, y = _full_block(x), _full_block(y)
             P = self.features(x)
             P[n:] = 0.0
             H += P.T @ P  # float32 product, float64 sum
@@ -232,10 +231,15 @@ class NystroemMap:
         for a in range(0, len(X), _BLOCK):
             x = X[a : a + _BLOCK]
             n = len(x)
-            if n < _BLOCK:
-                x = np.concatenate([x, np.zeros((_BLOCK - n, x.shape[1]), x.dtype)])
-            out[a : a + n] = (rbf(x, self.landmarks, self.gamma, self._sq) @ dual)[:n]
+            out[a : a + n] = (rbf(_full_block(x), self.landmarks, self.gamma, self._sq) @ dual)[:n]
         return out
+
+
+def _full_block(a):
+    """Rows ``a`` followed by rows of zeros up to ``_BLOCK`` rows (``a`` itself when full)."""
+    if len(a) >= _BLOCK:
+        return a
+    return np.concatenate([a, np.zeros((_BLOCK - len(a), a.shape[1]), a.dtype)])
 
 
 def targets(y_enc, n_classes):
