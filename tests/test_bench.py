@@ -157,8 +157,12 @@ def test_a_wrong_peer_is_caught(small):
         bench_run.run_case(case, 1, 1, {"copy": 1e10}, lambda msg: None)
 
 
-def test_numpy_representation_peer_is_exact(small):
-    rep = gb.GlassBoxRepresentation().fit(small)
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"pooling": "cells", "normalize": None}, {"pooling": "smooth", "normalize": None}],
+)
+def test_numpy_representation_peer_is_exact(small, params):
+    rep = gb.GlassBoxRepresentation(**params).fit(small)
     np.testing.assert_array_equal(representation.numpy_features(rep)(small), rep.transform(small))
 
 

@@ -17,6 +17,9 @@ from glassbox.explain import (
 )
 from glassbox.representation import DIRECTIONS
 
+# hard cells and raw counts: the pixel-by-pixel definitions these tests check by hand
+HARD = {"pooling": "cells", "normalize": None}
+
 
 @pytest.fixture(scope="module")
 def digits(digits_images):
@@ -25,7 +28,9 @@ def digits(digits_images):
 
 def _fit(digits, classifier, n=900, **kw):
     X, y = digits
-    rep_kw = {k: kw.pop(k) for k in ("blocks", "group", "thresholds") if k in kw}
+    rep_kw = {
+        k: kw.pop(k) for k in ("blocks", "group", "thresholds", "pooling", "normalize") if k in kw
+    }
     rep = GlassBoxRepresentation(**rep_kw)
     return GlassBoxClassifier(rep, n_components=30, classifier=classifier, **kw).fit(X[:n], y[:n])
 
@@ -117,7 +122,7 @@ def test_aggregate_names(models, digits):
     # the block split follows the feature names
     _, v = ex.aggregate("block")
     fn = ex.feature_names
-    inv_level = np.array([n.startswith("inv:orbit-of-level") for n in fn])
+    inv_level = np.array([n.startswith("inv:") and "orbit-of-level" in n for n in fn])
     np.testing.assert_allclose(v[:, 0], ex.contributions[:, inv_level].sum(1))
     assert ex.aggregate("element")[0] == list(get_group("D4").elements)
     assert ex.aggregate("scale")[0] == ["level", "step d=1", "step d=2"]
@@ -144,7 +149,7 @@ def _unit(rep, images, j, value=1.0):
 def test_heatmap_hands_each_feature_to_the_pixels_it_counts():
     rng = np.random.default_rng(0)
     X = rng.integers(0, 256, (3, 16, 16), dtype=np.uint8)
-    rep = GlassBoxRepresentation(thresholds=[40, 128, 200], blocks="equivariant").fit(X)
+    rep = GlassBoxRepresentation(thresholds=[40, 128, 200], blocks="equivariant", **HARD).fit(X)
     lv = level_map(rep, X)
     # a level window (pool 2): the level map inside it, nothing outside
     j = 2 * 8 + 5  # window (2, 5)
@@ -169,7 +174,7 @@ def test_heatmap_hands_each_feature_to_the_pixels_it_counts():
 def test_baseline_is_spread_over_the_feature_support():
     rng = np.random.default_rng(1)
     X = rng.integers(0, 256, (2, 8, 8), dtype=np.uint8)
-    rep = GlassBoxRepresentation(thresholds=[100], blocks="equivariant").fit(X)
+    rep = GlassBoxRepresentation(thresholds=[100], blocks="equivariant", **HARD).fit(X)
     images = rep._images(X, rep.image_shape_)
     F = rep.transform(images)
     slopes = np.zeros((2, rep.n_features_out_))
@@ -187,7 +192,7 @@ def test_baseline_is_spread_over_the_feature_support():
 def test_invariant_feature_goes_to_its_orbit_members():
     rng = np.random.default_rng(2)
     X = rng.integers(0, 256, (2, 8, 8), dtype=np.uint8)
-    rep = GlassBoxRepresentation(thresholds=[90, 170], blocks="both").fit(X)
+    rep = GlassBoxRepresentation(thresholds=[90, 170], blocks="both", **HARD).fit(X)
     names = rep.get_feature_names_out()
     o = next(i for i, n in enumerate(names) if n.startswith("inv:orbit-of-step"))
     members = np.flatnonzero(rep.orbit_index_ == o)
@@ -201,7 +206,7 @@ def test_planes_are_the_single_threshold_representations():
     rng = np.random.default_rng(3)
     X = rng.integers(0, 256, (4, 16, 16), dtype=np.uint8)
     t = [30, 90, 150, 220]
-    rep = GlassBoxRepresentation(thresholds=t).fit(X)
+    rep = GlassBoxRepresentation(thresholds=t, **HARD).fit(X)
     images = rep._images(X, rep.image_shape_)
     F = rep.transform(images)
     slopes = rng.normal(size=(4, rep.n_features_out_))
@@ -209,7 +214,7 @@ def test_planes_are_the_single_threshold_representations():
     ex = Explanation(rep, images, F, slopes, z, np.zeros(4), np.zeros(4), np.zeros(4), "linear")
     _, planes = ex.aggregate("plane")
     for k, tk in enumerate(t):
-        one = GlassBoxRepresentation(thresholds=[tk]).fit(X)
+        one = GlassBoxRepresentation(thresholds=[tk], **HARD).fit(X)
         Fk = one.transform(X).astype(np.float64)
         np.testing.assert_allclose(planes[:, k], (slopes * Fk).sum(axis=1), rtol=1e-10)
 
@@ -364,9 +369,9 @@ def test_explain_bad_input(digits, models):
     np.testing.assert_allclose(ex.heatmap(), clf.explain(X[:2]).heatmap())
 
 
-def test_class_prototypes(digits, models):
+def test_class_prototypes(digits):
     X, y = digits
-    clf = models["linear"]
+    clf = _fit(digits, "linear", **HARD)  # raw counts: the prototype is the exact class mean
     rep = clf.representation_
     P = clf.class_prototypes()
     assert set(P) == {"level", "edges", "level_invariant", "edges_invariant"}
@@ -389,11 +394,23 @@ def test_class_prototypes(digits, models):
     np.testing.assert_allclose(P["level_invariant"], avg, rtol=1e-10)
 
 
+def test_class_prototypes_of_the_defaults(models):
+    """With square roots (the default) the prototypes square the class-mean roots: at most the
+    mean count, so the level prototype stays in [0, 1]; the invariant part is still invariant."""
+    P = models["linear"].class_prototypes()
+    assert P["level"].shape == (10, 8, 8) and P["level"].min() >= 0 and P["level"].max() <= 1
+    assert P["edges"].min() >= 0 and P["edges"].max() > 0
+    g = get_group("D4")
+    for e in g.elements:
+        np.testing.assert_allclose(g.apply(P["level_invariant"], e), P["level_invariant"])
+
+
 def test_class_prototypes_of_one_block_models(digits):
-    inv = _fit(digits, "lda", blocks="invariant")
+    # without square roots, the orbit sums' average is the members' average
+    inv = _fit(digits, "lda", blocks="invariant", **HARD)
     P = inv.class_prototypes()
     assert P["level"] is None and P["edges"] is None and P["level_invariant"].shape == (10, 8, 8)
-    eq = _fit(digits, "lda", blocks="equivariant")
+    eq = _fit(digits, "lda", blocks="equivariant", **HARD)
     Q = eq.class_prototypes()
     np.testing.assert_allclose(Q["level_invariant"], P["level_invariant"], rtol=1e-10)
     np.testing.assert_allclose(Q["edges_invariant"], P["edges_invariant"], rtol=1e-10)
@@ -404,7 +421,7 @@ def test_class_prototypes_of_one_block_models(digits):
 def test_level_and_step_maps_sum_to_the_features():
     rng = np.random.default_rng(4)
     X = rng.integers(0, 256, (3, 12, 12), dtype=np.uint8)
-    rep = GlassBoxRepresentation(thresholds=[50, 150], cell_size=3, distances=(1, 3)).fit(X)
+    rep = GlassBoxRepresentation(thresholds=[50, 150], cell_size=3, distances=(1, 3), **HARD).fit(X)
     F_eq = _equivariant_twin(rep).transform(X)
     lv = level_map(rep, X)
     assert lv.dtype == np.int32 and lv.max() <= 2

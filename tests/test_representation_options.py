@@ -42,6 +42,7 @@ def test_equal_to_the_definition(dtype, shape, pool, cell, dists, smooth, second
         "cell_size": cell,
         "distances": dists,
         "pooling": "smooth" if smooth else "cells",
+        "normalize": None,
         "second_order": second_order,
         "blocks": "equivariant",
     }
@@ -87,7 +88,9 @@ def test_exactness_on_fashion_sized_images_with_longer_distances():
 def test_the_invariant_block_is_the_root_of_the_orbit_sums():
     """sqrt is taken of the orbit's summed count, not summed over square roots."""
     x = make_images(np.uint8, (16, 16), n=5, seed=4)
-    plain = GlassBoxRepresentation(thresholds=4, pooling="smooth", second_order=True).fit(x)
+    plain = GlassBoxRepresentation(
+        thresholds=4, pooling="smooth", second_order=True, normalize=None
+    ).fit(x)
     root = clone(plain).set_params(normalize="sqrt").fit(x)
     np.testing.assert_array_equal(
         root.transform(x), np.sqrt(plain.transform(x).astype(np.float64)).astype(np.float32)
@@ -117,8 +120,8 @@ def test_names_and_block_sizes():
     assert "eq:sqrt(step[K=2,d=2,dir=(0,1)]:smooth4x4@(6,0))" in set(names)
     assert "eq:sqrt(step2[K=2,dir1=(0,1),dir2=(-1,0)]:smooth4x4@(3,3))" in set(names)
     assert "inv:sqrt(orbit-of-level[K=2]:smooth2x2@(0,0))" in set(names)
-    # the default's names do not change
-    plain = GlassBoxRepresentation(thresholds=[50, 150]).fit(x)
+    # hard cells, no square root: the names of the defaults before smooth pooling and sqrt
+    plain = GlassBoxRepresentation(thresholds=[50, 150], pooling="cells", normalize=None).fit(x)
     assert "eq:level[K=2]:sum2x2@(13,13)" in set(plain.get_feature_names_out())
     assert "step2" not in plain.block_sizes_["equivariant"]
 
@@ -150,7 +153,7 @@ def test_counts_beyond_float32_need_the_square_root():
     x = make_images(np.float64, (28, 28), n=2)
     params = {"thresholds": 200, "pooling": "smooth", "cell_size": 7, "pool_size": 7}
     with pytest.raises(ValueError, match="normalize='sqrt'"):
-        GlassBoxRepresentation(**params).fit(x)
+        GlassBoxRepresentation(**params, normalize=None).fit(x)
     rep = GlassBoxRepresentation(normalize="sqrt", blocks="equivariant", **params).fit(x)
     blocks = _reference.glass_features_full(x, rep.thresholds_, 7, 7, (1, 2), True, False)
     want = np.concatenate([b.reshape(len(x), -1) for b in blocks], axis=1)
@@ -222,7 +225,7 @@ def test_heatmap_of_a_smooth_feature_is_its_weighted_window():
     x[0, 2:6, 2:6] = 200
     rep = GlassBoxRepresentation(
         group="trivial", thresholds=[100], pool_size=4, cell_size=4, distances=(),
-        pooling="smooth", blocks="equivariant",
+        pooling="smooth", normalize=None, blocks="equivariant",
     ).fit(x)  # fmt: skip
     from glassbox.explain import Explanation
 

@@ -1009,7 +1009,9 @@ class GlassBoxClassifier(ClassifierMixin, BaseEstimator):
             - ``"level_invariant"``, ``"edges_invariant"``: the same from the invariant block
               (the group average);
             ``"level"`` and ``"edges"`` are None for a representation with
-            ``blocks="invariant"``.  Rows follow ``classes_``.
+            ``blocks="invariant"``.  Rows follow ``classes_``.  With ``normalize="sqrt"`` (the
+            default) the class means are of square roots: their squares are used, at most the
+            mean counts.
         """
         check_is_fitted(self, "class_means_")
         return class_prototypes(self.representation_, self.class_means_)
