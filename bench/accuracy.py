@@ -38,6 +38,8 @@ import numpy as np
 import glassbox as gb
 
 DATASETS = ("fashion", "digits8", "digits28", "fashion-deformed", "silhouettes")
+# the pipeline's principal components: GlassBoxClassifier's default, for every representation
+N_COMPONENTS = gb.GlassBoxClassifier().n_components
 METHODS = ("raw", "hog", "scattering", "glassbox")
 Z95 = 1.959963984540054  # the normal quantile of a two-sided 95% interval
 
@@ -150,7 +152,7 @@ def features(method: str, x_train, x_other, glassbox_params=None):
     raise ValueError(f"method must be one of {METHODS}, got {method!r}")
 
 
-def score(f_train, y_train, f_val, y_val, n_components=200, seed=0):
+def score(f_train, y_train, f_val, y_val, n_components=N_COMPONENTS, seed=0):
     """Accuracy of StandardScaler -> PCA -> SVC(C=10, RBF) fitted on the training features."""
     from sklearn.decomposition import PCA
     from sklearn.pipeline import make_pipeline
@@ -165,7 +167,7 @@ def score(f_train, y_train, f_val, y_val, n_components=200, seed=0):
 
 
 def run(datasets=DATASETS, methods=METHODS, train_size=8000, val_size=2000, seed=0,
-        glassbox_params=None, log=print):  # fmt: skip
+        glassbox_params=None, log=print, n_components=N_COMPONENTS):  # fmt: skip
     """One row per (dataset, method): accuracy, its 95% interval, sizes and seconds; or the
     error of a representation that cannot take a dataset's images (the others still run)."""
     rows = []
@@ -180,7 +182,7 @@ def run(datasets=DATASETS, methods=METHODS, train_size=8000, val_size=2000, seed
                 rows.append({"dataset": name, "method": method, "error": str(exc)})
                 log(f"{name:17s} {method:11s} error: {exc}")
                 continue
-            correct = score(f_tr, y_tr, f_val, y_val, seed=seed)
+            correct = score(f_tr, y_tr, f_val, y_val, n_components, seed)
             lo, hi = wilson(correct, len(y_val))
             row = {
                 "dataset": name,
@@ -190,6 +192,7 @@ def run(datasets=DATASETS, methods=METHODS, train_size=8000, val_size=2000, seed
                 "n_train": len(y_tr),
                 "n_val": len(y_val),
                 "n_features": int(f_tr.shape[1]),
+                "n_components": min(n_components, *f_tr.shape),
                 "seconds": time.perf_counter() - t0,
             }
             rows.append(row)
@@ -239,10 +242,14 @@ def main(argv=None) -> int:
         "--glassbox", type=json.loads, default=None, metavar="JSON",
         help="GlassBoxRepresentation parameters, e.g. '{\"cell_size\": 7}'",
     )  # fmt: skip
+    parser.add_argument(
+        "--n-components", type=int, default=N_COMPONENTS,
+        help=f"principal components of the pipeline ({N_COMPONENTS}: GlassBoxClassifier's)",
+    )  # fmt: skip
     parser.add_argument("--out", type=Path, default=None, help="write results.json/.md here")
     args = parser.parse_args(argv)
     rows = run(args.datasets, args.methods, args.train_size, args.val_size, args.seed,
-               args.glassbox)  # fmt: skip
+               args.glassbox, n_components=args.n_components)  # fmt: skip
     table = markdown(rows)
     print()
     print(table)

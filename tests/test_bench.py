@@ -563,6 +563,16 @@ def test_accuracy_rows_and_table():
     assert "| digits8 (1,010 / 337) |" in table and table.count("[") == 2
 
 
+def test_accuracy_pipeline_takes_the_classifiers_components():
+    """The pipeline's PCA keeps GlassBoxClassifier's default number of components unless told
+    (at most the features and the rows)."""
+    assert gb.GlassBoxClassifier().n_components == accuracy.N_COMPONENTS
+    rows = accuracy.run(["digits8"], ["raw"], log=lambda *a: None)
+    assert rows[0]["n_components"] == min(accuracy.N_COMPONENTS, 64)
+    few = accuracy.run(["digits8"], ["raw"], log=lambda *a: None, n_components=5)
+    assert few[0]["n_components"] == 5 and few[0]["accuracy"] != rows[0]["accuracy"]
+
+
 def test_a_representation_a_dataset_cannot_take_is_reported_not_fatal():
     """cell_size=7 does not divide 8x8 digits: that row says so, the other rows run."""
     rows = accuracy.run(

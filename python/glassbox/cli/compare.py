@@ -164,7 +164,7 @@ def add_parser(subparsers) -> None:
         "random element",
     )
     parser.add_argument(
-        "--n-components", type=positive, default=200, help="glass-box principal components"
+        "--n-components", type=positive, default=400, help="glass-box principal components"
     )
     parser.add_argument(
         "--batch-size", type=positive, default=64, help="images per forward pass (64)"

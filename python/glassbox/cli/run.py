@@ -114,7 +114,7 @@ def add_parser(subparsers) -> None:
         "so that they need not fit in memory",
     )
     parser.add_argument(
-        "--n-components", type=positive, default=200, help="principal components (200)"
+        "--n-components", type=positive, default=400, help="principal components (400)"
     )
     parser.add_argument(
         "--invariance",
