@@ -82,3 +82,13 @@ def test_seed_is_checked_by_the_command(capsys, seed, command):
 
 
 # -- results before figures; a figure that fails costs nothing else --------------------------
+
+
+@pytest.mark.parametrize("command", ["run", "compare"])
+def test_n_components_default_is_the_classifiers(command):
+    """The commands take their principal components from GlassBoxClassifier's default, so
+    that the two cannot drift apart."""
+    from glassbox.cli import build_parser
+
+    args = build_parser().parse_args([command])
+    assert args.n_components == gb.GlassBoxClassifier().n_components

@@ -164,7 +164,10 @@ def add_parser(subparsers) -> None:
         "random element",
     )
     parser.add_argument(
-        "--n-components", type=positive, default=400, help="glass-box principal components"
+        "--n-components",
+        type=positive,
+        default=GlassBoxClassifier().n_components,  # one default: the classifier's
+        help="glass-box principal components",
     )
     parser.add_argument(
         "--batch-size", type=positive, default=64, help="images per forward pass (64)"

@@ -114,7 +114,10 @@ def add_parser(subparsers) -> None:
         "so that they need not fit in memory",
     )
     parser.add_argument(
-        "--n-components", type=positive, default=400, help="principal components (400)"
+        "--n-components",
+        type=positive,
+        default=GlassBoxClassifier().n_components,  # one default: the classifier's
+        help=f"principal components ({GlassBoxClassifier().n_components})",
     )
     parser.add_argument(
         "--invariance",
