@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -26,6 +28,35 @@ def test_class_distances_brute_force():
         np.mean(inter)
     )
     assert d["ratio"] == pytest.approx(np.mean(intra) / np.mean(inter))
+
+
+def test_class_distances_in_blocks_match_brute_force(monkeypatch):
+    # blocks of 4 rows: blocks that end inside a class, and classes that end inside none
+    X, y = blobs(1.0, n=10)
+    y = np.array([2, 0, 1])[y]  # classes not in row order: the rows are sorted by class first
+    whole = metrics.class_distances(X, y)
+    monkeypatch.setattr(metrics, "_distance_rows", lambda n: 4)
+    blocks = metrics.class_distances(X, y)
+    intra, inter = [], []
+    for i, j in itertools.permutations(range(len(y)), 2):
+        (intra if y[i] == y[j] else inter).append(np.linalg.norm(X[i] - X[j]))
+    for d in (whole, blocks):
+        assert d["intra"] == pytest.approx(np.mean(intra), rel=1e-12)
+        assert d["inter"] == pytest.approx(np.mean(inter), rel=1e-12)
+
+
+def test_class_distances_of_20000_samples_does_not_crash():
+    # X @ X.T of 20,000 x 400 float64 went to OpenBLAS's threaded syrk, which crashed the
+    # process (numpy/numpy#19685); run apart so that a crash fails this test, not the session
+    code = (
+        "import numpy as np; from glassbox import metrics; "
+        "rng = np.random.default_rng(0); X = rng.random((20000, 400)); "
+        "y = rng.integers(0, 10, 20000); "
+        "d = metrics.class_distances(X, y, max_samples=20000); "
+        "assert 0.99 < d['ratio'] < 1.01, d"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
 
 
 def test_separability_orders_tight_above_loose():
