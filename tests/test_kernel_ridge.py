@@ -72,6 +72,39 @@ def test_normal_equation_sums_split_at_blocks_add_up_bit_for_bit():
     np.testing.assert_allclose(h2, P.T @ P, rtol=1e-5, atol=1e-5 * np.abs(h2).max())
 
 
+def test_map_whitens_and_dual_undoes_it_on_the_lower_triangle_only():
+    rng = np.random.default_rng(6)
+    Z = rng.normal(size=(200, 5)).astype(np.float32)
+    nmap = ny.NystroemMap(Z[:40], 0.2)
+    Linv = np.tril(nmap.whiten).astype(np.float64)  # what lies above the diagonal is unused
+    K = ny.rbf64(Z[:40], Z[:40], 0.2) + ny._JITTER * np.eye(40)
+    np.testing.assert_allclose(Linv @ K @ Linv.T, np.eye(40), atol=1e-3)  # L^-1 K L^-T = I
+    np.testing.assert_allclose(
+        nmap.features(Z[40:]), ny.rbf(Z[40:], Z[:40], 0.2) @ Linv.T, rtol=1e-4, atol=1e-5
+    )
+    W = rng.normal(size=(40, 3))
+    kept = W.copy()
+    np.testing.assert_allclose(nmap.dual(W), Linv.T @ W, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(W, kept)  # the coefficients given are not overwritten
+    np.testing.assert_array_equal(nmap.dual(W), nmap.dual(W))
+
+
+def test_sums_of_parts_are_added_in_place_in_order():
+    rng = np.random.default_rng(7)
+    parts = [(rng.normal(size=(4, 4)), rng.normal(size=(4, 2)), k) for k in range(5)]
+    want = (sum(p[0] for p in parts), sum(p[1] for p in parts), 10)
+    total = None
+    for p in parts:
+        total = _fit_stream._add(total, p)
+    for got, w in zip(total, want, strict=True):
+        np.testing.assert_array_equal(got, w)  # bit for bit: the same additions, in order
+    assert not np.shares_memory(total[0], parts[0][0])  # the parts are left as they were
+    H, B = ny._sum((p[0], p[1]) for p in parts)
+    np.testing.assert_array_equal(H, want[0])
+    np.testing.assert_array_equal(B, want[1])
+    assert ny._sum(iter(())) == (0.0, 0.0)
+
+
 def test_duplicate_landmarks_are_dropped():
     X = np.repeat(np.arange(6.0)[:, None], 50, axis=0) * [1.0, 2.0]
     y = np.repeat([0, 1, 0, 1, 2, 2], 50)

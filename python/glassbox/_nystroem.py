@@ -170,12 +170,19 @@ class NystroemMap:
         with serial():
             K = rbf64(self.landmarks, self.landmarks, self.gamma)  # factorised: float64
             K[np.diag_indices(m)] += _JITTER
-            chol = np.linalg.cholesky(K)  # positive definite: the landmarks are distinct
-            inv, info = lapack.dtrtri(chol, lower=1)
+            # positive definite (the landmarks are distinct); LAPACK in place on K.T (K is
+            # symmetric: its transpose is the same matrix, in Fortran order), without the
+            # copies of np.linalg.cholesky (0.3 s of 0.9 at 4,000 landmarks)
+            chol, info = lapack.dpotrf(K.T, lower=1, clean=0, overwrite_a=1)
+            if info != 0:  # pragma: no cover - rounding would have to beat the jitter
+                raise np.linalg.LinAlgError(
+                    f"the landmarks' kernel is not positive definite (dpotrf {info})"
+                )
+            inv, info = lapack.dtrtri(chol, lower=1, overwrite_c=1)
             if info != 0:  # pragma: no cover - a Cholesky factor has a nonzero diagonal
                 raise np.linalg.LinAlgError(f"the landmarks' kernel is singular (dtrtri {info})")
-        # phi(x)^T = L^{-1} k(x)^T: BLAS's triangular product reads the lower triangle of
-        # L^{-1} (dtrtri's Fortran-ordered result) and nothing above it
+        # phi(x)^T = L^{-1} k(x)^T: BLAS's triangular products read the lower triangle of
+        # L^{-1} (dtrtri's Fortran-ordered result) and nothing above it (K's upper triangle)
         self.whiten = np.asarray(inv, dtype=np.float32, order="F")
 
     def features(self, X):
@@ -219,7 +226,12 @@ class NystroemMap:
     def dual(self, W):
         """Coefficients on the kernel values (``dual_coef_``) of coefficients W on ``phi``."""
         with serial():
-            return np.tril(self.whiten).T.astype(np.float64) @ W  # L^{-T} W
+            # L^{-T} W: a triangular product reading the lower triangle of the float32 L^{-1}
+            # (the one :meth:`features` applies), in float64; a third of the time of a copy
+            # of its lower triangle and a general product (0.6 s at 4,000 landmarks)
+            whiten = self.whiten.astype(np.float64, order="F")
+            W = np.asarray(W, dtype=np.float64)
+            return blas.dtrmm(1.0, whiten, W, side=0, lower=1, trans_a=1)  # a new array
 
     def scores(self, X, dual):
         """``k(x, landmarks) . dual`` for rows X (``dual``: :meth:`dual`'s coefficients on the
@@ -279,11 +291,16 @@ def refined_rows(all_gaps, fraction, taken, keys=None):
 
 
 def _sum(pairs):
-    """The sum of ``(H, B)`` pairs, in their order."""
-    H = B = 0.0
+    """The sum of ``(H, B)`` pairs, in their order (in place after the first: a new ``H`` per
+    pair faults in fresh pages, 128 MB of them at 4,000 landmarks)."""
+    H = B = None
     for h, b in pairs:
-        H, B = H + h, B + b
-    return H, B
+        if H is None:
+            H, B = 0.0 + h, 0.0 + b
+        else:
+            np.add(H, h, out=H)
+            np.add(B, b, out=B)
+    return (0.0, 0.0) if H is None else (H, B)
 
 
 def choose_landmarks(n, n_landmarks, random_state):
