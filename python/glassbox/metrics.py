@@ -75,7 +75,8 @@ def class_distances(X, y, *, max_samples=2000, random_state=0):
     max_samples : int
         Pairs are taken among at most this many samples, drawn at random without replacement
         (all pairs of a 70,000-sample set would be 2.4e9 distances); they are computed a
-        block of rows at a time, in about 32 MB beside a copy of the sample.
+        block of rows at a time (about 4 million distances: a few temporaries of 32 MB beside
+        a copy of the sample), not as an n x n matrix.
     random_state : int
         Seed of that draw.
 
