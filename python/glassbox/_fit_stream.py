@@ -241,23 +241,6 @@ def row_keys(positions, n, G):
     return (within // size) * n + block * _BLOCK + within % size
 
 
-def _add(total, part):
-    """``total + part`` term by term, arrays in place (``total`` None: a copy of ``part``,
-    which is never modified: on Dask it may still be a worker's result).  A new array per part
-    would fault in 128 MB of fresh pages for every part's sums at 4,000 landmarks; the same
-    additions in the same order as out of place, so the same bits."""
-    if total is None:
-        return [p.copy() if isinstance(p, np.ndarray) else p for p in part]
-    if len(total) != len(part):  # pragma: no cover - every part of a pass has the same terms
-        raise ValueError("parts of one pass must have the same number of terms")
-    for i, p in enumerate(part):
-        if isinstance(total[i], np.ndarray):
-            np.add(total[i], p, out=total[i])
-        else:
-            total[i] = total[i] + p
-    return total
-
-
 def fit_parts(clf, rep, shape, dtype, y_enc, map_parts, take, progress=None, info=None, workers=1):
     """Fit ``clf`` (kernel-ridge, ``classes_`` set) and the unfitted representation ``rep``
     on images of ``shape`` (N, H, W) and ``dtype`` with class indices ``y_enc``, in parts of
@@ -299,7 +282,7 @@ def fit_parts(clf, rep, shape, dtype, y_enc, map_parts, take, progress=None, inf
     shift = first_shift(plan, take(np.arange(min(n, _BLOCK))))
     total = None
     for part in map_parts(part_moments, plan, shift):
-        total = _add(total, part)
+        total = _nystroem.add_parts(total, part)
         tick()
     s1, s2, rows, sums = total
     mom = _Moments(shift)
@@ -322,7 +305,7 @@ def fit_parts(clf, rep, shape, dtype, y_enc, map_parts, take, progress=None, inf
     keep = refines and n * plan.G * n_comp * 4 <= KEEP_BYTES
     total, cache = None, []
     for *part, rows_kept in map_parts(part_equations, plan, nmap, keep):
-        total = _add(total, part)
+        total = _nystroem.add_parts(total, part)
         cache.append(rows_kept)
         tick()
     H_sum, B_sum, rows2 = total
@@ -386,7 +369,7 @@ def _second_stage(clf, head, plan, take, n, first, cache, map_parts, workers, ti
         parts = map_parts(part_refinement, plan, nmap, D, tau, nmap2)
     total = None
     for part in parts:
-        total = _add(total, part)
+        total = _nystroem.add_parts(total, part)
         tick()
     H2, B2, n_refined = total
     pick = pick[kept2]

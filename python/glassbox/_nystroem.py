@@ -290,17 +290,29 @@ def refined_rows(all_gaps, fraction, taken, keys=None):
     return (tau, hard, pool) if len(pool) else None
 
 
-def _sum(pairs):
-    """The sum of ``(H, B)`` pairs, in their order (in place after the first: a new ``H`` per
-    pair faults in fresh pages, 128 MB of them at 4,000 landmarks)."""
-    H = B = None
-    for h, b in pairs:
-        if H is None:
-            H, B = 0.0 + h, 0.0 + b
+def add_parts(total, part):
+    """``total + part`` term by term, arrays in place (``total`` None: a copy of ``part``,
+    which is never modified: on Dask it may still be a worker's result).  A new array per part
+    would fault in 128 MB of fresh pages for every part's sums at 4,000 landmarks; the same
+    additions in the same order as out of place, so the same bits."""
+    if total is None:
+        return [p.copy() if isinstance(p, np.ndarray) else p for p in part]
+    if len(total) != len(part):  # pragma: no cover - every part of a pass has the same terms
+        raise ValueError("parts of one pass must have the same number of terms")
+    for i, p in enumerate(part):
+        if isinstance(total[i], np.ndarray):
+            np.add(total[i], p, out=total[i])
         else:
-            np.add(H, h, out=H)
-            np.add(B, b, out=B)
-    return (0.0, 0.0) if H is None else (H, B)
+            total[i] = total[i] + p
+    return total
+
+
+def _sum(pairs):
+    """The sum of ``(H, B)`` pairs, in their order (:func:`add_parts`)."""
+    total = None
+    for pair in pairs:
+        total = add_parts(total, pair)
+    return (0.0, 0.0) if total is None else tuple(total)
 
 
 def choose_landmarks(n, n_landmarks, random_state):

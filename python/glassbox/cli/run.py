@@ -117,7 +117,7 @@ def add_parser(subparsers) -> None:
         "--n-components",
         type=positive,
         default=GlassBoxClassifier().n_components,  # one default: the classifier's
-        help=f"principal components ({GlassBoxClassifier().n_components})",
+        help="principal components (%(default)s)",
     )
     parser.add_argument(
         "--invariance",
