@@ -54,6 +54,31 @@ def test_otsu_separates_two_levels():
     np.testing.assert_array_equal(gb.binarize(np.full((1, 4, 4), 7.0), method="otsu"), 0)
 
 
+@pytest.mark.parametrize("shape", [(28, 28), (3, 5), (1, 8), (9, 17), (64, 64)])
+def test_otsu_of_images_with_a_background(shape):
+    # long runs of one value (the histogram's counters in turn) and lengths not a multiple of 8
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 256, (7, *shape), dtype=np.uint8)
+    x[rng.random(x.shape) < 0.7] = 0
+    x[1] = 255
+    x[2, : shape[0] // 2] = 17
+    x[3] = np.where(x[3] > 0, 200, 40)
+    want = ref.binarize(x, method="otsu")
+    np.testing.assert_array_equal(gb.binarize(x, method="otsu"), want)
+    np.testing.assert_array_equal(gb.binarize(x, method="otsu", n_threads=1), want)
+    fused = gb.represent_fused(x, method="otsu", group="trivial", size=1)
+    np.testing.assert_array_equal(fused[:, 0], want)
+
+
+def test_otsu_of_an_image_past_the_16_bit_counters():
+    # 8 x 65,000 bytes or more: one 64-bit histogram instead of eight 16-bit ones
+    rng = np.random.default_rng(6)
+    for side in (721, 722):  # 519,841 and 521,284 pixels, either side of the switch
+        x = np.zeros((1, side, side), dtype=np.uint8)
+        x[0, side // 3 :] = rng.integers(0, 256, (side - side // 3, side), dtype=np.uint8)
+        np.testing.assert_array_equal(gb.binarize(x, method="otsu"), ref.binarize(x, method="otsu"))
+
+
 def test_otsu_extreme_float_range():
     x = np.array([[[-1e308, 1e308], [0.0, 5.0]]])
     np.testing.assert_array_equal(gb.binarize(x, method="otsu"), ref.binarize(x, method="otsu"))

