@@ -79,6 +79,79 @@ def test_otsu_of_an_image_past_the_16_bit_counters():
         np.testing.assert_array_equal(gb.binarize(x, method="otsu"), ref.binarize(x, method="otsu"))
 
 
+@pytest.mark.parametrize("rng_size", [1, 2, 3, 255, 256, 257, 1000, 4096, 65535, 65536])
+def test_otsu_bins_of_uint16_at_every_value_of_the_range(rng_size):
+    # every value of [lo, lo + range) once (where (x - lo) * 256 / range is a whole number
+    # or just below one), in an image wide enough for several blocks of bins
+    lo = 65536 - rng_size if rng_size > 60000 else 1000
+    values = np.arange(lo, lo + rng_size, dtype=np.uint16)
+    reps = -(-5000 // rng_size)
+    x = np.tile(values, reps)[: max(rng_size, 5000)]
+    x = np.random.default_rng(rng_size).permutation(x).reshape(1, 1, -1)
+    np.testing.assert_array_equal(gb.binarize(x, method="otsu"), ref.binarize(x, method="otsu"))
+    y = np.concatenate([x, x[..., ::-1] // 3 + 7])  # a second image, another range
+    np.testing.assert_array_equal(gb.binarize(y, method="otsu"), ref.binarize(y, method="otsu"))
+
+
+@pytest.mark.parametrize("rng_size", [196, 392, 412, 1000, 4104, 20040, 20144, 65280, 65536])
+def test_otsu_bins_of_uint16_values_on_a_bin_edge(rng_size):
+    # three levels: lo (bin 0), v on an exact bin edge ((v - lo) * 256 / range a whole
+    # number k <= 100) and hi (bin 255); the best split falls just above v, so a v binned to
+    # k - 1 moves the threshold to v and turns v's pixels on.  (For these ranges a product
+    # by a rounded 1 / range falls just short of some k.)
+    lo = 65536 - rng_size
+    step = rng_size // np.gcd(rng_size, 256)  # the smallest v - lo on an edge
+    edges = np.arange(step, rng_size * 100 // 256 + 1, step)
+    assert edges.size > 0
+    for d in edges:
+        x = np.full((1, 1, 30), lo, dtype=np.uint16)
+        x[0, 0, 10:20] = lo + d
+        x[0, 0, 20:] = 65535
+        got = gb.binarize(x, method="otsu")
+        np.testing.assert_array_equal(got, ref.binarize(x, method="otsu"))
+        assert not got[0, 0, :20].any() and got[0, 0, 20:].all()
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.float32, np.float64])
+def test_otsu_of_non_byte_images_with_a_background(dtype):
+    rng = np.random.default_rng(8)
+    x = (rng.random((5, 70, 90)) * 1000).astype(dtype)  # 6,300 pixels: two blocks of bins
+    x[rng.random(x.shape) < 0.6] = 0
+    x[1, :35] = 999
+    np.testing.assert_array_equal(gb.binarize(x, method="otsu"), ref.binarize(x, method="otsu"))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("hi", [256.0, 512.0, 0.5])
+def test_otsu_bins_of_float_values_on_a_bin_edge(dtype, hi):
+    # as for uint16: lo, v with (v - lo) * 256 / (hi - lo) a whole number k, and hi, so that
+    # a v binned below k turns v's pixels on; v's pixels in the vector part (first image) or
+    # in the scalar tail (second: 31 pixels, 28 four at a time)
+    for k in (1, 2, 5, 31, 64, 100):
+        x = np.zeros((2, 1, 31), dtype=dtype)
+        v = dtype(k * hi / 256)
+        assert (np.float64(v) - 0.0) * (256.0 / np.float64(dtype(hi))) == k
+        x[0, 0, 8:16] = v
+        x[1, 0, 28:] = v
+        x[:, 0, 16:26] = hi
+        got = gb.binarize(x, method="otsu")
+        np.testing.assert_array_equal(got, ref.binarize(x, method="otsu"))
+        assert not got[x < hi].any() and got[x == hi].all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_otsu_with_signed_zeros_at_the_extremes(dtype):
+    # the least or greatest value a zero of either sign, in lanes of a vector scan or after it
+    rng = np.random.default_rng(9)
+    for _ in range(200):
+        n = int(rng.integers(1, 40))
+        x = rng.choice(np.array([-0.0, 0.0, 1.5, 3.0, 7.25, 100.0], dtype=dtype), (3, 1, n))
+        x[1] = -np.abs(x[1])  # non-positive: the greatest value a zero
+        x[2, 0, rng.random(n) < 0.5] = -0.0
+        x[2] = np.where(x[2] == 0, x[2], 0.0).astype(dtype)  # zeros only, of both signs
+        np.testing.assert_array_equal(gb.binarize(x, method="otsu"), ref.binarize(x, method="otsu"))
+
+
 def test_otsu_extreme_float_range():
     x = np.array([[[-1e308, 1e308], [0.0, 5.0]]])
     np.testing.assert_array_equal(gb.binarize(x, method="otsu"), ref.binarize(x, method="otsu"))
