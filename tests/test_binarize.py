@@ -152,6 +152,16 @@ def test_otsu_with_signed_zeros_at_the_extremes(dtype):
         np.testing.assert_array_equal(gb.binarize(x, method="otsu"), ref.binarize(x, method="otsu"))
 
 
+def test_otsu_either_side_of_the_vector_split():
+    # up to 2^21 pixels the split's quotients are computed two at a time, beyond that one by one
+    rng = np.random.default_rng(10)
+    for rows in (1024, 1025):  # 2^21 pixels, and 2,048 more
+        x = np.zeros((1, rows, 2048), dtype=np.uint8)
+        x[0, rows // 4 :] = rng.integers(0, 256, (rows - rows // 4, 2048), dtype=np.uint8) // 2
+        x[0, -50:] = 230
+        np.testing.assert_array_equal(gb.binarize(x, method="otsu"), ref.binarize(x, method="otsu"))
+
+
 def test_otsu_extreme_float_range():
     x = np.array([[[-1e308, 1e308], [0.0, 5.0]]])
     np.testing.assert_array_equal(gb.binarize(x, method="otsu"), ref.binarize(x, method="otsu"))
