@@ -71,9 +71,16 @@ def test_otsu_of_images_with_a_background(shape):
 
 
 def test_otsu_of_an_image_past_the_16_bit_counters():
-    # 8 x 65,000 bytes or more: one 64-bit histogram instead of eight 16-bit ones
+    # more than 8 x 65,528 bytes are counted a block at a time: counted at once, the zeros'
+    # 16-bit counters (66,000 each here) would wrap and the split move above the 100s
+    x = np.zeros((1, 730, 730), dtype=np.uint8)
+    x[0, -4:-2] = 100
+    x[0, -2:] = 230
+    want = ref.binarize(x, method="otsu")
+    assert want[0, -4:].all()
+    np.testing.assert_array_equal(gb.binarize(x, method="otsu"), want)
     rng = np.random.default_rng(6)
-    for side in (721, 722):  # 519,841 and 521,284 pixels, either side of the switch
+    for side in (724, 725):  # 524,176 and 525,625 pixels: one block, two blocks
         x = np.zeros((1, side, side), dtype=np.uint8)
         x[0, side // 3 :] = rng.integers(0, 256, (side - side // 3, side), dtype=np.uint8)
         np.testing.assert_array_equal(gb.binarize(x, method="otsu"), ref.binarize(x, method="otsu"))
