@@ -81,6 +81,13 @@ index_t pool_row(const T* top, index_t W, index_t OW, index_t size, index_t stri
   }
 }
 
+// The top row of output row `task` of a 2x2 pooling of (B, H, W) images (OH output rows an
+// image); with H even, the row pairs of the whole batch follow each other in memory.
+template <class T>
+inline const T* row_pair(const T* images, index_t task, index_t H, index_t W, index_t OH) {
+  return H % 2 == 0 ? images + task * 2 * W : images + (task / OH) * H * W + (task % OH) * 2 * W;
+}
+
 #ifdef GLASSBOX_SSE2
 // 2x2 max-pooling of a uint8 row pair with at least 8 outputs, 8 at a time from 16 columns: the
 // column pairs' maxima land in the even bytes of 16-bit lanes, which a pack gathers.  The last 8
@@ -154,7 +161,7 @@ template <PoolMode Mode>
 GLASSBOX_TARGET_AVX2 void sum_rows2_f32_avx2(const float* images, index_t H, index_t W, index_t OH, index_t OW,
                                              index_t t0, index_t t1, float* out) {
   for (index_t task = t0; task < t1; ++task) {
-    const float* top = H % 2 == 0 ? images + task * 2 * W : images + (task / OH) * H * W + (task % OH) * 2 * W;
+    const float* top = row_pair(images, task, H, W, OH);
     const float* bottom = top + W;
     float* dst = out + task * OW;
     // the row pair kPrefetchAhead bytes on (H even: a later row pair; a prefetch never faults)
@@ -228,8 +235,7 @@ void pool2(const T* images, index_t B, index_t H, index_t W, index_t OH, index_t
 #endif
 #pragma omp parallel for schedule(dynamic, chunk) num_threads(nt) if (nt > 1)
   for (index_t task = 0; task < rows; ++task) {
-    // with H even, the row pairs of the whole batch follow each other in memory
-    const T* top = H % 2 == 0 ? images + task * 2 * W : images + (task / OH) * H * W + (task % OH) * 2 * W;
+    const T* top = row_pair(images, task, H, W, OH);
     pool_row2<Mode>(top, W, OW, out + task * OW);
   }
 }

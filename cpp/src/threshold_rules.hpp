@@ -219,19 +219,18 @@ inline void add_byte_histogram(const std::uint8_t* x, index_t n, std::int64_t* h
   }
 }
 
-// Adds the histogram of bin(x[i]) (a value in [0, 255]) to hist: the bins of a block of pixels
-// first, in a loop of their own, then their byte histogram.  Counting each bin as it was
-// computed waited on the counter of the last one (with an integer division per uint16 pixel,
-// a 28 x 28 uint16 Fashion-MNIST image took 2.7 us in binarize(method='otsu'), one thread, in
-// cache; 1.6 us now).
-template <class T, class Bin>
-inline void add_binned_histogram(const T* x, index_t n, Bin bin, std::int64_t* hist) {
+// Adds the histogram of the bins (values in [0, 255]) of n pixels to hist: fill(p, len, bins)
+// writes the bins of a block of pixels first, in a loop of its own, then the byte histogram
+// counts them.  Counting each bin as it was computed waited on the counter of the last one
+// (with an integer division per uint16 pixel, a 28 x 28 uint16 Fashion-MNIST image took 2.7 us
+// in binarize(method='otsu'), one thread, in cache; 1.6 us now).
+template <class T, class Fill>
+inline void add_binned_histogram(const T* x, index_t n, Fill fill, std::int64_t* hist) {
   constexpr index_t kBlock = 4096;
   alignas(16) std::uint8_t bins[kBlock];
   for (index_t start = 0; start < n; start += kBlock) {
     const index_t len = std::min(kBlock, n - start);
-    const T* __restrict p = x + start;
-    for (index_t i = 0; i < len; ++i) bins[i] = bin(p[i]);
+    fill(x + start, len, bins);
     add_byte_histogram(bins, len, hist);
   }
 }
@@ -265,7 +264,7 @@ inline void min_max(const T* x, index_t n, T& lo, T& hi) {
 }
 
 // The bin of a float value in [mn, mx]: clamp(floor((double(x) - mn) * scale), 0, 255), NaN
-// -> 0.  The SSE2 forms below compute the same expression a vector at a time.
+// -> 0.  float_bins' SSE2 form computes the same expression a vector at a time.
 struct FloatBin {
   double mn, scale;
   template <class T>
@@ -275,14 +274,12 @@ struct FloatBin {
   }
 };
 
-// Adds the histogram of the float bins of n values to hist (the bins of a block first, then
-// their byte histogram, as add_binned_histogram; with SSE2 four bins at a time, where the
-// compiler's loop stayed scalar: 1.3 us a 28 x 28 float32 image, one thread, in cache).
+// bins[i] = bin(p[i]) for i < len; with SSE2 four at a time, where the compiler's loop stayed
+// scalar (1.3 us for the bins and histogram of a 28 x 28 float32 image, one thread, in cache).
 template <class T>
-inline void add_float_bin_histogram(const T* x, index_t n, FloatBin bin, std::int64_t* hist) {
+inline void float_bins(const T* p, index_t len, FloatBin bin, std::uint8_t* bins) {
+  index_t i = 0;
 #ifdef GLASSBOX_SSE2
-  constexpr index_t kBlock = 4096;
-  alignas(16) std::uint8_t bins[kBlock];
   const __m128d mn = _mm_set1_pd(bin.mn), scale = _mm_set1_pd(bin.scale);
   const __m128d one = _mm_set1_pd(1.0), top = _mm_set1_pd(255.0);
   // two bins as int32 in the low lanes: v >= 1 ? (v < 255 ? v : 255) : 0, truncated (v in
@@ -293,31 +290,23 @@ inline void add_float_bin_histogram(const T* x, index_t n, FloatBin bin, std::in
     const __m128d c = _mm_or_pd(_mm_and_pd(below, v), _mm_andnot_pd(below, top));
     return _mm_cvttpd_epi32(_mm_and_pd(_mm_cmpge_pd(v, one), c));
   };
-  for (index_t start = 0; start < n; start += kBlock) {
-    const index_t len = std::min(kBlock, n - start);
-    const T* p = x + start;
-    index_t i = 0;
-    for (; i + 4 <= len; i += 4) {
-      __m128i lo, hi;
-      if constexpr (std::is_same_v<T, float>) {
-        const __m128 f = _mm_loadu_ps(p + i);
-        lo = two(_mm_cvtps_pd(f));
-        hi = two(_mm_cvtps_pd(_mm_movehl_ps(f, f)));
-      } else {
-        lo = two(_mm_loadu_pd(p + i));
-        hi = two(_mm_loadu_pd(p + i + 2));
-      }
-      const __m128i q = _mm_unpacklo_epi64(lo, hi);  // four int32 in [0, 255]
-      const __m128i b = _mm_packus_epi16(_mm_packs_epi32(q, q), _mm_setzero_si128());
-      const auto word = static_cast<std::uint32_t>(_mm_cvtsi128_si32(b));
-      std::memcpy(bins + i, &word, 4);
+  for (; i + 4 <= len; i += 4) {
+    __m128i lo, hi;
+    if constexpr (std::is_same_v<T, float>) {
+      const __m128 f = _mm_loadu_ps(p + i);
+      lo = two(_mm_cvtps_pd(f));
+      hi = two(_mm_cvtps_pd(_mm_movehl_ps(f, f)));
+    } else {
+      lo = two(_mm_loadu_pd(p + i));
+      hi = two(_mm_loadu_pd(p + i + 2));
     }
-    for (; i < len; ++i) bins[i] = bin(p[i]);
-    add_byte_histogram(bins, len, hist);
+    const __m128i q = _mm_unpacklo_epi64(lo, hi);  // four int32 in [0, 255]
+    const __m128i b = _mm_packus_epi16(_mm_packs_epi32(q, q), _mm_setzero_si128());
+    const auto word = static_cast<std::uint32_t>(_mm_cvtsi128_si32(b));
+    std::memcpy(bins + i, &word, 4);
   }
-#else
-  add_binned_histogram(x, n, bin, hist);
 #endif
+  for (; i < len; ++i) bins[i] = bin(p[i]);
 }
 
 template <class T>
@@ -339,9 +328,11 @@ Rule otsu_rule(const T* x, index_t n) {
       // adding 2^-30 lifts an exact k that rounded below it without reaching the next integer.
       const double inv = 1.0 / static_cast<double>(range), lift = 0x1p-30;
       const double mnd = static_cast<double>(mn);
-      add_binned_histogram(
-          x, n, [=](T v) { return static_cast<std::uint8_t>((static_cast<double>(v) - mnd) * 256.0 * inv + lift); },
-          hist);
+      auto fill = [=](const T* p, index_t len, std::uint8_t* bins) {
+        for (index_t i = 0; i < len; ++i)
+          bins[i] = static_cast<std::uint8_t>((static_cast<double>(p[i]) - mnd) * 256.0 * inv + lift);
+      };
+      add_binned_histogram(x, n, fill, hist);
       const int t = otsu_split(hist, n);
       if (t < 0) return Rule{};
       // bin(x) > t  <=>  x - mn >= ceil((t + 1) * range / 256)
@@ -352,7 +343,9 @@ Rule otsu_rule(const T* x, index_t n) {
       // threshold), hi - mn only when both are zeros (every value is: no split).
       const double mn = static_cast<double>(lo);
       const double scale = 256.0 / (static_cast<double>(hi) - mn);
-      add_float_bin_histogram(x, n, FloatBin{mn, scale}, hist);
+      const FloatBin bin{mn, scale};
+      add_binned_histogram(
+          x, n, [bin](const T* p, index_t len, std::uint8_t* bins) { float_bins(p, len, bin, bins); }, hist);
       const int t = otsu_split(hist, n);
       if (t < 0) return Rule{};
       Rule r;
